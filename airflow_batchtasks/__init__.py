@@ -1,0 +1,1 @@
+"""Batch tasks declared in YAML, run as Airflow 3 DAGs."""

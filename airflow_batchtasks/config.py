@@ -1,0 +1,50 @@
+"""The ``[batchtasks]`` configuration section, read in one place.
+
+Defaults live in get_provider_info (so ``airflow config list`` shows them);
+these helpers only resolve the ones that depend on other settings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SECTION = "batchtasks"
+
+
+def _get(key: str, fallback: str = "") -> str:
+    from airflow.configuration import conf
+
+    return conf.get(SECTION, key, fallback=fallback) or fallback
+
+
+def definitions_folder() -> Path:
+    """Where the YAML definitions live; default ``<dags_folder>/batchtasks``."""
+    value = _get("definitions_folder")
+    if value:
+        return Path(os.path.expanduser(value))
+    from airflow.configuration import conf
+
+    return Path(conf.get("core", "dags_folder")) / "batchtasks"
+
+
+def _home_url(key: str, leaf: str) -> str:
+    value = _get(key)
+    if value:
+        return value
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return f"file://{Path(home).resolve()}/batchtasks/{leaf}"
+
+
+def staging_url() -> str:
+    """Object-storage URL where steps hand files to each other (never a worker's local disk)."""
+    return _home_url("staging_url", "staging")
+
+
+def archive_url() -> str:
+    """Object-storage URL of the file history (archived deliveries and their records)."""
+    return _home_url("archive_url", "archive")
+
+
+def definitions_writable() -> bool:
+    return _get("definitions_writable", "true").lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,56 @@
+"""Placeholder DAGs that make definition errors visible in the Airflow UI.
+
+A broken definition must neither hide the valid ones nor silently vanish: a
+task whose file breaks keeps its DAG id (and its run history) as a DAG that
+shows the errors in its doc and fails at once if triggered. Errors that
+cannot be tied to a name (a YAML syntax error, say) are gathered on one DAG,
+``batchtasks_definition_errors``. Neither is ever scheduled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, BaseOperator
+
+from airflow_batchtasks.dag_factory.schedules import EPOCH
+from airflow_batchtasks.dag_factory.task_dag import TAG
+from airflow_batchtasks.definitions.errors import DefinitionError
+
+ERRORS_DAG_ID = "batchtasks_definition_errors"
+INVALID_TAG = "batchtasks:invalid"
+
+
+class DefinitionErrorOperator(BaseOperator):
+    """Fails with the definition errors, without retry."""
+
+    ui_color = "#ffb3b3"
+
+    def __init__(self, *, errors: list[str], **kwargs: Any) -> None:
+        super().__init__(retries=0, **kwargs)
+        self.errors = errors
+
+    def execute(self, context: Any) -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("invalid definition:\n" + "\n".join(self.errors))
+
+
+def build_error_dag(dag_id: str, errors: list[DefinitionError]) -> DAG:
+    lines = [str(e) for e in errors]
+    doc = "### Invalid batch task definition\n\nFix these and the DAG comes back:\n\n" + "\n".join(
+        f"- `{line}`" for line in lines
+    )
+    dag = DAG(
+        dag_id=dag_id,
+        description=f"INVALID DEFINITION: {lines[0]}"[:200],
+        schedule=None,
+        start_date=EPOCH,
+        catchup=False,
+        tags=[TAG, INVALID_TAG],
+        doc_md=doc,
+        is_paused_upon_creation=True,
+    )
+    with dag:
+        DefinitionErrorOperator(task_id="definition_error", errors=lines)
+    return dag

@@ -1,0 +1,82 @@
+"""The loader entry point: definitions folder -> DAGs in the calling module's globals.
+
+The one-line loader file written by ``airflow batchtasks init`` calls
+``load_dags(globals())``. Under Airflow's parsing context (a worker running
+one task) only the requested DAG is built from only the files it needs.
+Errors never raise out of here: an exception would make Airflow drop every
+DAG of the loader file, so each failure is isolated to its own DAG.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from airflow_batchtasks import config
+from airflow_batchtasks.dag_factory.error_dag import ERRORS_DAG_ID, build_error_dag
+from airflow_batchtasks.dag_factory.project_dag import build_project_dag, project_dag_id
+from airflow_batchtasks.dag_factory.task_dag import build_task_dag, unsupported_features
+from airflow_batchtasks.definitions.catalog import Catalog, load_catalog
+from airflow_batchtasks.definitions.errors import DefinitionError
+
+log = logging.getLogger(__name__)
+
+
+def _wanted_dag_id() -> str | None:
+    from airflow.sdk import get_parsing_context
+
+    return get_parsing_context().dag_id
+
+
+def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
+    """Every DAG the catalog defines (or just ``only``), invalid ones as error placeholders."""
+    dags: dict[str, Any] = {}
+    errors: dict[str | None, list[DefinitionError]] = {}
+    for err in catalog.errors:
+        named = err.name if err.kind in ("task", None) and err.name and err.name not in catalog.tasks else None
+        errors.setdefault(named, []).append(err)
+
+    for name, entry in catalog.tasks.items():
+        if only and name != only:
+            continue
+        problems = unsupported_features(entry.model)
+        if problems:
+            errors.setdefault(name, []).extend(
+                DefinitionError(entry.doc.file, entry.doc.line_of(tuple(f.split("."))), f, m, name=name)
+                for f, m in problems
+            )
+            continue
+        try:
+            dags[name] = build_task_dag(entry, catalog.owners_of(entry.model))
+        except Exception as exc:  # one DAG's failure must not hide the others
+            log.exception("batch task %s could not be built", name)
+            errors.setdefault(name, []).append(DefinitionError(entry.doc.file, entry.doc.line, "", str(exc), name))
+
+    for name, entry in catalog.projects.items():
+        dag_id = project_dag_id(name)
+        if (only and dag_id != only) or not (entry.model.run_in_series or entry.model.schedule):
+            continue
+        tasks = [t for t in catalog.project_tasks(name) if t.name in dags or only]
+        dags[dag_id] = build_project_dag(entry, tasks)
+
+    for name, errs in errors.items():
+        dag_id = name or ERRORS_DAG_ID
+        if only and dag_id != only:
+            continue
+        if dag_id in dags:
+            continue
+        dags[dag_id] = build_error_dag(dag_id, errs)
+    return dags
+
+
+def load_dags(namespace: MutableMapping[str, Any], folder: str | Path | None = None) -> Catalog:
+    """Build the batch task DAGs into ``namespace`` (a loader module's ``globals()``)."""
+    root = Path(folder) if folder else config.definitions_folder()
+    only = _wanted_dag_id()
+    catalog = load_catalog(root, only=only)
+    if catalog.errors:
+        log.warning("%d definition error(s) under %s", len(catalog.errors), root)
+    namespace.update(build_dags(catalog, only))
+    return catalog

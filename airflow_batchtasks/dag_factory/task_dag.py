@@ -1,0 +1,130 @@
+"""One Airflow DAG per batch task: extract -> package -> deliver, each a separate Airflow task.
+
+Separate tasks mean a failed upload retries without re-running the query, and
+the grid shows which step failed. Only the task's definition goes in; project
+defaults are already merged by the catalog.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import DAG, Param
+
+from airflow_batchtasks.dag_factory.docs import definition_doc
+from airflow_batchtasks.dag_factory.schedules import airflow_schedule
+from airflow_batchtasks.definitions.catalog import Entry
+from airflow_batchtasks.definitions.date_helpers import FILTERS, MACROS
+from airflow_batchtasks.definitions.models import ParamSpec, Task
+
+TAG = "batchtasks"
+
+
+def unsupported_features(task: Task) -> list[tuple[str, str]]:
+    """Parts of a valid definition this version cannot run yet, as (field, message).
+
+    They are reported like definition errors instead of producing a DAG that
+    would pretend to run them.
+    """
+    problems = []
+    if task.source.type != "sql":
+        problems.append(("source.type", f"source type `{task.source.type}` is not supported by this version yet"))
+    elif task.source.query_from is not None:
+        problems.append(("source.query_from", "query_from is not supported by this version yet"))
+    if task.processing is not None:
+        problems.append(("processing", "processing scripts are not supported by this version yet"))
+    if task.output.gpg is not None:
+        problems.append(("output.gpg", "gpg encryption is not supported by this version yet"))
+    if task.output.format in ("text", "keep"):
+        problems.append(("output.format", f"format `{task.output.format}` needs a file source (not supported yet)"))
+    for i, dest in enumerate(task.destinations):
+        if dest.type not in ("local", "sftp"):
+            problems.append((f"destinations[{i}].type", f"destination `{dest.type}` is not supported yet"))
+    if task.notify is not None and (task.notify.on_success or task.notify.on_failure):
+        problems.append(("notify", "notifications are not supported by this version yet"))
+    return problems
+
+
+def _param(spec: ParamSpec) -> Param:
+    kwargs: dict[str, Any] = {}
+    if spec.description:
+        kwargs["description"] = spec.description
+    if spec.type:
+        kwargs["type"] = spec.type if spec.required else [spec.type, "null"]
+    if spec.enum:
+        kwargs["enum"] = spec.enum
+    return Param(spec.default, **kwargs)
+
+
+def default_output_name(task: Task) -> str:
+    suffix = {"tsv": "tsv", "pipe": "txt"}.get(task.output.format, "csv")
+    return f"{task.name}_{{{{ ds_nodash }}}}.{suffix}"
+
+
+def dag_tags(task: Task, owners: list[str]) -> list[str]:
+    tags = [TAG]
+    if task.project:
+        tags.append(f"project:{task.project}")
+    tags.extend(f"owner:{o}" for o in owners)
+    return tags
+
+
+def build_task_dag(entry: Entry, owners: list[str]) -> DAG:
+    """The DAG of one batch task (DAG id = task name)."""
+    from airflow_batchtasks.operators.deliver import DeliverOperator
+    from airflow_batchtasks.operators.package import PackageOperator
+    from airflow_batchtasks.operators.sql import SqlExtractOperator
+
+    task: Task = entry.model
+    schedule, start_date = airflow_schedule(task.schedule if task.enabled else None, task.timezone or "UTC")
+    retries = task.retries
+    default_args: dict[str, Any] = {
+        "owner": ",".join(owners) or "airflow",
+        "retries": retries.count,
+        "retry_delay": retries.delay,
+        "retry_exponential_backoff": retries.exponential,
+    }
+    if retries.max_delay is not None:
+        default_args["max_retry_delay"] = retries.max_delay
+    dag = DAG(
+        dag_id=task.name,
+        description=(task.description or None),
+        schedule=schedule,
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=1,
+        tags=dag_tags(task, owners),
+        params={name: _param(spec) for name, spec in task.params.items()},
+        default_args=default_args,
+        doc_md=definition_doc(f"Batch task `{task.name}`", task.description, entry.doc),
+        is_paused_upon_creation=not task.enabled,
+        user_defined_macros=MACROS,
+        user_defined_filters=FILTERS,
+    )
+    output = task.output.model_dump()
+    source = task.source
+    with dag:
+        extract = SqlExtractOperator(
+            task_id="extract",
+            batch_task=task.name,
+            conn_id=source.conn_id,
+            query=source.query,
+            output_name=task.output.name or default_output_name(task),
+            output=output,
+            include_headers=source.include_headers,
+            require_rows=source.require_rows,
+        )
+        skip_all = bool(task.destinations) and all(d.skip_empty for d in task.destinations)
+        package = PackageOperator(
+            task_id="package",
+            batch_task=task.name,
+            zip_name=task.output.zip.name or f"{task.name}_{{{{ ds_nodash }}}}.zip" if task.output.zip else None,
+            skip_empty_zip=skip_all,
+        )
+        deliver = DeliverOperator(
+            task_id="deliver",
+            batch_task=task.name,
+            destinations=[d.model_dump() for d in task.destinations],
+        )
+        extract >> package >> deliver
+    return dag

@@ -1,0 +1,1 @@
+"""Definition files: models, YAML loading with positions, the catalog and date helpers."""

@@ -1,0 +1,355 @@
+"""Pydantic models of the three definition kinds: project, task, orchestration.
+
+These models are the single source of truth for what a definition may say:
+validation, the JSON Schema for editors and the DAG factory all read them.
+Unknown keys are rejected (``extra="forbid"``) because a typo such as
+``destination:`` would otherwise silently deliver nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from airflow_batchtasks.definitions.timing import (
+    check_timezone,
+    cron_expression,
+    parse_duration,
+    parse_local_time,
+)
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise ValueError(
+            f"`{value}` is not a valid name: use letters, digits, `_`, `-` or `.` (it becomes an Airflow DAG id)"
+        )
+    if value.startswith("project__"):
+        raise ValueError(f"`{value}`: names starting with `project__` are reserved for project DAGs")
+    return value
+
+
+def _duration(value: Any) -> timedelta:
+    return value if isinstance(value, timedelta) else parse_duration(value)
+
+
+def _local_time(value: Any) -> time:
+    return value if isinstance(value, time) else parse_local_time(value)
+
+
+def _timezone(value: Any) -> str:
+    return check_timezone(str(value))
+
+
+Name = Annotated[str, BeforeValidator(_name), Field(json_schema_extra={"pattern": NAME_RE.pattern})]
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(lambda d: f"PT{int(d.total_seconds())}S", return_type=str),
+    Field(json_schema_extra={"type": "string", "examples": ["PT4H", "90s", "5m", "4h", "1d"]}),
+]
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_local_time),
+    PlainSerializer(lambda t: t.strftime("%H:%M:%S"), return_type=str),
+    Field(json_schema_extra={"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$"}),
+]
+TimeZone = Annotated[str, BeforeValidator(_timezone), Field(json_schema_extra={"examples": ["UTC", "Europe/Paris"]})]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Once(Strict):
+    """Run exactly once at the given instant."""
+
+    once: datetime
+
+
+def _schedule(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+        return None
+    if isinstance(value, str):
+        return cron_expression(value)
+    return value
+
+
+Schedule = Annotated[
+    str | Once | None,
+    BeforeValidator(_schedule),
+    Field(description="cron, @hourly/@daily/@weekly/@monthly, none, or {once: ISO datetime}"),
+]
+
+
+class ParamSpec(Strict):
+    """A run argument shown on Airflow's trigger form."""
+
+    default: Any = None
+    description: str | None = None
+    type: Literal["string", "integer", "number", "boolean", "array", "object"] | None = None
+    enum: list[Any] | None = None
+    required: bool = False
+
+
+def _param(value: Any) -> Any:
+    return value if isinstance(value, dict) else {"default": value}
+
+
+ParamValue = Annotated[ParamSpec, BeforeValidator(_param)]
+
+
+class Retries(Strict):
+    count: int = Field(0, ge=0, le=100)
+    delay: Duration = timedelta(minutes=5)
+    max_delay: Duration | None = None
+    exponential: bool = False
+
+
+class Location(Strict):
+    """Where a query, command or script is fetched from at run time."""
+
+    type: Literal["sftp", "ftp", "smb", "url", "git", "local"]
+    conn_id: str | None = None
+    path: str | None = None
+    url: str | None = None
+    ref: str | None = None
+    cache: bool = False
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> Location:
+        if self.type == "url" and not self.url:
+            raise ValueError("a `url` location needs `url`")
+        if self.type != "url" and not self.path:
+            raise ValueError(f"a `{self.type}` location needs `path`")
+        if self.type in ("sftp", "ftp", "smb", "git") and not self.conn_id:
+            raise ValueError(f"a `{self.type}` location needs `conn_id`")
+        return self
+
+
+class FileLocation(Strict):
+    type: Literal["sftp", "ftp", "smb", "local"]
+    conn_id: str | None = None
+    path: str
+
+    @model_validator(mode="after")
+    def _needs_conn(self) -> FileLocation:
+        if self.type != "local" and not self.conn_id:
+            raise ValueError(f"a `{self.type}` location needs `conn_id`")
+        return self
+
+
+class InputFormat(Strict):
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    quotechar: str = '"'
+
+
+def _exactly_one(model: BaseModel, *keys: str) -> None:
+    given = [k for k in keys if getattr(model, k) is not None]
+    if len(given) != 1:
+        names = " or ".join(f"`{k}`" for k in keys)
+        if given:
+            raise ValueError(f"give only one of {names}, not both")
+        raise ValueError(f"one of {names} is required")
+
+
+class SqlSource(Strict):
+    type: Literal["sql"]
+    conn_id: str
+    query: str | None = None
+    query_from: Location | None = None
+    include_headers: bool = True
+    require_rows: bool = False
+
+    @model_validator(mode="after")
+    def _one_query(self) -> SqlSource:
+        _exactly_one(self, "query", "query_from")
+        return self
+
+
+class FileSource(Strict):
+    type: Literal["file"]
+    location: FileLocation
+    input: InputFormat | None = None
+
+
+class PythonSource(Strict):
+    type: Literal["python"]
+
+
+class SshSource(Strict):
+    type: Literal["ssh"]
+    conn_id: str
+    command: str | None = None
+    command_from: Location | None = None
+
+    @model_validator(mode="after")
+    def _one_command(self) -> SshSource:
+        _exactly_one(self, "command", "command_from")
+        return self
+
+
+class HttpSource(Strict):
+    type: Literal["http"]
+    conn_id: str
+    endpoint: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    json_body: Any = Field(None, alias="json")
+    data: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    keep_response: bool = False
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+Source = Annotated[
+    SqlSource | FileSource | PythonSource | SshSource | HttpSource,
+    Field(discriminator="type"),
+]
+
+
+class Processing(Strict):
+    script: str | None = None
+    inline: str | None = None
+    from_: Location | None = Field(None, alias="from")
+    entrypoint: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    expose_connections: bool = False
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_script(self) -> Processing:
+        _exactly_one(self, "script", "inline", "from_")
+        return self
+
+
+class Gpg(Strict):
+    recipient: str
+    key_conn_id: str | None = None
+    key_variable: str | None = None
+
+
+class Zip(Strict):
+    name: str | None = None
+
+
+DELIMITERS = {"csv": ",", "tsv": "\t", "pipe": "|"}
+
+
+class Output(Strict):
+    name: str | None = None
+    format: Literal["csv", "tsv", "pipe", "text", "keep"] = "csv"
+    delimiter: str | None = Field(None, min_length=1, max_length=1)
+    quoting: Literal["minimal", "all", "nonnumeric", "none"] = "minimal"
+    line_terminator: str = "\n"
+    line_suffix: str = ""
+    encoding: str = "utf-8"
+    gpg: Gpg | None = None
+    zip: Zip | None = None
+
+    @property
+    def effective_delimiter(self) -> str:
+        return self.delimiter or DELIMITERS.get(self.format, ",")
+
+
+class Destination(Strict):
+    type: Literal["sftp", "ftp", "smb", "local"]
+    conn_id: str | None = None
+    path: str
+    overwrite: bool = True
+    skip_empty: bool = False
+
+    @model_validator(mode="after")
+    def _needs_conn(self) -> Destination:
+        if self.type != "local" and not self.conn_id:
+            raise ValueError(f"a `{self.type}` destination needs `conn_id`")
+        return self
+
+
+class NotifyTarget(Strict):
+    to: list[str] = Field(min_length=1)
+    cc: list[str] = Field(default_factory=list)
+    conn_id: str | None = None
+    attach: bool = False
+    embed: bool = False
+    subject: str | None = None
+    message: str | None = None
+
+
+class Notify(Strict):
+    on_success: NotifyTarget | None = None
+    on_failure: NotifyTarget | None = None
+
+
+class Project(Strict):
+    kind: Literal["project"]
+    name: Name
+    description: str = ""
+    owners: list[str] = Field(default_factory=list)
+    run_in_series: bool = False
+    schedule: Schedule = None
+    timezone: TimeZone = "UTC"
+    params: dict[str, Any] = Field(default_factory=dict)
+    notify: Notify | None = None
+
+
+class Task(Strict):
+    kind: Literal["task"]
+    name: Name
+    project: str | None = None
+    description: str = ""
+    enabled: bool = True
+    schedule: Schedule = None
+    timezone: TimeZone | None = None
+    run_rank: int = 0
+    retries: Retries = Field(default_factory=Retries)
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    source: Source
+    processing: Processing | None = None
+    output: Output = Field(default_factory=Output)
+    destinations: list[Destination] = Field(default_factory=list)
+    notify: Notify | None = None
+
+    @model_validator(mode="after")
+    def _python_needs_script(self) -> Task:
+        if self.source.type == "python" and self.processing is None:
+            raise ValueError("a `python` source runs the processing script: add `processing`")
+        return self
+
+
+class Step(Strict):
+    task: str
+    starts_after: LocalTime | None = None
+    timezone: TimeZone | None = None
+    run_on_parent_failure: bool = False
+
+
+class Orchestration(Strict):
+    kind: Literal["orchestration"]
+    name: Name
+    description: str = ""
+    active: bool = True
+    schedule: Schedule = None
+    timezone: TimeZone = "UTC"
+    execution_time_limit: LocalTime | None = None
+    execution_duration_limit: Duration | None = None
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> Orchestration:
+        if self.execution_time_limit is not None and self.execution_duration_limit is not None:
+            raise ValueError("`execution_time_limit` and `execution_duration_limit` are mutually exclusive")
+        return self
+
+
+KINDS: dict[str, type[Strict]] = {"project": Project, "task": Task, "orchestration": Orchestration}

@@ -1,0 +1,68 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+
+def get_provider_info() -> dict:
+    return {
+        "package-name": "airflow-batchtasks",
+        "name": "Batch Tasks",
+        "description": "Batch tasks (SQL/file/script extracts, API calls, orchestrations) declared in YAML.",
+        "versions": ["0.1.0"],
+        "cli": ["airflow_batchtasks.cli.get_cli_commands"],
+        "plugins": [
+            {"name": "batchtasks", "plugin-class": "airflow_batchtasks.plugins.plugin.BatchTasksPlugin"},
+        ],
+        "config": {
+            "batchtasks": {
+                "description": "Settings of the airflow-batchtasks provider.",
+                "options": {
+                    "definitions_folder": {
+                        "description": "Folder of YAML definition files. Empty: <dags_folder>/batchtasks.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/dags/batchtasks",
+                        "default": "",
+                    },
+                    "staging_url": {
+                        "description": "Object-storage URL where pipeline steps hand files over "
+                        "(file://, s3://...). Empty: file://$AIRFLOW_HOME/batchtasks/staging.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://bucket/batchtasks/staging",
+                        "default": "",
+                    },
+                    "archive_url": {
+                        "description": "Object-storage URL of the file history (every delivered file and "
+                        "its record). Empty: file://$AIRFLOW_HOME/batchtasks/archive.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://bucket/batchtasks/archive",
+                        "default": "",
+                    },
+                    "storage_conn_id": {
+                        "description": "Airflow connection used for staging_url/archive_url (e.g. an AWS "
+                        "connection for s3://). Empty: the scheme's default.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "aws_default",
+                        "default": "",
+                    },
+                    "definitions_writable": {
+                        "description": "Whether the REST API may write definition files.",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "False",
+                        "default": "True",
+                    },
+                    "sql_batch_size": {
+                        "description": "Rows fetched per round trip when streaming a query to a file.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "50000",
+                        "default": "10000",
+                    },
+                },
+            }
+        },
+    }

@@ -1,0 +1,1 @@
+"""Operators of a batch task's pipeline: extract -> package -> deliver."""

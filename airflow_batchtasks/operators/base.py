@@ -1,0 +1,55 @@
+"""What every pipeline step shares: the staging area of its run and run-date defaults.
+
+Manual runs in Airflow 3 may have no logical date, and then ``ds`` is not in
+the template context; file names such as ``sales_{{ ds_nodash }}.csv`` must
+still render, so the run's ``run_after`` stands in for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator, ObjectStoragePath
+
+from airflow_batchtasks.storage.paths import staging_dir
+
+
+class BatchStepOperator(BaseOperator):
+    """Base of the extract/package/deliver steps.
+
+    :param batch_task: name of the batch task definition this step belongs to
+    """
+
+    def __init__(self, *, batch_task: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch_task = batch_task
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        fill_run_dates(context)
+        super().render_template_fields(context, jinja_env)
+
+    def staging(self, context: Any, step: str) -> ObjectStoragePath:
+        return staging_dir(self.dag_id, context["run_id"], step)
+
+
+def fill_run_dates(context: Any) -> None:
+    """Give ``ds``/``ds_nodash``/``logical_date`` a value from ``run_after`` when the run has no logical date."""
+    if context.get("ds"):
+        return
+    dag_run = context.get("dag_run")
+    when = getattr(dag_run, "run_after", None) or getattr(dag_run, "start_date", None)
+    if when is None:
+        return
+    context["logical_date"] = when
+    context["ds"] = when.strftime("%Y-%m-%d")
+    context["ds_nodash"] = when.strftime("%Y%m%d")
+    context["ts"] = when.isoformat()
+    context["ts_nodash"] = when.strftime("%Y%m%dT%H%M%S")
+
+
+def storage_path(url: str) -> ObjectStoragePath:
+    """Rebuild a staged path from the URL a previous step returned through XCom."""
+    from airflow_batchtasks import config
+
+    conn_id = config._get("storage_conn_id") or None
+    return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)

@@ -1,0 +1,120 @@
+"""Destinations a packaged file is delivered to, each with an atomic put.
+
+A file is written under a hidden temporary name in the target folder and then
+renamed, so a consumer polling the folder never sees half a file and a failed
+upload never leaves one under the final name. Without ``overwrite`` the
+rename itself refuses an existing file (link on local disks, plain SFTP
+rename on the server), so two runs racing cannot both win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from airflow_batchtasks.storage.records import CHUNK
+
+
+class DestinationExists(Exception):
+    """The target file exists and the destination does not allow overwriting it."""
+
+
+class Destination(Protocol):
+    def put(self, src: IO[bytes], name: str, overwrite: bool) -> str: ...
+
+    def close(self) -> None: ...
+
+
+def _temp_name(name: str) -> str:
+    return f".{name}.{uuid.uuid4().hex[:12]}.part"
+
+
+class LocalDestination:
+    """A folder on the machine running the deliver step (a shared mount on a cluster)."""
+
+    def __init__(self, path: str) -> None:
+        self.folder = Path(path)
+
+    def put(self, src: IO[bytes], name: str, overwrite: bool) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        final = self.folder / name
+        if final.exists() and not overwrite:
+            raise DestinationExists(f"{final} exists and overwrite is false")
+        tmp = self.folder / _temp_name(name)
+        try:
+            with open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            if overwrite:
+                os.replace(tmp, final)
+            else:
+                try:
+                    os.link(tmp, final)
+                except FileExistsError as exc:
+                    raise DestinationExists(f"{final} exists and overwrite is false") from exc
+                tmp.unlink()
+        finally:
+            tmp.unlink(missing_ok=True)
+        return str(final)
+
+    def close(self) -> None:
+        pass
+
+
+class SftpDestination:
+    """A folder on an SFTP server, through the official SFTPHook's connection."""
+
+    def __init__(self, conn_id: str, path: str) -> None:
+        from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+        self.folder = path.rstrip("/") or "/"
+        self.hook = SFTPHook(ssh_conn_id=conn_id)
+        self.client = self.hook.get_conn()
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self.client.stat(path)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def put(self, src: IO[bytes], name: str, overwrite: bool) -> str:
+        final = f"{self.folder}/{name}"
+        if not overwrite and self._exists(final):
+            raise DestinationExists(f"sftp {final} exists and overwrite is false")
+        tmp = f"{self.folder}/{_temp_name(name)}"
+        try:
+            self.client.putfo(src, tmp, confirm=True)
+            if overwrite:
+                self.client.posix_rename(tmp, final)
+            else:
+                try:
+                    self.client.rename(tmp, final)
+                except OSError as exc:
+                    raise DestinationExists(f"sftp {final} exists and overwrite is false") from exc
+        except BaseException:
+            self._remove_quietly(tmp)
+            raise
+        return final
+
+    def _remove_quietly(self, path: str) -> None:
+        # best effort: the connection may be the very thing that broke
+        with contextlib.suppress(Exception):
+            self.client.remove(path)
+
+    def close(self) -> None:
+        self.hook.close_conn()
+
+
+def open_destination(spec: dict[str, Any]) -> Destination:
+    kind = spec["type"]
+    if kind == "local":
+        return LocalDestination(spec["path"])
+    if kind == "sftp":
+        return SftpDestination(spec["conn_id"], spec["path"])
+    raise NotImplementedError(f"destination type `{kind}` is not supported yet")

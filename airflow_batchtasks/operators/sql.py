@@ -1,0 +1,127 @@
+"""Extract step for ``source.type: sql``: stream a query's rows into the output file.
+
+Rows go from the cursor to the file in batches (``fetchmany``), never through
+``fetchall`` or a DataFrame, so memory stays flat however many rows there
+are. PostgreSQL connections use a server-side cursor, because psycopg would
+otherwise pull the whole result into the client on ``execute``.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_batchtasks.operators.base import BatchStepOperator
+from airflow_batchtasks.operators.formatting import writer_options
+from airflow_batchtasks.storage.paths import check_file_name
+
+LOG_EVERY_SECONDS = 10.0
+
+
+class SqlExtractOperator(BatchStepOperator):
+    """Run a query on any Airflow SQL connection and write its rows to a staged CSV-style file.
+
+    :param conn_id: Airflow connection whose hook is a DbApiHook (odbc, postgres, sqlite, ...)
+    :param query: SQL text, rendered with the run's context before it runs
+    :param output_name: file name of the output (templated)
+    :param output: the definition's ``output`` block (format, delimiter, quoting, terminators, encoding)
+    :param include_headers: write the column names as the first line
+    :param require_rows: fail (without retry) when the query returns no row
+    :param batch_size: rows per ``fetchmany``
+    """
+
+    template_fields: Sequence[str] = ("query", "output_name")
+    template_ext: Sequence[str] = ()
+    template_fields_renderers = {"query": "sql"}
+    ui_color = "#cfe8ff"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str,
+        query: str,
+        output_name: str,
+        output: dict[str, Any],
+        include_headers: bool = True,
+        require_rows: bool = False,
+        batch_size: int = 10_000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.query = query
+        self.output_name = output_name
+        self.output = output
+        self.include_headers = include_headers
+        self.require_rows = require_rows
+        self.batch_size = batch_size
+
+    def execute(self, context: Any) -> list[dict[str, Any]]:
+        try:
+            name = check_file_name(self.output_name)
+        except ValueError as exc:
+            raise AirflowFailException(f"output.name: {exc}") from exc
+        target = self.staging(context, "extract") / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.log.info("Running on connection %s:\n%s", self.conn_id, self.query)
+        hook = BaseHook.get_hook(self.conn_id)
+        conn = hook.get_conn()
+        try:
+            rows = self._write(conn, target)
+        finally:
+            conn.close()
+        self.log.info("Query done: %d rows written to %s", rows, name)
+        if rows == 0 and self.require_rows:
+            raise AirflowFailException("the query returned no rows and source.require_rows is true")
+        return [{"name": name, "url": str(target), "rows": rows}]
+
+    def _write(self, conn: Any, target: Any) -> int:
+        cursor = _streaming_cursor(conn)
+        try:
+            cursor.execute(self.query)
+            batches = _batches(cursor, self.batch_size)
+            first = next(batches, [])
+            rows = 0
+            last_log = time.monotonic()
+            with target.open("w", encoding=self.output.get("encoding", "utf-8"), newline="") as fh:
+                writer = csv.writer(fh, **writer_options(self.output))
+                if self.include_headers and cursor.description:
+                    writer.writerow([col[0] for col in cursor.description])
+                for batch in _chain(first, batches):
+                    writer.writerows(batch)
+                    rows += len(batch)
+                    if time.monotonic() - last_log >= LOG_EVERY_SECONDS:
+                        self.log.info("%d rows so far", rows)
+                        last_log = time.monotonic()
+            return rows
+        finally:
+            cursor.close()
+
+
+def _streaming_cursor(conn: Any) -> Any:
+    """A cursor that does not buffer the whole result set client-side where the driver allows it."""
+    module = type(conn).__module__
+    if module.startswith("psycopg"):
+        cursor = conn.cursor(name="batchtasks_extract")
+        cursor.itersize = 10_000
+        return cursor
+    return conn.cursor()
+
+
+def _batches(cursor: Any, size: int) -> Iterator[list[Any]]:
+    while True:
+        batch = cursor.fetchmany(size)
+        if not batch:
+            return
+        yield batch
+
+
+def _chain(first: list[Any], rest: Iterator[list[Any]]) -> Iterator[list[Any]]:
+    if first:
+        yield first
+    yield from rest

@@ -1,0 +1,1 @@
+"""Staging (files handed between steps) and archive (file history) on ObjectStoragePath."""
