@@ -110,7 +110,7 @@ def build_task_dag(entry: Entry, owners: list[str]) -> DAG:
             conn_id=source.conn_id,
             query=source.query,
             output_name=task.output.name or default_output_name(task),
-            output=output,
+            output_format=output,
             include_headers=source.include_headers,
             require_rows=source.require_rows,
         )

@@ -29,7 +29,7 @@ class SqlExtractOperator(BatchStepOperator):
     :param conn_id: Airflow connection whose hook is a DbApiHook (odbc, postgres, sqlite, ...)
     :param query: SQL text, rendered with the run's context before it runs
     :param output_name: file name of the output (templated)
-    :param output: the definition's ``output`` block (format, delimiter, quoting, terminators, encoding)
+    :param output_format: the definition's ``output`` block (format, delimiter, quoting, terminators, encoding)
     :param include_headers: write the column names as the first line
     :param require_rows: fail (without retry) when the query returns no row
     :param batch_size: rows per ``fetchmany``
@@ -46,7 +46,7 @@ class SqlExtractOperator(BatchStepOperator):
         conn_id: str,
         query: str,
         output_name: str,
-        output: dict[str, Any],
+        output_format: dict[str, Any],
         include_headers: bool = True,
         require_rows: bool = False,
         batch_size: int = 10_000,
@@ -56,7 +56,7 @@ class SqlExtractOperator(BatchStepOperator):
         self.conn_id = conn_id
         self.query = query
         self.output_name = output_name
-        self.output = output
+        self.output_format = output_format
         self.include_headers = include_headers
         self.require_rows = require_rows
         self.batch_size = batch_size
@@ -88,8 +88,8 @@ class SqlExtractOperator(BatchStepOperator):
             first = next(batches, [])
             rows = 0
             last_log = time.monotonic()
-            with target.open("w", encoding=self.output.get("encoding", "utf-8"), newline="") as fh:
-                writer = csv.writer(fh, **writer_options(self.output))
+            with target.open("w", encoding=self.output_format.get("encoding", "utf-8"), newline="") as fh:
+                writer = csv.writer(fh, **writer_options(self.output_format))
                 if self.include_headers and cursor.description:
                     writer.writerow([col[0] for col in cursor.description])
                 for batch in _chain(first, batches):

@@ -1,0 +1,43 @@
+"""Pytest fixtures for the throwaway servers, importable from any conftest (integration, e2e).
+
+Session scope because starting servers per test would dominate run time; a per-test guard restarts a
+server that a fault-injection test left stopped, so one failing test cannot cascade into the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers.postgres import PostgresServer
+from tests.servers.sshd import SshServer
+
+
+@pytest.fixture(scope="session")
+def sshd_server() -> Iterator[SshServer]:
+    """OpenSSH on 127.0.0.1:<free port>; key-only login as the current user (see ``SshServer``)."""
+    server = SshServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """PostgreSQL 15 on 127.0.0.1:<free port>; role/password/database ``batch`` (see ``PostgresServer``)."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(autouse=True)
+def _restart_stopped_servers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, bring back any session server the test stopped (``start()`` is a no-op if up)."""
+    yield
+    for name in ("sshd_server", "postgres_server"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).start()
