@@ -48,16 +48,14 @@ def _connection_warnings(catalog) -> list[str]:
 
 
 def validate(args: argparse.Namespace) -> None:
-    from airflow_batchtasks.dag_factory.task_dag import unsupported_features
+    from airflow_batchtasks.dag_factory.task_dag import unsupported_errors
     from airflow_batchtasks.definitions.catalog import load_catalog
-    from airflow_batchtasks.definitions.errors import DefinitionError
 
     root = _definitions_path(args)
     catalog = load_catalog(root)
     errors = list(catalog.errors)
     for entry in catalog.tasks.values():
-        for field, message in unsupported_features(entry.model):
-            errors.append(DefinitionError(entry.doc.file, entry.doc.line, field, message, entry.model.name))
+        errors.extend(unsupported_errors(entry))
     for line in _connection_warnings(catalog) if not args.no_connections else []:
         print(line)
     for err in sorted(errors, key=lambda e: (e.file, e.line)):

@@ -17,9 +17,10 @@ from typing import Any
 from airflow_batchtasks import config
 from airflow_batchtasks.dag_factory.error_dag import ERRORS_DAG_ID, build_error_dag
 from airflow_batchtasks.dag_factory.project_dag import build_project_dag, project_dag_id
-from airflow_batchtasks.dag_factory.task_dag import build_task_dag, unsupported_features
+from airflow_batchtasks.dag_factory.task_dag import build_task_dag, unsupported_errors
 from airflow_batchtasks.definitions.catalog import Catalog, load_catalog
 from airflow_batchtasks.definitions.errors import DefinitionError
+from airflow_batchtasks.definitions.models import is_task_dag_id
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +37,16 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
     errors: dict[str | None, list[DefinitionError]] = {}
     for err in catalog.errors:
         named = err.name if err.kind in ("task", None) and err.name and err.name not in catalog.tasks else None
+        if named is not None and not is_task_dag_id(named):
+            named = None  # an invalid name cannot be a DAG id: show it on the errors DAG
         errors.setdefault(named, []).append(err)
 
     for name, entry in catalog.tasks.items():
         if only and name != only:
             continue
-        problems = unsupported_features(entry.model)
+        problems = unsupported_errors(entry)
         if problems:
-            errors.setdefault(name, []).extend(
-                DefinitionError(entry.doc.file, entry.doc.line_of(tuple(f.split("."))), f, m, name=name)
-                for f, m in problems
-            )
+            errors.setdefault(name, []).extend(problems)
             continue
         try:
             dags[name] = build_task_dag(entry, catalog.owners_of(entry.model))
@@ -76,7 +76,13 @@ def load_dags(namespace: MutableMapping[str, Any], folder: str | Path | None = N
     root = Path(folder) if folder else config.definitions_folder()
     only = _wanted_dag_id()
     catalog = load_catalog(root, only=only)
+    dags = build_dags(catalog, only)
+    if only and only not in dags:
+        # The text scan of the targeted load missed it (a flow-style document, the
+        # errors DAG...): a full load is slower but never wrong.
+        catalog = load_catalog(root)
+        dags = build_dags(catalog, only)
     if catalog.errors:
         log.warning("%d definition error(s) under %s", len(catalog.errors), root)
-    namespace.update(build_dags(catalog, only))
+    namespace.update(dags)
     return catalog

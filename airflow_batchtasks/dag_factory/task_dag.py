@@ -15,6 +15,7 @@ from airflow_batchtasks.dag_factory.docs import definition_doc
 from airflow_batchtasks.dag_factory.schedules import airflow_schedule
 from airflow_batchtasks.definitions.catalog import Entry
 from airflow_batchtasks.definitions.date_helpers import FILTERS, MACROS
+from airflow_batchtasks.definitions.errors import DefinitionError, parse_field
 from airflow_batchtasks.definitions.models import ParamSpec, Task
 
 TAG = "batchtasks"
@@ -43,6 +44,15 @@ def unsupported_features(task: Task) -> list[tuple[str, str]]:
     if task.notify is not None and (task.notify.on_success or task.notify.on_failure):
         problems.append(("notify", "notifications are not supported by this version yet"))
     return problems
+
+
+def unsupported_errors(entry: Entry) -> list[DefinitionError]:
+    """:func:`unsupported_features` as definition errors pointing at the field's line."""
+    task: Task = entry.model
+    return [
+        DefinitionError(entry.doc.file, entry.doc.line_of(parse_field(f)), f, m, name=task.name, kind="task")
+        for f, m in unsupported_features(task)
+    ]
 
 
 def _param(spec: ParamSpec) -> Param:

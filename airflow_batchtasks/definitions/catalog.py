@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from airflow_batchtasks.definitions.errors import DefinitionError, format_field
-from airflow_batchtasks.definitions.models import KINDS, Orchestration, ParamSpec, Project, Task
+from airflow_batchtasks.definitions.models import KINDS, Orchestration, Project, Task
 from airflow_batchtasks.definitions.yaml_source import Document, load_documents, parse_documents
 
 SUFFIXES = (".yaml", ".yml")
@@ -160,7 +160,7 @@ def _validate_document(doc: Document) -> tuple[Any | None, list[DefinitionError]
         return None, [DefinitionError(doc.file, doc.line, "", "a definition must be a mapping with a `kind`")]
     kind = data.get("kind")
     name = data.get("name") if isinstance(data.get("name"), str) else None
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         where = doc.line_of(("kind",))
         if kind is None:
             message = "missing `kind`: expected one of project, task, orchestration"
@@ -234,25 +234,23 @@ def add_documents(catalog: Catalog, docs: Iterable[Document]) -> None:
         entries[model.name] = Entry(model, doc)
 
 
-def _merge_params(project: dict[str, Any], task: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
-    merged = {k: ParamSpec(default=v) if not isinstance(v, dict) else ParamSpec(**v) for k, v in project.items()}
-    merged.update(task)
-    return merged
-
-
 def resolve(catalog: Catalog, partial: bool = False) -> None:
     """Check cross-references and merge project defaults into tasks.
 
     :param partial: the catalog holds only some files, so a missing reference is not an error here
         (the full parse reports it).
     """
+    broken_projects = {e.name for e in catalog.errors if e.kind == "project" and e.name}
     for name, entry in list(catalog.tasks.items()):
         task: Task = entry.model
         project_entry = catalog.projects.get(task.project) if task.project else None
         if task.project and project_entry is None:
             if not partial:
-                _drop(catalog, catalog.tasks, name, ("project",),
-                      f"unknown project `{task.project}`{_suggest(task.project, catalog.projects)}")
+                if task.project in broken_projects:
+                    msg = f"project `{task.project}` has errors (fix them first)"
+                else:
+                    msg = f"unknown project `{task.project}`{_suggest(task.project, catalog.projects)}"
+                _drop(catalog, catalog.tasks, name, ("project",), msg)
             continue
         project: Project | None = project_entry.model if project_entry else None
         if project is None:
@@ -267,7 +265,7 @@ def resolve(catalog: Catalog, partial: bool = False) -> None:
         entry.model = task.model_copy(
             update={
                 "timezone": task.timezone or project.timezone,
-                "params": _merge_params(project.params, task.params),
+                "params": {**project.params, **task.params},
                 "notify": notify,
             }
         )

@@ -54,3 +54,14 @@ def format_field(path: tuple[str | int, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+def parse_field(field: str) -> tuple[str | int, ...]:
+    """Inverse of :func:`format_field`: ``destinations[0].type`` -> ``("destinations", 0, "type")``."""
+    path: list[str | int] = []
+    for part in field.split("."):
+        name, *indexes = part.replace("]", "").split("[")
+        if name:
+            path.append(name)
+        path.extend(int(i) for i in indexes)
+    return tuple(path)

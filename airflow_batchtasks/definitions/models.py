@@ -12,7 +12,18 @@ import re
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from airflow_batchtasks.definitions.timing import (
     check_timezone,
@@ -22,6 +33,11 @@ from airflow_batchtasks.definitions.timing import (
 )
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+
+
+def is_task_dag_id(value: str) -> bool:
+    """Whether ``value`` can be the DAG id of a task or orchestration (a valid, unreserved name)."""
+    return bool(NAME_RE.match(value)) and not value.startswith("project__")
 
 
 def _name(value: Any) -> str:
@@ -79,11 +95,22 @@ def _schedule(value: Any) -> Any:
         return None
     if isinstance(value, str):
         return cron_expression(value)
-    return value
+    if isinstance(value, (dict, Once)):
+        return value
+    raise ValueError(f"`{value}` is not a schedule: use a cron expression, @daily..., `none` or {{once: <datetime>}}")
+
+
+def _schedule_kind(value: Any) -> str:
+    # A callable discriminator: only the matching branch reports errors, so a bad
+    # ``{once: ...}`` is not also reported as "should be a valid string".
+    if value is None:
+        return "none"
+    return "Once" if isinstance(value, (dict, Once)) else "cron"
 
 
 Schedule = Annotated[
-    str | Once | None,
+    Annotated[str, Tag("cron")] | Annotated[Once, Tag("Once")] | Annotated[None, Tag("none")],
+    Discriminator(_schedule_kind),
     BeforeValidator(_schedule),
     Field(description="cron, @hourly/@daily/@weekly/@monthly, none, or {once: ISO datetime}"),
 ]
@@ -299,7 +326,7 @@ class Project(Strict):
     run_in_series: bool = False
     schedule: Schedule = None
     timezone: TimeZone = "UTC"
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, ParamValue] = Field(default_factory=dict)
     notify: Notify | None = None
 
 
@@ -315,16 +342,19 @@ class Task(Strict):
     retries: Retries = Field(default_factory=Retries)
     params: dict[str, ParamValue] = Field(default_factory=dict)
     source: Source
-    processing: Processing | None = None
+    # validate_default: the check below must also run when `processing` is absent
+    processing: Processing | None = Field(None, validate_default=True)
     output: Output = Field(default_factory=Output)
     destinations: list[Destination] = Field(default_factory=list)
     notify: Notify | None = None
 
-    @model_validator(mode="after")
-    def _python_needs_script(self) -> Task:
-        if self.source.type == "python" and self.processing is None:
+    @field_validator("processing")
+    @classmethod
+    def _python_needs_script(cls, value: Processing | None, info: ValidationInfo) -> Processing | None:
+        source = info.data.get("source")
+        if value is None and source is not None and source.type == "python":
             raise ValueError("a `python` source runs the processing script: add `processing`")
-        return self
+        return value
 
 
 class Step(Strict):
@@ -345,11 +375,13 @@ class Orchestration(Strict):
     execution_duration_limit: Duration | None = None
     steps: list[Step] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _one_limit(self) -> Orchestration:
-        if self.execution_time_limit is not None and self.execution_duration_limit is not None:
+    # A field validator (not a model validator) so the error names the field and its line.
+    @field_validator("execution_duration_limit")
+    @classmethod
+    def _one_limit(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        if value is not None and info.data.get("execution_time_limit") is not None:
             raise ValueError("`execution_time_limit` and `execution_duration_limit` are mutually exclusive")
-        return self
+        return value
 
 
 KINDS: dict[str, type[Strict]] = {"project": Project, "task": Task, "orchestration": Orchestration}

@@ -71,7 +71,9 @@ def check_timezone(name: str) -> str:
 def cron_expression(value: str) -> str:
     """Normalise presets to cron and check the expression, so errors surface at load time, not at 3 a.m."""
     expr = PRESETS.get(value.strip().lower(), value.strip())
-    if not croniter.is_valid(expr):
+    # croniter also takes a 6th (seconds) field, which cron-descriptor reads as the *first*
+    # field: the explanation would not match the schedule, so only 5 fields are accepted.
+    if len(expr.split()) != 5 or not croniter.is_valid(expr):
         raise ValueError(
             f"`{value}` is not a valid cron expression: expected 5 fields (minute hour day month weekday) "
             f"or one of {', '.join(sorted(PRESETS))}, or `none`"

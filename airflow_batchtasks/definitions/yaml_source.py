@@ -78,6 +78,8 @@ def parse_documents(text: str, name: str) -> tuple[list[Document], list[Definiti
             if node is None:
                 continue
             data = loader.construct_document(node)
+            if data is None:  # an empty document, e.g. after a trailing `---`
+                continue
             lines: dict[Path_, int] = {(): node.start_mark.line + 1}
             dupes: list[tuple[Path_, int, str]] = []
             _index(node, (), lines, dupes)

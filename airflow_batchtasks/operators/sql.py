@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.formatting import writer_options
+from airflow_batchtasks.operators.sql_params import ParamBinder, QueryParamError, driver_paramstyle, named_values
 from airflow_batchtasks.storage.paths import check_file_name
 
 LOG_EVERY_SECONDS = 10.0
@@ -60,6 +61,24 @@ class SqlExtractOperator(BatchStepOperator):
         self.include_headers = include_headers
         self.require_rows = require_rows
         self.batch_size = batch_size
+        self._bound_sql: str | None = None
+        self._binder: ParamBinder | None = None
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render as usual, then render ``query`` again with run arguments as bind markers.
+
+        ``self.query`` ends up with ``?`` where arguments go (what the UI's rendered
+        template shows); the driver-specific SQL is made in ``execute``.
+        """
+        template = self.query
+        super().render_template_fields(context, jinja_env)
+        binder = ParamBinder()
+        try:
+            rendered = self.render_template(template, binder.context(context), jinja_env or self.get_template_env())
+            self.query, _ = binder.finish(rendered, "qmark")
+        except QueryParamError as exc:
+            raise AirflowFailException(f"source.query: {exc}") from exc
+        self._bound_sql, self._binder = rendered, binder
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         try:
@@ -68,11 +87,14 @@ class SqlExtractOperator(BatchStepOperator):
             raise AirflowFailException(f"output.name: {exc}") from exc
         target = self.staging(context, "extract") / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.log.info("Running on connection %s:\n%s", self.conn_id, self.query)
         hook = BaseHook.get_hook(self.conn_id)
         conn = hook.get_conn()
         try:
-            rows = self._write(conn, target)
+            sql, values = self._final_sql(conn)
+            self.log.info("Running on connection %s:\n%s", self.conn_id, sql)
+            if values:
+                self.log.info("Bound run arguments, in order: %r", values)
+            rows = self._write(conn, target, sql, values)
         finally:
             conn.close()
         self.log.info("Query done: %d rows written to %s", rows, name)
@@ -80,10 +102,20 @@ class SqlExtractOperator(BatchStepOperator):
             raise AirflowFailException("the query returned no rows and source.require_rows is true")
         return [{"name": name, "url": str(target), "rows": rows}]
 
-    def _write(self, conn: Any, target: Any) -> int:
+    def _final_sql(self, conn: Any) -> tuple[str, Any]:
+        if self._binder is None or self._bound_sql is None:
+            return self.query, []
+        style = driver_paramstyle(conn)
+        sql, values = self._binder.finish(self._bound_sql, style)
+        return sql, named_values(values, style)
+
+    def _write(self, conn: Any, target: Any, sql: str, values: Any) -> int:
         cursor = _streaming_cursor(conn)
         try:
-            cursor.execute(self.query)
+            if values:
+                cursor.execute(sql, values)
+            else:
+                cursor.execute(sql)
             batches = _batches(cursor, self.batch_size)
             first = next(batches, [])
             rows = 0

@@ -188,3 +188,34 @@ def _today() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).strftime("%Y%m%d")
+
+
+@pytest.mark.parametrize("conn_fixture", ["odbc_conn", "pg_native_conn"])
+def test_run_arguments_cannot_inject_sql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sales_table: int, conn_fixture: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    conn_id = request.getfixturevalue(conn_fixture)
+    out = tmp_path / "out"
+    text = (
+        "kind: task\nname: pg_inject\nschedule: none\n"
+        "params: {customer: {default: plain}}\n"
+        f"source: {{type: sql, conn_id: {conn_id}, query: \"select id, customer from sales where customer = "
+        "'{{ params.customer }}' and customer like '%' order by id\"}\n"
+        "output: {name: picked.csv}\n"
+        f"destinations: [{{type: local, path: '{out}'}}]\n"
+    )
+    result = run_definition(tmp_path, monkeypatch, text, "pg_inject", conf={"customer": "x' or '1'='1"})
+    assert result.state == "success", result.steps
+    assert (out / "picked.csv").read_text() == "id,customer\n", "the argument matched nothing instead of everything"
+    result = run_definition(tmp_path, monkeypatch, text, "pg_inject", conf={"customer": "O'Brien"})
+    assert (out / "picked.csv").read_text() == "id,customer\n2,O'Brien\n"
+
+
+@pytest.fixture
+def pg_native_conn(monkeypatch: pytest.MonkeyPatch, postgres_server: PostgresServer) -> str:
+    set_connection(
+        monkeypatch, "pg_native", conn_type="postgres", host=postgres_server.host, port=postgres_server.port,
+        login=postgres_server.user, password=postgres_server.password, schema=postgres_server.database,
+    )
+    return "pg_native"
