@@ -31,19 +31,25 @@ def _connection_warnings(catalog) -> list[str]:
     """Connections are resolved at run time; a missing one here is only worth a warning."""
     from airflow.models.connection import Connection
 
-    wanted: dict[str, str] = {}
+    from airflow_batchtasks.definitions.errors import DefinitionError, format_field
+
+    wanted: dict[str, DefinitionError] = {}
     for entry in catalog.tasks.values():
         task = entry.model
-        where = f"{entry.doc.file}:{entry.doc.line}"
-        for conn_id in [getattr(task.source, "conn_id", None), *(d.conn_id for d in task.destinations)]:
-            if conn_id:
-                wanted.setdefault(conn_id, where)
+        uses = [(("source", "conn_id"), getattr(task.source, "conn_id", None))]
+        uses += [(("destinations", i, "conn_id"), d.conn_id) for i, d in enumerate(task.destinations)]
+        for path, conn_id in uses:
+            if conn_id and conn_id not in wanted:
+                wanted[conn_id] = DefinitionError(
+                    entry.doc.file, entry.doc.line_of(path), format_field(path),
+                    f"connection `{conn_id}` is not defined here (needed at run time)", severity="warning",
+                )
     warnings = []
-    for conn_id, where in sorted(wanted.items()):
+    for conn_id, warning in sorted(wanted.items()):
         try:
             Connection.get_connection_from_secrets(conn_id)
         except Exception:  # noqa: BLE001 - missing, or no metadata DB here: either way only a warning
-            warnings.append(f"{where}: warning: connection `{conn_id}` is not defined here (needed at run time)")
+            warnings.append(str(warning))
     return warnings
 
 

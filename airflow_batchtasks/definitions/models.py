@@ -182,9 +182,11 @@ class InputFormat(Strict):
 def _exactly_one(model: BaseModel, *keys: str) -> None:
     given = [k for k in keys if getattr(model, k) is not None]
     if len(given) != 1:
-        names = " or ".join(f"`{k}`" for k in keys)
+        # name the keys as written in YAML (`from`, not the attribute `from_`)
+        fields = type(model).model_fields
+        names = " or ".join(f"`{fields[k].alias or k}`" for k in keys)
         if given:
-            raise ValueError(f"give only one of {names}, not both")
+            raise ValueError(f"give only one of {names}, not {'both' if len(keys) == 2 else 'several'}")
         raise ValueError(f"one of {names} is required")
 
 
