@@ -66,11 +66,6 @@ def _param(spec: ParamSpec) -> Param:
     return Param(spec.default, **kwargs)
 
 
-def default_output_name(task: Task) -> str:
-    suffix = {"tsv": "tsv", "pipe": "txt"}.get(task.output.format, "csv")
-    return f"{task.name}_{{{{ ds_nodash }}}}.{suffix}"
-
-
 def dag_tags(task: Task, owners: list[str]) -> list[str]:
     tags = [TAG]
     if task.project:
@@ -81,9 +76,7 @@ def dag_tags(task: Task, owners: list[str]) -> list[str]:
 
 def build_task_dag(entry: Entry, owners: list[str]) -> DAG:
     """The DAG of one batch task (DAG id = task name)."""
-    from airflow_batchtasks.operators.deliver import DeliverOperator
-    from airflow_batchtasks.operators.package import PackageOperator
-    from airflow_batchtasks.operators.sql import SqlExtractOperator
+    from airflow_batchtasks.dag_factory import steps
 
     task: Task = entry.model
     schedule, start_date = airflow_schedule(task.schedule if task.enabled else None, task.timezone or "UTC")
@@ -111,30 +104,6 @@ def build_task_dag(entry: Entry, owners: list[str]) -> DAG:
         user_defined_macros=MACROS,
         user_defined_filters=FILTERS,
     )
-    output = task.output.model_dump()
-    source = task.source
     with dag:
-        extract = SqlExtractOperator(
-            task_id="extract",
-            batch_task=task.name,
-            conn_id=source.conn_id,
-            query=source.query,
-            output_name=task.output.name or default_output_name(task),
-            output_format=output,
-            include_headers=source.include_headers,
-            require_rows=source.require_rows,
-        )
-        skip_all = bool(task.destinations) and all(d.skip_empty for d in task.destinations)
-        package = PackageOperator(
-            task_id="package",
-            batch_task=task.name,
-            zip_name=task.output.zip.name or f"{task.name}_{{{{ ds_nodash }}}}.zip" if task.output.zip else None,
-            skip_empty_zip=skip_all,
-        )
-        deliver = DeliverOperator(
-            task_id="deliver",
-            batch_task=task.name,
-            destinations=[d.model_dump() for d in task.destinations],
-        )
-        extract >> package >> deliver
+        steps.build_pipeline(task)
     return dag
