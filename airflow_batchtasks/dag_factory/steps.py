@@ -34,8 +34,34 @@ def _sql_extract(task: Task) -> Any:
     )
 
 
+# Setting any of these in `output` asks for a reformat; a file source without them keeps its bytes.
+REFORMAT_KEYS = {"format", "delimiter", "quoting", "line_terminator", "line_suffix", "encoding"}
+
+
+def file_output_format(task: Task) -> str:
+    """``keep`` unless the definition sets an output format or dialect: moved files stay as they are."""
+    if task.output.format == "keep" or not (REFORMAT_KEYS & task.output.model_fields_set):
+        return "keep"
+    return task.output.format
+
+
+def _file_extract(task: Task) -> Any:
+    from airflow_batchtasks.operators.remote_file import FileExtractOperator
+
+    source = task.source
+    return FileExtractOperator(
+        task_id="extract",
+        batch_task=task.name,
+        location=source.location.model_dump(),
+        input_format=source.input.model_dump() if source.input else None,
+        output_format={**task.output.model_dump(), "format": file_output_format(task)},
+        output_name=task.output.name,
+    )
+
+
 EXTRACTORS: dict[str, Callable[[Task], Any]] = {
     "sql": _sql_extract,
+    "file": _file_extract,
 }
 
 

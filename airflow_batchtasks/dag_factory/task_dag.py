@@ -28,19 +28,16 @@ def unsupported_features(task: Task) -> list[tuple[str, str]]:
     would pretend to run them.
     """
     problems = []
-    if task.source.type != "sql":
+    if task.source.type not in ("sql", "file"):
         problems.append(("source.type", f"source type `{task.source.type}` is not supported by this version yet"))
-    elif task.source.query_from is not None:
+    elif task.source.type == "sql" and task.source.query_from is not None:
         problems.append(("source.query_from", "query_from is not supported by this version yet"))
     if task.processing is not None:
         problems.append(("processing", "processing scripts are not supported by this version yet"))
     if task.output.gpg is not None:
         problems.append(("output.gpg", "gpg encryption is not supported by this version yet"))
-    if task.output.format in ("text", "keep"):
-        problems.append(("output.format", f"format `{task.output.format}` needs a file source (not supported yet)"))
-    for i, dest in enumerate(task.destinations):
-        if dest.type not in ("local", "sftp"):
-            problems.append((f"destinations[{i}].type", f"destination `{dest.type}` is not supported yet"))
+    if task.output.format in ("text", "keep") and task.source.type == "sql":
+        problems.append(("output.format", f"format `{task.output.format}` needs a file source"))
     if task.notify is not None and (task.notify.on_success or task.notify.on_failure):
         problems.append(("notify", "notifications are not supported by this version yet"))
     return problems

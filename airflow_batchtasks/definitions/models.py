@@ -174,9 +174,12 @@ class FileLocation(Strict):
 
 
 class InputFormat(Strict):
-    delimiter: str = ","
+    """How a file source's files are read: their dialect, and whether the first line is a header."""
+
+    delimiter: str = Field(",", min_length=1, max_length=1)
     encoding: str = "utf-8"
-    quotechar: str = '"'
+    quotechar: str = Field('"', min_length=1, max_length=1)
+    header: bool = Field(True, description="the first line is a header, not a data row (for skip_empty and rows)")
 
 
 def _exactly_one(model: BaseModel, *keys: str) -> None:

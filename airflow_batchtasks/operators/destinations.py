@@ -5,18 +5,27 @@ renamed, so a consumer polling the folder never sees half a file and a failed
 upload never leaves one under the final name. Without ``overwrite`` the
 rename itself refuses an existing file (link on local disks, plain SFTP
 rename on the server), so two runs racing cannot both win.
+
+A connection that dies mid-upload cannot remove its own temporary file, so
+every put first deletes the ``.part`` files an interrupted put of the same
+name left behind (a retry therefore leaves the folder clean). FTP and SMB live
+in ``ftp_files`` / ``smb_files``, which also read files for the file source.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from airflow_batchtasks.storage.records import CHUNK
+
+log = logging.getLogger(__name__)
 
 
 class DestinationExists(Exception):
@@ -29,8 +38,19 @@ class Destination(Protocol):
     def close(self) -> None: ...
 
 
-def _temp_name(name: str) -> str:
+def temp_name(name: str) -> str:
+    """The hidden name a file is uploaded under before the rename: ``.<name>.<12 hex>.part``."""
     return f".{name}.{uuid.uuid4().hex[:12]}.part"
+
+
+def is_leftover_part(entry: str, name: str) -> bool:
+    """Whether folder entry ``entry`` is a temporary file of a put of ``name`` (see :func:`temp_name`)."""
+    return re.fullmatch(rf"\.{re.escape(name)}\.[0-9a-f]{{12}}\.part", entry) is not None
+
+
+def log_removed_leftovers(removed: list[str], folder: str) -> None:
+    for entry in removed:
+        log.warning("Removed %s, left in %s by an interrupted upload", entry, folder)
 
 
 class LocalDestination:
@@ -44,7 +64,11 @@ class LocalDestination:
         final = self.folder / name
         if final.exists() and not overwrite:
             raise DestinationExists(f"{final} exists and overwrite is false")
-        tmp = self.folder / _temp_name(name)
+        leftovers = [p for p in self.folder.iterdir() if is_leftover_part(p.name, name)]
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        log_removed_leftovers([p.name for p in leftovers], str(self.folder))
+        tmp = self.folder / temp_name(name)
         try:
             with open(tmp, "wb") as out:
                 shutil.copyfileobj(src, out, CHUNK)
@@ -87,7 +111,11 @@ class SftpDestination:
         final = f"{self.folder}/{name}"
         if not overwrite and self._exists(final):
             raise DestinationExists(f"sftp {final} exists and overwrite is false")
-        tmp = f"{self.folder}/{_temp_name(name)}"
+        leftovers = [e for e in self.client.listdir(self.folder) if is_leftover_part(e, name)]
+        for entry in leftovers:
+            self.client.remove(f"{self.folder}/{entry}")
+        log_removed_leftovers(leftovers, self.folder)
+        tmp = f"{self.folder}/{temp_name(name)}"
         try:
             self.client.putfo(src, tmp, confirm=True)
             if overwrite:
@@ -111,10 +139,32 @@ class SftpDestination:
         self.hook.close_conn()
 
 
+class FolderDestination:
+    """A folder through a connection that can put into any folder (``FtpFiles``, ``SmbFiles``)."""
+
+    def __init__(self, files: Any, path: str) -> None:
+        self.files = files
+        self.folder = path.rstrip("/") or "/"
+
+    def put(self, src: IO[bytes], name: str, overwrite: bool) -> str:
+        return self.files.put(src, self.folder, name, overwrite)
+
+    def close(self) -> None:
+        self.files.close()
+
+
 def open_destination(spec: dict[str, Any]) -> Destination:
     kind = spec["type"]
     if kind == "local":
         return LocalDestination(spec["path"])
     if kind == "sftp":
         return SftpDestination(spec["conn_id"], spec["path"])
+    if kind == "ftp":
+        from airflow_batchtasks.operators.ftp_files import FtpFiles
+
+        return FolderDestination(FtpFiles(spec["conn_id"]), spec["path"])
+    if kind == "smb":
+        from airflow_batchtasks.operators.smb_files import SmbFiles
+
+        return FolderDestination(SmbFiles(spec["conn_id"]), spec["path"])
     raise NotImplementedError(f"destination type `{kind}` is not supported yet")

@@ -36,7 +36,9 @@ class PackageOperator(BatchStepOperator):
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         files: list[dict[str, Any]] = context["ti"].xcom_pull(task_ids="extract") or []
-        rows = sum(f.get("rows") or 0 for f in files)
+        # rows is None for a kept file of unknown content: it counts as data, never as empty
+        counts = [f.get("rows") for f in files]
+        rows = None if None in counts else sum(counts)
         if self.zip_name and files and not (self.skip_empty_zip and rows == 0):
             files = [self._zip(context, files, rows)]
         packaged = []
@@ -46,7 +48,7 @@ class PackageOperator(BatchStepOperator):
             packaged.append({**item, "size": size, "md5": md5})
         return packaged
 
-    def _zip(self, context: Any, files: list[dict[str, Any]], rows: int) -> dict[str, Any]:
+    def _zip(self, context: Any, files: list[dict[str, Any]], rows: int | None) -> dict[str, Any]:
         try:
             name = check_file_name(self.zip_name or "")
         except ValueError as exc:

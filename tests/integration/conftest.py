@@ -3,6 +3,16 @@
 The fixtures are defined in ``tests.servers.fixtures`` so e2e tests can import the same ones.
 """
 
-from tests.servers.fixtures import _restart_stopped_servers, postgres_server, sshd_server
+from tests.integration.connections import ftp_conn, sftp_conn, smb_conn
+from tests.servers.fixtures import (
+    _restart_stopped_servers,
+    ftp_server,
+    postgres_server,
+    smb_server,
+    sshd_server,
+)
 
-__all__ = ["_restart_stopped_servers", "postgres_server", "sshd_server"]
+__all__ = [
+    "_restart_stopped_servers", "ftp_conn", "ftp_server", "postgres_server", "sftp_conn", "smb_conn", "smb_server",
+    "sshd_server",
+]

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.servers.ftp import FtpServer
 from tests.servers.postgres import PostgresServer
+from tests.servers.smb import SmbServer
 from tests.servers.sshd import SshServer
 
 
@@ -34,10 +36,30 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.close()
 
 
+@pytest.fixture(scope="session")
+def ftp_server() -> Iterator[FtpServer]:
+    """pyftpdlib on 127.0.0.1:<free port>; one read-write user, FTP root ``ftp_server.root``."""
+    server = FtpServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def smb_server() -> Iterator[SmbServer]:
+    """Samba smbd on 127.0.0.1:<free port>; share ``files`` at ``smb_server.root``, user = current OS user."""
+    server = SmbServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture(autouse=True)
 def _restart_stopped_servers(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test, bring back any session server the test stopped (``start()`` is a no-op if up)."""
     yield
-    for name in ("sshd_server", "postgres_server"):
+    for name in ("sshd_server", "postgres_server", "ftp_server", "smb_server"):
         if name in request.fixturenames:
             request.getfixturevalue(name).start()

@@ -79,17 +79,10 @@ def test_duplicate_name_keeps_the_first_and_reports_the_second(build_from, sql_t
             "source type `ssh` is not supported by this version yet",
         ),
         (
-            "source:\n  type: sql\n  conn_id: db\n  query: x\ndestinations:\n  - {type: local, path: /x}\n"
-            "  - {type: ftp, conn_id: f, path: /x}\n",
-            9,
-            "destinations[1].type",
-            "destination `ftp` is not supported yet",
-        ),
-        (
             "source: {type: sql, conn_id: db, query: x}\noutput:\n  format: keep\n",
             5,
             "output.format",
-            "format `keep` needs a file source (not supported yet)",
+            "format `keep` needs a file source",
         ),
     ],
 )
