@@ -14,17 +14,22 @@ from airflow.sdk import CronTriggerTimetable
 
 from airflow_batchtasks.definitions.models import Once
 
-# Cron DAGs need a start date in the past; a fixed one keeps the DAG's
-# serialized form stable between parses (a "now" would change every parse).
+# A fixed start date for DAGs that need one keeps their serialized form stable
+# between parses (a "now" would change on every parse).
 EPOCH = pendulum.datetime(2024, 1, 1)
 
 
-def airflow_schedule(schedule: str | Once | None, timezone: str) -> tuple[Any, pendulum.DateTime]:
-    """Return ``(schedule, start_date)`` for the DAG constructor."""
+def airflow_schedule(schedule: str | Once | None, timezone: str) -> tuple[Any, pendulum.DateTime | None]:
+    """Return ``(schedule, start_date)`` for the DAG constructor.
+
+    Cron DAGs get no start date on purpose: CronTriggerTimetable then waits for
+    the next fire time, so a 06:00 task deployed at 15:00 first runs tomorrow at
+    06:00 instead of at once for this morning's missed slot.
+    """
     tz = pendulum.timezone(timezone)
     if schedule is None:
-        return None, EPOCH.in_timezone(tz)
+        return None, None
     if isinstance(schedule, Once):
         when = pendulum.instance(schedule.once, tz=tz)
         return "@once", when
-    return CronTriggerTimetable(schedule, timezone=tz), pendulum.datetime(2024, 1, 1, tz=tz)
+    return CronTriggerTimetable(schedule, timezone=tz, run_immediately=False), None

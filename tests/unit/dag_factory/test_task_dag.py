@@ -83,7 +83,7 @@ def test_schedule_is_a_cron_trigger_in_the_task_time_zone(daily) -> None:
     assert isinstance(timetable, CronTriggerTimetable)
     assert timetable.expression == "0 6 * * *"
     assert timetable.timezone.name == "Europe/Paris"
-    assert daily.start_date == pendulum.datetime(2024, 1, 1, tz="Europe/Paris")
+    assert daily.start_date is None, "no start date: the first run waits for the next fire time"
     assert daily.catchup is False
 
 

@@ -1,0 +1,1 @@
+"""Developer tooling (demo, local Airflow runner). Not shipped in the wheel."""
