@@ -27,6 +27,7 @@ def _sql_extract(task: Task) -> Any:
         batch_task=task.name,
         conn_id=source.conn_id,
         query=source.query,
+        query_from=source.query_from.model_dump() if source.query_from else None,
         output_name=task.output.name or default_output_name(task),
         output_format=task.output.model_dump(),
         include_headers=source.include_headers,

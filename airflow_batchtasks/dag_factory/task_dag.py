@@ -30,8 +30,6 @@ def unsupported_features(task: Task) -> list[tuple[str, str]]:
     problems = []
     if task.source.type not in ("sql", "file"):
         problems.append(("source.type", f"source type `{task.source.type}` is not supported by this version yet"))
-    elif task.source.type == "sql" and task.source.query_from is not None:
-        problems.append(("source.query_from", "query_from is not supported by this version yet"))
     if task.processing is not None:
         problems.append(("processing", "processing scripts are not supported by this version yet"))
     if task.output.gpg is not None:

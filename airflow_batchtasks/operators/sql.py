@@ -14,11 +14,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.formatting import writer_options
+from airflow_batchtasks.operators.locations import LocationError, fetch_text
 from airflow_batchtasks.operators.sql_params import ParamBinder, QueryParamError, driver_paramstyle, named_values
+from airflow_batchtasks.operators.sql_rewrite import strip_unsupported_statements
 from airflow_batchtasks.storage.paths import check_file_name
 
 LOG_EVERY_SECONDS = 10.0
@@ -29,6 +31,8 @@ class SqlExtractOperator(BatchStepOperator):
 
     :param conn_id: Airflow connection whose hook is a DbApiHook (odbc, postgres, sqlite, ...)
     :param query: SQL text, rendered with the run's context before it runs
+    :param query_from: where to fetch the SQL text instead (a ``Location`` dict, see ``locations``);
+        fetched while templates render, so the UI's rendered template shows the query that ran
     :param output_name: file name of the output (templated)
     :param output_format: the definition's ``output`` block (format, delimiter, quoting, terminators, encoding)
     :param include_headers: write the column names as the first line
@@ -36,7 +40,7 @@ class SqlExtractOperator(BatchStepOperator):
     :param batch_size: rows per ``fetchmany``
     """
 
-    template_fields: Sequence[str] = ("query", "output_name")
+    template_fields: Sequence[str] = ("query", "query_from", "output_name")
     template_ext: Sequence[str] = ()
     template_fields_renderers = {"query": "sql"}
     ui_color = "#cfe8ff"
@@ -45,7 +49,8 @@ class SqlExtractOperator(BatchStepOperator):
         self,
         *,
         conn_id: str,
-        query: str,
+        query: str | None = None,
+        query_from: dict[str, Any] | None = None,
         output_name: str,
         output_format: dict[str, Any],
         include_headers: bool = True,
@@ -56,6 +61,7 @@ class SqlExtractOperator(BatchStepOperator):
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.query = query
+        self.query_from = query_from
         self.output_name = output_name
         self.output_format = output_format
         self.include_headers = include_headers
@@ -72,6 +78,14 @@ class SqlExtractOperator(BatchStepOperator):
         """
         template = self.query
         super().render_template_fields(context, jinja_env)
+        if self.query_from:
+            try:
+                template = fetch_text(self.query_from, context, self.log)
+            except LocationError as exc:
+                raise AirflowException(f"source.query_from: {exc}") from exc
+        template, removed = strip_unsupported_statements(template or "")
+        if removed:
+            self.log.info("Removed from the query (one ODBC statement cannot run them): %s", " | ".join(removed))
         binder = ParamBinder()
         try:
             rendered = self.render_template(template, binder.context(context), jinja_env or self.get_template_env())
