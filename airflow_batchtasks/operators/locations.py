@@ -43,7 +43,8 @@ class LocationError(RuntimeError):
 
 def describe(location: dict[str, Any]) -> str:
     """``url https://...`` / ``sftp vendor:/queries/q.sql``: what the logs call a location (no secrets)."""
-    target = location.get("url") if location["type"] == "url" else location.get("path")
+    # a query string may carry a token (``?private_token=...``): never log it
+    target = (location.get("url") or "").split("?", 1)[0] if location["type"] == "url" else location.get("path")
     conn = f"{location['conn_id']}:" if location.get("conn_id") else ""
     ref = f"@{location['ref']}" if location.get("ref") else ""
     return f"{location['type']} {conn}{target}{ref}"
