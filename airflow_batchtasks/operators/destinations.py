@@ -94,11 +94,13 @@ class SftpDestination:
     """A folder on an SFTP server, through the official SFTPHook's connection."""
 
     def __init__(self, conn_id: str, path: str) -> None:
-        from airflow.providers.sftp.hooks.sftp import SFTPHook
+        from airflow.providers.ssh.hooks.ssh import SSHHook
 
         self.folder = path.rstrip("/") or "/"
-        self.hook = SFTPHook(ssh_conn_id=conn_id)
-        self.client = self.hook.get_conn()
+        # The SSH client is kept (SFTPHook.get_conn drops it), so close() ends the
+        # session itself, not only its SFTP channel.
+        self.ssh = SSHHook(ssh_conn_id=conn_id).get_conn()
+        self.client = self.ssh.open_sftp()
 
     def _exists(self, path: str) -> bool:
         try:
@@ -136,7 +138,9 @@ class SftpDestination:
             self.client.remove(path)
 
     def close(self) -> None:
-        self.hook.close_conn()
+        with contextlib.suppress(Exception):
+            self.client.close()
+        self.ssh.close()
 
 
 class FolderDestination:
