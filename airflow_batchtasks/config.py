@@ -46,5 +46,18 @@ def archive_url() -> str:
     return _home_url("archive_url", "archive")
 
 
+def venv_cache() -> Path:
+    """Local folder of the processing scripts' cached virtual environments.
+
+    Local disk on purpose: a virtual environment only works on the machine (and
+    at the path) where it was built, so it cannot live in object storage.
+    """
+    value = _get("venv_cache")
+    if value:
+        return Path(os.path.expanduser(value))
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return Path(home).resolve() / "batchtasks" / "venvs"
+
+
 def definitions_writable() -> bool:
     return _get("definitions_writable", "true").lower() in ("1", "true", "yes", "on")

@@ -62,6 +62,15 @@ def get_provider_info() -> dict:
                         "example": "50000",
                         "default": "10000",
                     },
+                    "venv_cache": {
+                        "description": "Local folder where processing scripts' isolated virtual environments "
+                        "are kept, one per set of requirements and Python version. "
+                        "Empty: $AIRFLOW_HOME/batchtasks/venvs.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/var/cache/batchtasks/venvs",
+                        "default": "",
+                    },
                 },
             }
         },

@@ -3,6 +3,8 @@
 ``extract -> [process] -> package -> deliver [-> notify]``. Each builder maps
 the definition onto one operator's arguments; operators never see the YAML
 models. Extract builders are looked up by source type in ``EXTRACTORS``.
+Sources without an output file (ssh, http without ``keep_response``) stop
+after ``extract``: empty package/deliver steps would only clutter the grid.
 """
 
 from __future__ import annotations
@@ -60,10 +62,85 @@ def _file_extract(task: Task) -> Any:
     )
 
 
+def _ssh_extract(task: Task) -> Any:
+    from airflow_batchtasks.operators.ssh import SshCommandOperator
+
+    source = task.source
+    return SshCommandOperator(
+        task_id="extract",
+        batch_task=task.name,
+        conn_id=source.conn_id,
+        command=source.command,
+        command_from=source.command_from.model_dump() if source.command_from else None,
+    )
+
+
+def _http_extract(task: Task) -> Any:
+    from airflow_batchtasks.operators.http import HttpCallOperator
+
+    source = task.source
+    return HttpCallOperator(
+        task_id="extract",
+        batch_task=task.name,
+        conn_id=source.conn_id,
+        endpoint=source.endpoint,
+        method=source.method,
+        json_body=source.json_body,
+        data=source.data,
+        headers=source.headers,
+        expect_status=source.expect_status,
+        keep_response=source.keep_response,
+        output_name=task.output.name or f"{task.name}_{{{{ ds_nodash }}}}.json",
+    )
+
+
+# `python` has no extract: its script is the `process` step (see build_pipeline).
 EXTRACTORS: dict[str, Callable[[Task], Any]] = {
     "sql": _sql_extract,
     "file": _file_extract,
+    "ssh": _ssh_extract,
+    "http": _http_extract,
 }
+
+
+def produces_file(task: Task) -> bool:
+    """Whether the run has a file to package and deliver: not ssh commands, nor API calls whose answer is dropped."""
+    source = task.source
+    return not (source.type == "ssh" or (source.type == "http" and not source.keep_response))
+
+
+def connection_ids(task: Task) -> list[str]:
+    """Every Airflow connection the task's definition names (what ``expose_connections`` hands to the script)."""
+    found = [getattr(task.source, "conn_id", None)]
+    for key in ("query_from", "command_from", "location"):
+        found.append(getattr(getattr(task.source, key, None), "conn_id", None))
+    if task.processing is not None and task.processing.from_ is not None:
+        found.append(task.processing.from_.conn_id)
+    found.extend(d.conn_id for d in task.destinations)
+    if task.output.gpg is not None:
+        found.append(task.output.gpg.key_conn_id)
+    return list(dict.fromkeys(c for c in found if c))
+
+
+def process_step(task: Task) -> Any:
+    from airflow_batchtasks.operators.python_script import ProcessOperator
+
+    processing = task.processing
+    assert processing is not None
+    return ProcessOperator(
+        task_id="process",
+        batch_task=task.name,
+        script=processing.script,
+        inline=processing.inline,
+        location=processing.from_.model_dump() if processing.from_ else None,
+        entrypoint=processing.entrypoint,
+        requirements=processing.requirements,
+        expose_connections=processing.expose_connections,
+        connection_ids=connection_ids(task),
+        input_step=None if task.source.type == "python" else "extract",
+        project=task.project,
+        description=task.description,
+    )
 
 
 def extract_step(task: Task) -> Any:
@@ -95,7 +172,12 @@ def deliver_step(task: Task) -> Any:
 
 def build_pipeline(task: Task) -> list[Any]:
     """Create the step operators inside the current DAG context and chain them; returns them in order."""
-    pipeline = [extract_step(task), package_step(task), deliver_step(task)]
+    # A python source's script is its only producer: a `process` step, no empty `extract` in the grid.
+    pipeline = [] if task.source.type == "python" else [extract_step(task)]
+    if task.processing is not None:
+        pipeline.append(process_step(task))
+    if produces_file(task):
+        pipeline += [package_step(task), deliver_step(task)]
     for upstream, downstream in zip(pipeline, pipeline[1:], strict=False):
         upstream >> downstream
     return pipeline

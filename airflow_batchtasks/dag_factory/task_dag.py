@@ -28,10 +28,8 @@ def unsupported_features(task: Task) -> list[tuple[str, str]]:
     would pretend to run them.
     """
     problems = []
-    if task.source.type not in ("sql", "file"):
+    if task.source.type not in ("sql", "file", "python", "ssh", "http"):
         problems.append(("source.type", f"source type `{task.source.type}` is not supported by this version yet"))
-    if task.processing is not None:
-        problems.append(("processing", "processing scripts are not supported by this version yet"))
     if task.output.gpg is not None:
         problems.append(("output.gpg", "gpg encryption is not supported by this version yet"))
     if task.output.format in ("text", "keep") and task.source.type == "sql":

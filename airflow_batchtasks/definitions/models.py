@@ -361,6 +361,21 @@ class Task(Strict):
             raise ValueError("a `python` source runs the processing script: add `processing`")
         return value
 
+    @field_validator("processing", "destinations")
+    @classmethod
+    def _needs_an_output_file(cls, value: Any, info: ValidationInfo) -> Any:
+        # An ssh command's result is its log and a dropped API answer is nothing: no file to process or send.
+        source = info.data.get("source")
+        if not value or source is None:
+            return value
+        if source.type == "ssh":
+            raise ValueError(f"an `ssh` source has no output file: remove `{info.field_name}`")
+        if source.type == "http" and not source.keep_response:
+            raise ValueError(
+                f"an `http` source without `keep_response: true` has no output file for `{info.field_name}`"
+            )
+        return value
+
 
 class Step(Strict):
     task: str

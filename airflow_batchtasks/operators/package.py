@@ -35,7 +35,9 @@ class PackageOperator(BatchStepOperator):
         self.skip_empty_zip = skip_empty_zip
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
-        files: list[dict[str, Any]] = context["ti"].xcom_pull(task_ids="extract") or []
+        # the step before: `process` when the task has a processing script, else `extract`
+        previous = "process" if "process" in self.upstream_task_ids else "extract"
+        files: list[dict[str, Any]] = context["ti"].xcom_pull(task_ids=previous) or []
         # rows is None for a kept file of unknown content: it counts as data, never as empty
         counts = [f.get("rows") for f in files]
         rows = None if None in counts else sum(counts)

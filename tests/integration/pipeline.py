@@ -26,6 +26,8 @@ class RunResult:
     state: str
     steps: dict[str, str]
     archive: Path
+    run_id: str = ""
+    dag_id: str = ""
 
 
 def migrate_metadata_db() -> None:
@@ -45,6 +47,7 @@ def run_definition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, yaml_text: s
     (defs / "task.yaml").write_text(yaml_text)
     monkeypatch.setenv("AIRFLOW__BATCHTASKS__STAGING_URL", f"file://{tmp_path}/staging")
     monkeypatch.setenv("AIRFLOW__BATCHTASKS__ARCHIVE_URL", f"file://{tmp_path}/archive")
+    monkeypatch.setenv("AIRFLOW__BATCHTASKS__DEFINITIONS_FOLDER", str(defs))
     catalog = load_catalog(defs)
     assert not catalog.errors, [str(e) for e in catalog.errors]
     dag = build_dags(catalog)[dag_id]
@@ -58,7 +61,23 @@ def run_definition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, yaml_text: s
     finally:
         loader.unlink()
     steps = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    return RunResult(str(run.state), steps, tmp_path / "archive" / dag_id)
+    return RunResult(str(run.state), steps, tmp_path / "archive" / dag_id, run.run_id, dag_id)
+
+
+def xcom(result: RunResult, task_id: str, key: str = "return_value") -> Any:
+    """The XCom a step of the run pushed under ``key`` (``None`` if it pushed none)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == result.dag_id, XComModel.run_id == result.run_id,
+                XComModel.task_id == task_id, XComModel.key == key,
+            )
+        ).first()
+        return None if row is None else XComModel.deserialize_value(row)
 
 
 def archived_records(archive: Path) -> list[dict[str, Any]]:

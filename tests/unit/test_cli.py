@@ -65,7 +65,8 @@ def test_validate_ok_prints_counts(valid_folder: Path, capsys) -> None:
 def test_validate_reports_every_error_and_exits_1(valid_folder: Path, write, capsys) -> None:
     write("bad.yaml", BAD)
     write("syntax.yaml", "kind: task\nname: [x\n")
-    write("later.yaml", "kind: task\nname: later\nsource:\n  type: ssh\n  conn_id: box\n  command: ls\n")
+    write("later.yaml", "kind: task\nname: later\nsource:\n  type: ssh\n  conn_id: box\n  command: ls\n"
+          "destinations:\n  - {type: local, path: /x}\n")
 
     with pytest.raises(SystemExit) as exc:
         cli.validate(ns(path=str(valid_folder), no_connections=True))
@@ -76,10 +77,10 @@ def test_validate_reports_every_error_and_exits_1(valid_folder: Path, write, cap
         f"{valid_folder}/bad.yaml:3: schedule: `every day` is not a valid cron expression: expected 5 fields "
         "(minute hour day month weekday) or one of @annually, @daily, @hourly, @monthly, @weekly, @yearly, or `none`",
         f"{valid_folder}/bad.yaml:8: destination: unknown key `destination` (did you mean `destinations`?)",
-        f"{valid_folder}/later.yaml:4: source.type: source type `ssh` is not supported by this version yet",
+        f"{valid_folder}/later.yaml:7: destinations: an `ssh` source has no output file: remove `destinations`",
         f"{valid_folder}/syntax.yaml:3: invalid YAML: did not find expected ',' or ']'",
     ]
-    assert out.err == (f"4 error(s) in {valid_folder}; valid: 1 project(s), 4 task(s), 1 orchestration(s)\n")
+    assert out.err == (f"4 error(s) in {valid_folder}; valid: 1 project(s), 3 task(s), 1 orchestration(s)\n")
 
 
 def test_validate_a_single_file(valid_folder: Path, capsys) -> None:

@@ -73,12 +73,6 @@ def test_duplicate_name_keeps_the_first_and_reports_the_second(build_from, sql_t
     ("extra", "line", "field", "message"),
     [
         (
-            "source: {type: ssh, conn_id: box, command: ls}\n",
-            3,
-            "source.type",
-            "source type `ssh` is not supported by this version yet",
-        ),
-        (
             "source: {type: sql, conn_id: db, query: x}\noutput:\n  format: keep\n",
             5,
             "output.format",

@@ -1,0 +1,175 @@
+"""``source.type: http`` against a real HTTP API on loopback: what goes over the wire, and what a run makes of it."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.pipeline import migrate_metadata_db, run_definition, set_connection, xcom
+from tests.servers.http_api import Answer, HttpApiServer
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "api-Pa55word-not-in-logs"
+TOKEN = "tok-3f9a7c-bearer-not-in-logs"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _metadata_db() -> None:
+    migrate_metadata_db()
+
+
+@pytest.fixture(scope="module")
+def api_server() -> Iterator[HttpApiServer]:
+    server = HttpApiServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def api(api_server: HttpApiServer) -> Iterator[HttpApiServer]:
+    api_server.reset()
+    yield api_server
+
+
+@pytest.fixture
+def basic_conn(monkeypatch: pytest.MonkeyPatch, api: HttpApiServer) -> str:
+    set_connection(monkeypatch, "iam_api", conn_type="http", host=api.host, port=api.port, schema="http",
+                   login="batch-user", password=PASSWORD)
+    return "iam_api"
+
+
+@pytest.fixture
+def bearer_conn(monkeypatch: pytest.MonkeyPatch, api: HttpApiServer) -> str:
+    set_connection(monkeypatch, "report_api", conn_type="http", host=api.host, port=api.port, schema="http",
+                   extra={"bearer_token": TOKEN, "X-Tenant": "acme"})
+    return "report_api"
+
+
+def _task(name: str, source: str, rest: str = "") -> str:
+    return (f"kind: task\nname: {name}\nschedule: none\nparams: {{region: {{default: EU}}}}\n"
+            f"source:\n{source}{rest}")
+
+
+def test_post_sends_method_templated_json_headers_and_basic_auth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, basic_conn: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    api.answers["/api/users/deactivate"] = Answer(202, b'{"status": "OK", "deactivated": 12}')
+    result = run_definition(tmp_path, monkeypatch, _task("deactivate_users", f"""
+  type: http
+  conn_id: {basic_conn}
+  endpoint: /api/users/deactivate
+  method: POST
+  json: {{region: "{{{{ params.region }}}}", day: "{{{{ ds }}}}", dry_run: false, ids: [1, 2]}}
+  headers: {{X-Request-Day: "{{{{ ds_nodash }}}}"}}
+  expect_status: [200, 202]
+"""), "deactivate_users", conf={"region": "US"})
+    log = capfd.readouterr().out
+
+    assert result.state == "success", result.steps
+    assert result.steps == {"extract": "success"}, "the answer is not kept: nothing to package or deliver"
+    [request] = api.requests
+    assert request.method == "POST"
+    assert request.path == "/api/users/deactivate"
+    body = json.loads(request.body)
+    assert body["region"] == "US" and body["dry_run"] is False and body["ids"] == [1, 2]
+    assert body["day"].replace("-", "") == request.headers["x-request-day"], "both rendered from the run's date"
+    assert len(body["day"]) == 10
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["authorization"] == "Basic " + base64.b64encode(f"batch-user:{PASSWORD}".encode()).decode()
+    assert "Answered 202" in log and '"deactivated": 12' in log
+    assert PASSWORD not in log
+    assert xcom(result, "extract", "partial") is None
+
+
+def test_bearer_token_from_the_connection_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, bearer_conn: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    api.answers["/api/report"] = Answer(200, b'{"status": "OK"}')
+    result = run_definition(tmp_path, monkeypatch, _task("fetch_report", f"""
+  type: http
+  conn_id: {bearer_conn}
+  method: GET
+  endpoint: "/api/report?region={{{{ params.region }}}}"
+"""), "fetch_report")
+    log = capfd.readouterr().out
+
+    assert result.state == "success", result.steps
+    [request] = api.requests
+    assert request.method == "GET" and request.path == "/api/report?region=EU"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["x-tenant"] == "acme", "other extra keys stay default headers"
+    assert "bearer_token" not in request.headers
+    assert TOKEN not in log
+
+
+def test_an_unexpected_status_fails_with_status_and_body_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, basic_conn: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    api.answers["/api/sync"] = Answer(500, b'{"error": "database locked"}' + b" " * 5000 + b"END-OF-BODY")
+    result = run_definition(tmp_path, monkeypatch, _task("sync_users", f"""
+  type: http
+  conn_id: {basic_conn}
+  endpoint: /api/sync
+"""), "sync_users")
+    log = capfd.readouterr().out
+
+    assert result.state == "failed"
+    assert result.steps == {"extract": "failed"}
+    assert "POST /api/sync answered 500 Internal Server Error, expected [200]" in log
+    assert '{"error": "database locked"}' in log
+    assert "END-OF-BODY" not in log, "a long body is cut in the log"
+
+
+def test_keep_response_delivers_the_body_as_the_output_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, bearer_conn: str,
+) -> None:
+    body = json.dumps({"users": [{"id": i, "name": f"user{i}"} for i in range(1000)]}).encode()
+    api.answers["/api/users"] = Answer(200, body)
+    out = tmp_path / "out"
+    result = run_definition(tmp_path, monkeypatch, _task("export_users", f"""
+  type: http
+  conn_id: {bearer_conn}
+  method: GET
+  endpoint: /api/users
+  keep_response: true
+""", f"destinations: [{{type: local, path: '{out}'}}]\n"), "export_users")
+
+    assert result.state == "success", result.steps
+    assert set(result.steps) == {"extract", "package", "deliver"}
+    [delivered] = list(out.iterdir())
+    assert delivered.name.startswith("export_users_") and delivered.name.endswith(".json")
+    assert delivered.read_bytes() == body
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (Answer(207, b'{"results": [{"id": 1, "status": 200}, {"id": 2, "status": 409}]}'),
+         "the API answered 207 Multi-Status"),
+        (Answer(200, b'{"status": "PARTIAL", "failed": [2]}'), 'the API answered "status": "PARTIAL"'),
+    ],
+)
+def test_a_partial_answer_marks_the_step_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, basic_conn: str, answer: Answer,
+    reason: str,
+) -> None:
+    api.answers["/api/import"] = answer
+    result = run_definition(tmp_path, monkeypatch, _task("import_users", f"""
+  type: http
+  conn_id: {basic_conn}
+  endpoint: /api/import
+  json: {{all: true}}
+"""), "import_users")
+
+    assert result.state == "success", result.steps
+    assert xcom(result, "extract", "partial") == {"partial": True, "reason": reason}
