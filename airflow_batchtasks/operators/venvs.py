@@ -15,8 +15,8 @@ temporary folder renamed at the end, because virtual environments are not
 relocatable: pip/uv write the absolute path into every console script's
 shebang (``bin/tabulate`` would point at the temporary folder).
 
-Installer: ``uv`` when it is on the PATH (seconds), else ``python -m venv``
-and pip.
+Installer: ``uv`` when it is on the PATH or beside the worker's Python
+(seconds), else ``python -m venv`` and pip.
 """
 
 from __future__ import annotations
@@ -113,7 +113,9 @@ def _locked(lock_path: Path, log: logging.Logger) -> Iterator[None]:
 
 
 def find_uv() -> str | None:
-    return shutil.which("uv")
+    """``uv`` on the PATH, or installed next to the worker's Python (a venv that was not activated)."""
+    beside = Path(sys.executable).parent / "uv"
+    return shutil.which("uv") or (str(beside) if os.access(beside, os.X_OK) else None)
 
 
 def _build(env_dir: Path, reqs: list[str], log: logging.Logger) -> None:

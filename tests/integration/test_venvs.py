@@ -1,20 +1,19 @@
 """The processing scripts' environment cache, with real installs from PyPI.
 
 Concurrency is tested with real processes racing for the same environment,
-the fallback installer by hiding ``uv`` from the PATH.
+the fallback installer by taking the branch a worker without ``uv`` takes.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from airflow_batchtasks.operators import venvs
 from airflow_batchtasks.operators.venvs import READY_MARKER, ensure_venv, env_key, normalize_requirements
 
 pytestmark = pytest.mark.integration
@@ -80,11 +79,8 @@ def test_an_interrupted_build_is_rebuilt(tmp_path: Path) -> None:
 
 
 def test_without_uv_it_falls_back_to_venv_and_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    uv = shutil.which("uv")
-    if uv:
-        hidden = {str(Path(uv).parent)} | {d for d in os.environ["PATH"].split(os.pathsep) if (Path(d) / "uv").exists()}
-        monkeypatch.setenv("PATH", os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if d not in hidden))
-    assert shutil.which("uv") is None
+    # Forces the branch a worker without uv takes; the venv and the pip install below are real.
+    monkeypatch.setattr(venvs, "find_uv", lambda: None)
     log = ListLog()
 
     python = ensure_venv([REQUIREMENT], log, tmp_path)
