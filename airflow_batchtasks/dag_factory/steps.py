@@ -180,4 +180,17 @@ def build_pipeline(task: Task) -> list[Any]:
         pipeline += [package_step(task), deliver_step(task)]
     for upstream, downstream in zip(pipeline, pipeline[1:], strict=False):
         upstream >> downstream
+    assign_queues(task, pipeline)
     return pipeline
+
+
+def assign_queues(task: Task, pipeline: list[Any]) -> None:
+    """Route each step to its worker queue (``queues.<step>``, else ``queue``, else Airflow's default).
+
+    Steps hand files over through staging on object storage, so any step may run on any worker; a queue
+    pins a step to the workers that can reach its server (a vendor's SFTP behind a firewall, say).
+    """
+    for op in pipeline:
+        queue = task.queues.get(op.task_id) or task.queue
+        if queue:
+            op.queue = queue

@@ -335,6 +335,11 @@ class Project(Strict):
     notify: Notify | None = None
 
 
+StepName = Literal["extract", "process", "package", "deliver", "notify"]
+# Celery queue names are free text, but they end up in worker command lines (`-q a,b`): no commas or spaces.
+QueueName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:@-]{1,200}$", examples=["default", "vendor_uploads"])]
+
+
 class Task(Strict):
     kind: Literal["task"]
     name: Name
@@ -352,6 +357,33 @@ class Task(Strict):
     output: Output = Field(default_factory=Output)
     destinations: list[Destination] = Field(default_factory=list)
     notify: Notify | None = None
+    # Declared last: the check of `queues` reads the fields above (pydantic validates in declaration order).
+    queue: QueueName | None = Field(None, description="worker queue of every step (Airflow's `queue`, e.g. a "
+                                    "Celery queue); default: Airflow's `[operators] default_queue`")
+    queues: dict[StepName, QueueName] = Field(
+        default_factory=dict, description="worker queue per step (`extract`, `process`, `package`, `deliver`, "
+        "`notify`); overrides `queue` for that step",
+    )
+
+    @field_validator("queues")
+    @classmethod
+    def _queued_steps_exist(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        # A queue for a step the task does not have is a typo or a stale edit: say so instead of ignoring it.
+        source, processing = info.data.get("source"), info.data.get("processing")
+        if not value or source is None:
+            return value
+        has_file = not (source.type == "ssh" or (source.type == "http" and not source.keep_response))
+        present = {
+            "extract": source.type != "python",
+            "process": processing is not None,
+            "package": has_file,
+            "deliver": has_file,
+            "notify": True,  # notify may come from the project's defaults, merged later
+        }
+        missing = [step for step in value if not present[step]]
+        if missing:
+            raise ValueError(f"this task has no `{missing[0]}` step to give a queue to")
+        return value
 
     @field_validator("processing")
     @classmethod
