@@ -11,8 +11,9 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 
 # openssh-server: sshd for SFTP/SSH tests; postgresql + odbc-postgresql + unixodbc: extract tests via
-# psqlODBC; gnupg: encryption steps; sqlite3 + libsqliteodbc: SQLite/ODBC tests; samba: smbd for SMB tests.
-apt_packages=(openssh-server postgresql odbc-postgresql unixodbc gnupg sqlite3 libsqliteodbc samba)
+# psqlODBC; gnupg: encryption steps; sqlite3 + libsqliteodbc: SQLite/ODBC tests; samba: smbd for SMB tests;
+# chromium: the browser the UI tests drive through Playwright (`playwright install` cannot download here).
+apt_packages=(openssh-server postgresql odbc-postgresql unixodbc gnupg sqlite3 libsqliteodbc samba chromium)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then
