@@ -10,6 +10,7 @@ def get_provider_info() -> dict:
         "description": "Batch tasks (SQL/file/script extracts, API calls, orchestrations) declared in YAML.",
         "versions": ["0.1.0"],
         "cli": ["airflow_batchtasks.cli.get_cli_commands"],
+        "db-managers": ["airflow_batchtasks.db.manager.BatchTasksDBManager"],
         "plugins": [
             {"name": "batchtasks", "plugin-class": "airflow_batchtasks.plugins.plugin.BatchTasksPlugin"},
         ],

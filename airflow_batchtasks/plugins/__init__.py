@@ -1,1 +1,1 @@
-"""The Airflow plugin of the provider (REST API and pages come in a later version)."""
+"""The Airflow plugin of the provider: the FastAPI app (REST API under ``/batchtasks/api/v1``) and macros."""

@@ -1,7 +1,8 @@
 """AirflowPlugin registration; also exposed through the ``airflow.plugins`` entry point.
 
-The operations API and pages (FastAPI app, external views) are not built yet;
-the plugin already registers the date helpers as Jinja macros so
+The plugin mounts the provider's FastAPI app at ``/batchtasks`` on the API server
+(REST API under ``/batchtasks/api/v1``; the app is built on its first request,
+see ``plugins/api/app.py``) and registers the date helpers as Jinja macros so
 ``{{ macros.batchtasks.yesterday() }}`` works in any DAG, not only generated ones.
 """
 
@@ -10,8 +11,10 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_batchtasks.definitions import date_helpers
+from airflow_batchtasks.plugins.api.app import app as batchtasks_app
 
 
 class BatchTasksPlugin(AirflowPlugin):
     name = "batchtasks"
     macros = [date_helpers]
+    fastapi_apps = [{"app": batchtasks_app, "url_prefix": "/batchtasks", "name": "Batch Tasks"}]

@@ -1,0 +1,88 @@
+"""The FastAPI app the plugin mounts at ``/batchtasks`` on Airflow's API server.
+
+It is built on first request (:class:`LazyApp`), not at import: the plugin is
+imported by every Airflow component (scheduler, workers, dag-processor), and
+only the API server ever serves it, so the others do not pay for importing
+FastAPI routes and Airflow's API modules.
+
+Error mapping: data-layer exceptions carry their status (404 unknown, 409
+conflicting state, 422 bad input with ``errors``, 405 read-only, 502 delivery
+failure); orchestration errors map 404/409. Airflow's security dependencies
+give 401 (no credentials) and 403 (not allowed). OpenAPI is served at
+``/batchtasks/api/v1/openapi.json`` to authenticated callers only.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from airflow_batchtasks.plugins.data.errors import DataError, Invalid
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import Depends
+
+    from airflow_batchtasks.orchestration import instances
+    from airflow_batchtasks.plugins.api.routes import bulk, cron, definitions, files, orchestrations, runs, tasks
+
+    app = FastAPI(
+        title="Batch Tasks API",
+        description="Batch tasks, runs, file history, definitions and orchestration instances "
+        "(airflow-batchtasks). Authentication and authorization are Airflow's.",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (tasks, runs, bulk, files, definitions, orchestrations, cron):
+        api.include_router(module.router)
+
+    @api.get("/openapi.json", include_in_schema=False, dependencies=[Depends(get_user)])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    app.include_router(api)
+
+    @app.exception_handler(DataError)
+    def data_error(request: Request, exc: DataError) -> JSONResponse:
+        body: dict[str, Any] = {"detail": str(exc)}
+        if isinstance(exc, Invalid):
+            body["errors"] = exc.errors
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(instances.OrchestrationError)
+    def orchestration_error(request: Request, exc: instances.OrchestrationError) -> JSONResponse:
+        code = 404 if isinstance(exc, instances.NotFound) else 409
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return app
+
+
+class LazyApp:
+    """An ASGI app that builds :func:`create_app` on its first request."""
+
+    def __init__(self) -> None:
+        self._app: FastAPI | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def app(self) -> FastAPI:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = create_app()
+        return self._app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+app = LazyApp()

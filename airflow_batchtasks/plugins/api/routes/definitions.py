@@ -1,0 +1,144 @@
+"""``/definitions``: read, create, replace, delete, duplicate and validate definition files.
+
+Authorization is on the DAGs a definition makes: a task's or orchestration's
+own DAG; a project's ``project__<name>`` DAG and its tasks' DAGs (reading needs
+any of them, writing needs all). Writes need DAG edit (``PUT``) and answer 405
+when ``[batchtasks] definitions_writable`` is false.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field, model_validator
+
+from airflow_batchtasks.plugins.api.deps import GetUserDep, forbid_unless
+from airflow_batchtasks.plugins.data import audit, catalog_cache
+from airflow_batchtasks.plugins.data import definitions_store as store
+from airflow_batchtasks.plugins.data.access import is_authorized, readable_dag_ids
+from airflow_batchtasks.plugins.data.models import Definition
+
+router = APIRouter(tags=["Definitions"])
+
+
+class DefinitionBody(BaseModel):
+    """One definition: YAML text, or the same as a JSON object."""
+
+    yaml: str | None = Field(None, description="the definition as YAML text (comments are kept)")
+    definition: dict[str, Any] | None = Field(None, description="the definition as a JSON object")
+    file: str | None = Field(None, description="create only: relative file to write (default <name>.yaml)")
+
+    model_config = {"extra": "forbid"}
+
+    @model_validator(mode="after")
+    def _one(self) -> DefinitionBody:
+        if (self.yaml is None) == (self.definition is None):
+            raise ValueError("give either `yaml` or `definition`")
+        return self
+
+    @property
+    def content(self) -> str | dict[str, Any]:
+        return self.yaml if self.yaml is not None else (self.definition or {})
+
+
+class DuplicateBody(BaseModel):
+    name: str
+
+    model_config = {"extra": "forbid"}
+
+
+class DefinitionList(BaseModel):
+    definitions: list[Definition]
+    errors: list[str] = Field(description="current errors of the folder, as file:line: field: message")
+
+
+class Validation(BaseModel):
+    valid: bool
+    errors: list[str]
+
+
+def dag_ids(kind: str, name: str) -> list[str]:
+    if kind != "project":
+        return [name]
+    catalog = catalog_cache.get_catalog()
+    return [f"project__{name}", *(t for t, e in catalog.tasks.items() if e.model.project == name)]
+
+
+def _readable(user: Any, kind: str, name: str, readable: set[str] | None) -> bool:
+    ids = dag_ids(kind, name)
+    return readable is None or any(i in readable for i in ids)
+
+
+def _require(user: Any, method: str, kind: str, name: str) -> None:
+    if method == "GET":
+        forbid_unless(_readable(user, kind, name, readable_dag_ids(user)))
+    else:
+        forbid_unless(is_authorized(user, method, dag_ids(kind, name)))  # type: ignore[arg-type]
+
+
+@router.get("/definitions", response_model=DefinitionList)
+def list_definitions(user: GetUserDep, kind: str | None = None) -> DefinitionList:
+    """Definitions (of one ``kind`` if given) the caller may read, and the folder's current errors."""
+    found, errors = store.list_definitions(kind)
+    readable = readable_dag_ids(user)
+    visible = [d for d in found if _readable(user, d.kind, d.name, readable)]
+    if readable is not None:  # errors of definitions the caller cannot read stay hidden
+        errors = [e for e in errors if e.name and e.kind and _readable(user, e.kind, e.name, readable)]
+    return DefinitionList(definitions=visible, errors=[store.display(e) for e in errors])
+
+
+@router.post("/definitions", response_model=Definition, status_code=status.HTTP_201_CREATED)
+def create_definition(body: DefinitionBody, user: GetUserDep) -> Definition:
+    """Add a definition (written to ``file`` or ``<name>.yaml``); 409 if the name exists, 422 with errors."""
+    doc = store.single_document(store.document_text(body.content), body.file or "<body>")
+    kind, name = doc.data["kind"], doc.data["name"]
+    _require(user, "PUT", kind, name)
+    # no dag_id: the DAG does not exist yet, and Airflow's audit log hides entries of unknown DAGs
+    with audit.audited(user, "definition_create", None, kind=kind, name=name, file=body.file):
+        return store.create(body.content, body.file)
+
+
+@router.post("/definitions/validate", response_model=Validation)
+def validate(body: DefinitionBody, user: GetUserDep) -> Validation:
+    """Errors the definition would introduce if written (``file``: as part of that file); nothing is written."""
+    try:
+        doc = store.single_document(store.document_text(body.content), body.file or "<body>")
+        _require(user, "GET", doc.data["kind"], doc.data["name"])
+    except store.Invalid as exc:
+        return Validation(valid=False, errors=exc.errors)
+    errors = store.validate_text(store.document_text(body.content), body.file)
+    return Validation(valid=not errors, errors=errors)
+
+
+@router.get("/definitions/{kind}/{name}", response_model=Definition)
+def get_definition(kind: str, name: str, user: GetUserDep) -> Definition:
+    _require(user, "GET", kind, name)
+    return store.to_definition(store.find(kind, name), kind)
+
+
+@router.put("/definitions/{kind}/{name}", response_model=Definition)
+def replace_definition(kind: str, name: str, body: DefinitionBody, user: GetUserDep) -> Definition:
+    """Replace the definition in its file (other documents and comments of the file are kept)."""
+    _require(user, "PUT", kind, name)
+    with audit.audited(user, "definition_update", name if kind != "project" else None, kind=kind, name=name):
+        return store.update(kind, name, body.content)
+
+
+@router.delete("/definitions/{kind}/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_definition(kind: str, name: str, user: GetUserDep) -> Response:
+    """Remove the definition from its file (422 if something still uses it, e.g. a project's tasks)."""
+    _require(user, "PUT", kind, name)
+    with audit.audited(user, "definition_delete", name if kind != "project" else None, kind=kind, name=name):
+        store.delete(kind, name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/definitions/{kind}/{name}/duplicate", response_model=Definition, status_code=status.HTTP_201_CREATED)
+def duplicate_definition(kind: str, name: str, body: DuplicateBody, user: GetUserDep) -> Definition:
+    """A disabled (task) / inactive (orchestration) copy named ``body.name``, next to the original."""
+    _require(user, "GET", kind, name)
+    _require(user, "PUT", kind, body.name)
+    with audit.audited(user, "definition_duplicate", name if kind != "project" else None,
+                       kind=kind, source=name, name=body.name):
+        return store.duplicate(kind, name, body.name)

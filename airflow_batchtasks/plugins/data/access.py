@@ -1,0 +1,67 @@
+"""Authorization through Airflow's auth manager, shared by the API routes and the pages.
+
+Every decision is Airflow's: ``is_authorized_dag`` on the DAG a request touches
+(a task's DAG is the task name, an orchestration's DAG is its name, a project's
+is ``project__<name>`` plus its tasks' DAGs), so whatever auth manager the
+deployment uses (simple, FAB, Keycloak...) governs our routes like Airflow's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.models.dag import DagModel
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.base_auth_manager import ResourceMethod
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+
+__all__ = ["DagAccessEntity", "allowed_dag_ids", "can_access_all_dags", "is_authorized", "readable_dag_ids"]
+
+
+def is_authorized(
+    user: BaseUser,
+    method: ResourceMethod,
+    dag_ids: Iterable[str],
+    entity: DagAccessEntity | None = None,
+) -> bool:
+    """Whether ``user`` may do ``method`` on every DAG of ``dag_ids`` (team-aware, like Airflow's routes)."""
+    ids = list(dict.fromkeys(dag_ids))
+    if not ids:
+        return can_access_all_dags(user, method, entity)
+    teams = DagModel.get_dag_id_to_team_name_mapping(ids)
+    return get_auth_manager().batch_is_authorized_dag(
+        [
+            {"method": method, "access_entity": entity, "details": DagDetails(id=i, team_name=teams.get(i))}
+            for i in ids
+        ],
+        user=user,
+    )
+
+
+def can_access_all_dags(user: BaseUser, method: ResourceMethod, entity: DagAccessEntity | None = None) -> bool:
+    """``is_authorized_dag`` without details: Airflow's question for "all DAGs"."""
+    return get_auth_manager().is_authorized_dag(method=method, access_entity=entity, user=user)
+
+
+def readable_dag_ids(user: BaseUser, method: ResourceMethod = "GET") -> set[str] | None:
+    """DAG ids ``user`` may access with ``method``, or None when they may access every DAG (no filter needed)."""
+    if can_access_all_dags(user, method):
+        return None
+    return get_auth_manager().get_authorized_dag_ids(user=user, method=method)
+
+
+def allowed_dag_ids(
+    user: BaseUser, method: ResourceMethod, dag_ids: Iterable[str], entity: DagAccessEntity | None = None
+) -> set[str]:
+    """The subset of ``dag_ids`` ``user`` may ``method`` (pages hide the buttons of the others).
+
+    One question for "all DAGs" first, so admins and users pay one call per page, not one per row.
+    """
+    ids = list(dict.fromkeys(dag_ids))
+    if not ids or can_access_all_dags(user, method, entity):
+        return set(ids)
+    return {i for i in ids if is_authorized(user, method, [i], entity)}

@@ -1,0 +1,291 @@
+"""Run now, skip, retry and cancel retry: each through the code Airflow's own REST API runs.
+
+- run now: ``TriggerDAGRunPostBody.validate_context`` + ``dag.create_dagrun`` (as
+  ``POST /api/v2/dags/{dag_id}/dagRuns``), ``triggering_user_name`` = the caller;
+- skip: ``patch_dag_run_state(FAILED)`` (as ``PATCH .../dagRuns/{id}`` with
+  ``state=failed``): Airflow marks the not-yet-run steps skipped, which is how
+  a skipped run is recognised (a failed run none of whose steps ran);
+- retry: ``perform_clear_dag_run`` (as ``POST .../dagRuns/{id}/clear``);
+- cancel retry: ``dag.set_task_instance_state(FAILED)`` on the step waiting for
+  its retry (as ``PATCH .../taskInstances/{task_id}``).
+
+So Airflow's UI, its REST API, its listeners and its audit log see exactly what
+they would see had the user clicked in Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance as TI
+from sqlalchemy import select
+
+from airflow_batchtasks.plugins.data import runs
+from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound
+from airflow_batchtasks.plugins.data.models import RunInfo
+from airflow_batchtasks.plugins.data.status import NOT_STARTED_TI_STATES
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+    from airflow.models.dagbag import DBDagBag
+    from sqlalchemy.orm import Session
+
+#: Step states during which cancel-retry refuses (a step is running).
+ACTIVE_TI_STATES = ("queued", "running", "restarting", "deferred", "up_for_reschedule", "awaiting_input")
+
+_dag_bag: DBDagBag | None = None
+
+
+def dag_bag() -> DBDagBag:
+    """The API server's way to read serialized DAGs (a cached DB DagBag, as Airflow's routes use)."""
+    global _dag_bag
+    if _dag_bag is None:
+        from airflow.api_fastapi.common.dagbag import create_dag_bag
+
+        _dag_bag = create_dag_bag()
+    return _dag_bag
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def _coerce(name: str, raw: str, schema: dict[str, Any]) -> Any:
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
+    kinds = [k for k in kinds if k != "null"]
+    kind = kinds[0] if len(kinds) == 1 else None
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+        if kind == "boolean":
+            lowered = raw.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return lowered in ("true", "1", "yes")
+        if kind == "array":
+            value = json.loads(raw) if raw.startswith("[") else [v for v in raw.split(",") if v != ""]
+            if not isinstance(value, list):
+                raise ValueError(raw)
+            return value
+        if kind == "object":
+            value = json.loads(raw)
+            if not isinstance(value, dict):
+                raise ValueError(raw)
+            return value
+    except ValueError:
+        raise Invalid(f"argument `{name}`: `{raw}` is not a valid {kind}") from None
+    return raw
+
+
+def parse_args(args: str, params: Any) -> dict[str, Any]:
+    """``"region=EU day=2026-11-20"`` -> ``{"region": "EU", "day": "2026-11-20"}``, checked against ``params``.
+
+    Shell-style quoting keeps spaces inside a value (``note='two words'``); values are
+    converted to the param's JSON-schema type (integer, number, boolean, array, object).
+    """
+    try:
+        tokens = shlex.split(args)
+    except ValueError as exc:
+        raise Invalid(f"args: cannot split `{args}`: {exc}") from None
+    out: dict[str, Any] = {}
+    for token in tokens:
+        key, sep, raw = token.partition("=")
+        if not sep or not key:
+            raise Invalid(f"args: `{token}` is not key=value")
+        param = params.get_param(key) if key in set(params.keys()) else None
+        if param is None:
+            raise Invalid(f"unknown argument `{key}`: {_known(params)}")
+        if key in out:
+            raise Invalid(f"argument `{key}` is given twice")
+        out[key] = _coerce(key, raw, dict(getattr(param, "schema", {}) or {}))
+    return out
+
+
+def _known(params: Any) -> str:
+    names = sorted(params.keys())
+    return f"this task accepts {', '.join(f'`{n}`' for n in names)}" if names else "this task takes no arguments"
+
+
+def check_params(values: dict[str, Any], params: Any) -> None:
+    """Unknown keys and Airflow's own param validation, as a 422 naming the argument."""
+    from airflow.exceptions import ParamValidationError
+
+    for key in values:
+        if key not in set(params.keys()):
+            raise Invalid(f"unknown argument `{key}`: {_known(params)}")
+    try:
+        params.deep_merge(values).validate()
+    except ParamValidationError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise Invalid(re.sub(r"^Invalid input for param ([^:]+):", r"argument `\1`:", first)) from None
+
+
+# ----------------------------------------------------------------------------- actions
+
+
+def _run(session: Session, task: str, run_id: str) -> DagRun:
+    run = session.scalar(select(DagRun).where(DagRun.dag_id == task, DagRun.run_id == run_id))
+    if run is None:
+        raise NotFound(f"unknown run `{run_id}` of task `{task}`")
+    return run
+
+
+def _info(session: Session, task: str, run_id: str) -> RunInfo:
+    row = runs.get_run_row(session, task, run_id)
+    return runs.run_info(row.DagRun, row.task_status, row.skipped)
+
+
+def trigger(
+    session: Session, task: str, user: BaseUser, *, args: str | None = None, params: dict[str, Any] | None = None
+) -> RunInfo:
+    """Queue a run of ``task`` now with ``args`` (``k=v ...``) or ``params``; returns the queued run."""
+    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
+    from airflow.exceptions import ParamValidationError
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    dag_model = runs.task_dag(session, task)
+    if args is not None and params is not None:
+        raise Invalid("give `args` or `params`, not both")
+    if dag_model.has_import_errors:
+        raise Conflict(f"task `{task}` has import errors: fix its definition first")
+    from airflow.models.dag import DagTag
+
+    if session.scalar(select(DagTag.name).where(DagTag.dag_id == task, DagTag.name == "batchtasks:invalid")):
+        raise Conflict(f"task `{task}` has definition errors: fix them before running it")
+    if dag_model.is_paused:
+        raise Conflict(f"task `{task}` is disabled (its DAG is paused): enable it to run it")
+    dag = dag_bag().get_latest_version_of_dag(task, session=session)
+    if dag is None:
+        raise NotFound(f"task `{task}` has no serialized DAG yet")
+    conf = parse_args(args, dag.params) if args is not None else dict(params or {})
+    check_params(conf, dag.params)
+    body = TriggerDAGRunPostBody(logical_date=None, conf=conf)
+    try:
+        ctx = body.validate_context(dag)
+        run = dag.create_dagrun(
+            run_id=ctx["run_id"],
+            logical_date=ctx["logical_date"],
+            data_interval=ctx["data_interval"],
+            run_after=ctx["run_after"],
+            conf=ctx["conf"],
+            run_type=DagRunType.MANUAL,
+            triggered_by=DagRunTriggeredByType.REST_API,
+            triggering_user_name=user.get_name(),
+            state=DagRunState.QUEUED,
+            partition_key=ctx["partition_key"],
+            partition_date=ctx["partition_date"],
+            session=session,
+        )
+    except (ParamValidationError, ValueError) as exc:
+        raise Invalid(str(exc).splitlines()[0]) from None
+    session.commit()
+    return _info(session, task, run.run_id)
+
+
+def not_started(session: Session, run: DagRun) -> bool:
+    started = session.scalar(
+        select(TI.task_id).where(
+            TI.dag_id == run.dag_id, TI.run_id == run.run_id,
+            TI.state.is_not(None), TI.state.not_in(NOT_STARTED_TI_STATES),
+        ).limit(1)
+    )
+    return started is None
+
+
+def skip(session: Session, task: str, run_id: str, user: BaseUser) -> RunInfo:
+    """Skip a run that has not started processing (Alumio's skip of a *New* task); Conflict otherwise."""
+    from airflow.api_fastapi.core_api.datamodels.dag_run import DagRunMutableStates
+    from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_state
+
+    run = _run(session, task, run_id)
+    if run.state not in ("queued", "running"):
+        raise Conflict(f"run `{run_id}` already ended ({run.state}): only a run not yet processing can be skipped")
+    if not not_started(session, run):
+        raise Conflict(f"run `{run_id}` is already processing: only a run not yet processing can be skipped")
+    dag = dag_bag().get_dag_for_run(run, session=session)
+    if dag is None:
+        raise NotFound(f"the DAG of run `{run_id}` is not serialized")
+    patch_dag_run_state(dag=dag, dag_run=run, state=DagRunMutableStates.FAILED, session=session)
+    _note(session, run, f"Skipped by {user.get_name()} (Batch Tasks)", user)
+    session.commit()
+    return _info(session, task, run_id)
+
+
+def retry(session: Session, task: str, run_id: str, user: BaseUser) -> RunInfo:
+    """Run a finished, failed or skipped run again (all its steps cleared); Conflict while it is in progress."""
+    from airflow.api_fastapi.core_api.services.public.dag_run import perform_clear_dag_run
+
+    run = _run(session, task, run_id)
+    if run.state not in ("success", "failed"):
+        raise Conflict(f"run `{run_id}` is still in progress ({run.state}): it can be retried once it ended")
+    dag = dag_bag().get_dag_for_run(run, session=session)
+    if dag is None:
+        raise NotFound(f"the DAG of run `{run_id}` is not serialized")
+    perform_clear_dag_run(
+        session=session, dag=dag, dag_run=run, dag_id=task, only_failed=False, only_new=False,
+        run_on_latest_version=None, note=None, user=user,
+    )
+    _note(session, run, f"Retried by {user.get_name()} (Batch Tasks)", user)
+    session.commit()
+    return _info(session, task, run_id)
+
+
+def cancel_retry(session: Session, task: str, user: BaseUser) -> RunInfo:
+    """Fail the steps waiting for an automatic retry (no more retries); Conflict while a step runs."""
+    from airflow.utils.state import TaskInstanceState
+
+    runs.task_dag(session, task)
+    active_runs = session.scalars(
+        select(DagRun).where(DagRun.dag_id == task, DagRun.state == "running").order_by(DagRun.id.desc())
+    ).all()
+    for run in active_runs:
+        tis = session.scalars(select(TI).where(TI.dag_id == task, TI.run_id == run.run_id)).all()
+        busy = [ti.task_id for ti in tis if ti.state in ACTIVE_TI_STATES]
+        waiting = [ti for ti in tis if ti.state == "up_for_retry"]
+        if not waiting:
+            continue
+        if busy:
+            raise Conflict(f"step `{busy[0]}` of run `{run.run_id}` is running: cancel the retry once it stopped")
+        dag = dag_bag().get_dag_for_run(run, session=session)
+        if dag is None:
+            raise NotFound(f"the DAG of run `{run.run_id}` is not serialized")
+        for ti in waiting:
+            dag.set_task_instance_state(
+                task_id=ti.task_id, run_id=run.run_id, map_indexes=None if ti.map_index < 0 else [ti.map_index],
+                state=TaskInstanceState.FAILED, commit=True, session=session,
+            )
+        _note(session, run, f"Retry cancelled by {user.get_name()} (Batch Tasks)", user)
+        session.commit()
+        return _info(session, task, run.run_id)
+    raise Conflict(f"task `{task}` has no pending retry")
+
+
+def set_enabled(session: Session, task: str, enabled: bool) -> bool:
+    """Enable (unpause) or disable (pause) the task's DAG, as ``PATCH /api/v2/dags/{id}`` with ``is_paused``.
+
+    Airflow's pause switch is the task's on/off: the definition's ``enabled`` only sets the
+    state a new DAG starts in. Returns whether anything changed (already in that state: False).
+    """
+    dag = runs.task_dag(session, task)
+    if dag.is_paused == (not enabled):
+        return False
+    dag.is_paused = not enabled
+    session.commit()
+    return True
+
+
+def _note(session: Session, run: DagRun, text: str, user: BaseUser) -> None:
+    """Leave the action on the run's note, as a user of Airflow's UI would see it."""
+    fresh = session.get(DagRun, run.id)
+    if fresh is None:
+        return
+    from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_note
+
+    patch_dag_run_note(dag_run=fresh, note=text, user=user)

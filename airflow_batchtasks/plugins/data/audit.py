@@ -1,0 +1,85 @@
+"""Actions written to Airflow's audit log (the ``log`` table, shown under Browse > Audit Log).
+
+Airflow's own ``action_logging`` dependency logs a request before it runs and
+so cannot say how it ended; ours is written after the action, in its own
+session (a rolled-back action still leaves its refusal on record), with the
+user, the action, the target (DAG id, run id) and the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from airflow.models.log import Log
+from airflow.utils.session import create_session
+
+from airflow_batchtasks.plugins.data.errors import DataError
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+
+log = logging.getLogger(__name__)
+
+PREFIX = "batchtasks."
+
+
+def record(
+    user: BaseUser | str | None,
+    action: str,
+    *,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    outcome: str = "done",
+    **extra: Any,
+) -> None:
+    """Write one audit entry; never raises (an audit failure must not hide the action's own result)."""
+    name = user if isinstance(user, str) or user is None else user.get_name()
+    payload = {"outcome": outcome, **{k: v for k, v in extra.items() if v is not None}}
+    try:
+        with create_session() as session:
+            session.add(
+                Log(
+                    event=f"{PREFIX}{action}"[:60],
+                    owner=name,
+                    owner_display_name=name,
+                    dag_id=dag_id,
+                    run_id=run_id,
+                    extra=json.dumps(payload, default=str),
+                )
+            )
+    except Exception:
+        log.exception("could not write the audit entry %s for %s", action, dag_id)
+
+
+class Audit:
+    """What an action found out while running: its run id and extra details for the entry."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.extra: dict[str, Any] = {}
+
+
+@contextmanager
+def audited(
+    user: BaseUser, action: str, dag_id: str | None = None, run_id: str | None = None, **extra: Any
+) -> Iterator[Audit]:
+    """Run an action and record how it ended: ``done``, ``refused (<status>): <why>`` or ``error: <type>``."""
+    entry = Audit()
+    entry.run_id = run_id
+    entry.extra.update(extra)
+    try:
+        yield entry
+    except DataError as exc:
+        record(user, action, dag_id=dag_id, run_id=entry.run_id,
+               outcome=f"refused ({exc.status_code}): {exc}", **entry.extra)
+        raise
+    except Exception as exc:
+        status = getattr(exc, "status_code", None)
+        outcome = f"refused ({status}): {getattr(exc, 'detail', exc)}" if status else f"error: {type(exc).__name__}"
+        record(user, action, dag_id=dag_id, run_id=entry.run_id, outcome=outcome, **entry.extra)
+        raise
+    record(user, action, dag_id=dag_id, run_id=entry.run_id, outcome="done", **entry.extra)

@@ -1,0 +1,382 @@
+"""Definitions CRUD on the YAML files of the definitions folder.
+
+The folder stays the single source of truth (the dag-processor reads it; it
+cannot read the database), so the API edits files: a definition is one YAML
+document, replaced or removed in place so the other documents and comments of
+its file survive. Before anything is written the WHOLE folder is validated as
+it would be after the change, and the change is refused (with file:line:field
+messages) if it introduces an error anywhere: a deleted project that tasks
+still use, a name clash with another file, a bad key. Errors that were already
+there before the change do not block it, so one broken file never freezes the
+folder. Files are replaced atomically (temporary file + rename) under a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from airflow_batchtasks import config
+from airflow_batchtasks.definitions.catalog import SUFFIXES, Catalog, Entry, add_documents, iter_files, resolve
+from airflow_batchtasks.definitions.errors import DefinitionError
+from airflow_batchtasks.definitions.models import KINDS, NAME_RE
+from airflow_batchtasks.definitions.yaml_source import Document, parse_documents
+from airflow_batchtasks.plugins.data import catalog_cache
+from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound, ReadOnly
+from airflow_batchtasks.plugins.data.models import Definition
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_thread_lock = threading.Lock()
+
+#: What a disabled copy sets, per kind (projects have no such switch).
+DISABLED_KEY = {"task": "enabled", "orchestration": "active"}
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def relative(file: str, root: Path | None = None) -> str:
+    root = root or catalog_cache.definitions_root()
+    try:
+        return Path(file).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return Path(file).name
+
+
+def to_definition(entry: Entry, kind: str) -> Definition:
+    data = entry.doc.data if isinstance(entry.doc.data, dict) else {}
+    return Definition(
+        kind=kind, name=entry.model.name, file=relative(entry.doc.file), line=entry.doc.line,
+        yaml=entry.doc.text.rstrip() + "\n", data=data,
+    )
+
+
+def find(kind: str, name: str, catalog: Catalog | None = None) -> Entry:
+    if kind not in KINDS:
+        raise NotFound(f"unknown kind `{kind}`: expected one of {', '.join(KINDS)}")
+    catalog = catalog or catalog_cache.get_catalog()
+    entry = catalog.by_kind(kind).get(name)
+    if entry is None:
+        broken = [e for e in catalog.errors if e.name == name and e.kind == kind]
+        if broken:
+            raise NotFound(f"{kind} `{name}` has errors and cannot be read as a definition: {broken[0]}")
+        raise NotFound(f"unknown {kind} `{name}`")
+    return entry
+
+
+def list_definitions(kind: str | None = None) -> tuple[list[Definition], list[DefinitionError]]:
+    """Valid definitions (optionally of one kind) and the folder's current errors (see :func:`display`)."""
+    if kind is not None and kind not in KINDS:
+        raise Invalid(f"unknown kind `{kind}`: expected one of {', '.join(KINDS)}")
+    catalog = catalog_cache.get_catalog()
+    kinds = [kind] if kind else list(KINDS)
+    found = [to_definition(e, k) for k in kinds for e in catalog.by_kind(k).values()]
+    errors = [e for e in catalog.errors if kind is None or e.kind in (kind, None)]
+    return sorted(found, key=lambda d: (d.kind, d.name)), errors
+
+
+def display(err: DefinitionError) -> str:
+    """``file:line: field: message`` with the file relative to the definitions folder."""
+    return str(DefinitionError(relative(err.file), err.line, err.field, err.message, err.name, err.kind))
+
+
+# ----------------------------------------------------------------------------- input
+
+
+def document_text(body: str | dict[str, Any]) -> str:
+    """YAML text of a request body: YAML as given, or a JSON object dumped as YAML."""
+    if isinstance(body, dict):
+        return yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+    return body if body.endswith("\n") else body + "\n"
+
+
+def single_document(text: str, display: str) -> Document:
+    docs, errors = parse_documents(text, display)
+    if errors:
+        raise Invalid("the definition is not valid YAML", [str(e) for e in errors])
+    if len(docs) != 1:
+        raise Invalid(f"expected exactly one YAML document, got {len(docs)}")
+    doc = docs[0]
+    data = doc.data
+    if not isinstance(data, dict) or data.get("kind") not in KINDS or not isinstance(data.get("name"), str):
+        raise Invalid("a definition is a mapping with a `kind` (project, task, orchestration) and a `name`")
+    return doc
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _folder_catalog(root: Path, overrides: dict[Path, str | None]) -> Catalog:
+    """The catalog the folder would give with ``overrides`` (path -> new text, None = deleted) applied."""
+    catalog = Catalog()
+    docs: list[Document] = []
+    paths = set(iter_files(root)) if root.exists() else set()
+    paths |= set(overrides)
+    for path in sorted(paths):
+        text = overrides[path] if path in overrides else _read(path)
+        if text is None:
+            continue
+        found, errors = parse_documents(text, relative(str(path), root))
+        docs.extend(found)
+        catalog.errors.extend(errors)
+    add_documents(catalog, docs)
+    resolve(catalog)
+    return catalog
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _error_key(err: DefinitionError, changed: set[str]) -> str:
+    # Lines move inside an edited file, so there an error is identified without its line.
+    if err.file in changed:
+        return f"{err.file}|{err.name}|{err.kind}|{err.field}|{err.message}"
+    return str(err)
+
+
+def new_errors(root: Path, overrides: dict[Path, str | None]) -> list[str]:
+    """Errors the change would introduce anywhere in the folder (pre-existing ones are not counted)."""
+    changed = {relative(str(p), root) for p in overrides}
+    before = {_error_key(e, changed) for e in _folder_catalog(root, {}).errors}
+    after = _folder_catalog(root, overrides)
+    return [str(e) for e in after.errors if _error_key(e, changed) not in before]
+
+
+def validate_text(text: str, file: str | None = None) -> list[str]:
+    """Errors that writing one definition would introduce: as a replacement if it exists, else as new.
+
+    ``file``: validate it as added to that file instead.
+    """
+    root = catalog_cache.definitions_root()
+    doc = single_document(text, file or "<body>")
+    kind, name = doc.data["kind"], doc.data["name"]
+    existing = catalog_cache.get_catalog().by_kind(kind).get(name)
+    if file is None and existing is not None:
+        path = Path(existing.doc.file)
+        return new_errors(root, {path: _replace_document(path, existing.doc.line, text)})
+    path = _target(root, file or f"{name}.yaml")
+    current = _read(path) if path.exists() else None
+    merged = text if not current or not current.strip() else current.rstrip("\n") + "\n---\n" + text
+    return new_errors(root, {path: merged})
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _check_writable() -> None:
+    if not config.definitions_writable():
+        raise ReadOnly("definitions are read-only here: [batchtasks] definitions_writable is false")
+
+
+def _target(root: Path, file: str) -> Path:
+    """A definitions file path from a client-given relative name, never outside the folder."""
+    rel = Path(file)
+    hidden = any(p.startswith(".") for p in rel.parts)
+    if rel.is_absolute() or ".." in rel.parts or hidden or not file.endswith(SUFFIXES):
+        raise Invalid(f"file `{file}` must be a relative *.yaml/*.yml path inside the definitions folder")
+    path = (root / rel).resolve()
+    if root not in path.parents:
+        raise Invalid(f"file `{file}` is outside the definitions folder")
+    return path
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """One writer at a time, across threads and API-server worker processes."""
+    root.mkdir(parents=True, exist_ok=True)
+    with _thread_lock, open(root / ".batchtasks-write.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _write(path: Path, text: str | None) -> None:
+    if text is None or not text.strip():
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    catalog_cache.invalidate()
+
+
+@dataclass
+class _Span:
+    start: int
+    end: int
+    line: int
+    #: where the document's region begins: after the previous document and its `---` line,
+    #: so comments written above a document belong to it
+    region: int = 0
+
+
+def _spans(text: str) -> list[_Span]:
+    """Character span of every non-empty YAML document of ``text`` (as parse_documents sees them)."""
+    loader = _Loader(text)
+    spans = []
+    previous_end = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
+                continue
+            start = node.start_mark.index
+            markers = list(re.finditer(r"^---[^\n]*\n", text[previous_end:start], re.MULTILINE))
+            region = previous_end + (markers[-1].end() if markers else 0)
+            spans.append(_Span(start, node.end_mark.index, node.start_mark.line + 1, region))
+            previous_end = node.end_mark.index
+    finally:
+        loader.dispose()
+    return spans
+
+
+def _replace_document(path: Path, line: int, new_text: str | None) -> str | None:
+    """The file's text with the document starting at ``line`` replaced (or removed when ``new_text`` is None)."""
+    text = path.read_text(encoding="utf-8")
+    span = next((s for s in _spans(text) if s.line == line), None)
+    if span is None:
+        raise Conflict(f"{path.name} changed while editing: try again")
+    end = span.end
+    if new_text is None:
+        # drop the document and the `---` that introduced it, keep the others intact
+        head = text[: span.start].rstrip()
+        if head.endswith("---"):
+            head = head[:-3].rstrip()
+        rest = text[end:].lstrip("\n")
+        if head and rest.strip():
+            merged = head + "\n" + (rest if rest.startswith("---") else "---\n" + rest)
+        else:
+            merged = (head + "\n") if head else rest
+        return merged if merged.strip().strip("-").strip() else None
+    if end < len(text) and text[end - 1 : end] != "\n" and text[end:end + 1] == "\n":
+        end += 1
+    # New text that brings its own leading comments replaces the old ones instead of stacking on them.
+    start = span.region if new_text.lstrip().startswith("#") else span.start
+    return text[:start] + new_text + text[end:]
+
+
+def _apply(root: Path, overrides: dict[Path, str | None]) -> None:
+    errors = new_errors(root, overrides)
+    if errors:
+        raise Invalid(f"the change would introduce {len(errors)} error(s)", errors)
+    for path, text in overrides.items():
+        _write(path, text)
+
+
+def create(body: str | dict[str, Any], file: str | None = None) -> Definition:
+    """Add a new definition (``file``: where, relative; default ``<name>.yaml``, appended if it exists)."""
+    _check_writable()
+    root = catalog_cache.definitions_root()
+    text = document_text(body)
+    doc = single_document(text, file or "<body>")
+    kind, name = doc.data["kind"], doc.data["name"]
+    if not NAME_RE.match(name):
+        raise Invalid(f"`{name}` is not a valid name: use letters, digits, `_`, `-` or `.`")
+    with _locked(root):
+        catalog = catalog_cache.get_catalog()
+        if name in catalog.by_kind(kind) or any(e.name == name and e.kind == kind for e in catalog.errors):
+            raise Conflict(f"{kind} `{name}` already exists")
+        path = _target(root, file or f"{name}.yaml")
+        current = _read(path) if path.exists() else None
+        merged = text if not current or not current.strip() else current.rstrip("\n") + "\n---\n" + text
+        _apply(root, {path: merged})
+    return to_definition(find(kind, name), kind)
+
+
+def update(kind: str, name: str, body: str | dict[str, Any]) -> Definition:
+    """Replace a definition in place; its kind and name cannot change (use duplicate for a copy)."""
+    _check_writable()
+    root = catalog_cache.definitions_root()
+    text = document_text(body)
+    doc = single_document(text, "<body>")
+    if doc.data["kind"] != kind or doc.data["name"] != name:
+        raise Invalid(f"the body defines {doc.data['kind']} `{doc.data['name']}`, not {kind} `{name}`")
+    with _locked(root):
+        entry = find(kind, name)
+        path = Path(entry.doc.file)
+        _apply(root, {path: _replace_document(path, entry.doc.line, text)})
+    return to_definition(find(kind, name), kind)
+
+
+def delete(kind: str, name: str) -> None:
+    _check_writable()
+    root = catalog_cache.definitions_root()
+    with _locked(root):
+        entry = find(kind, name)
+        path = Path(entry.doc.file)
+        _apply(root, {path: _replace_document(path, entry.doc.line, None)})
+
+
+def duplicate(kind: str, name: str, new_name: str) -> Definition:
+    """A copy under ``new_name``, disabled (task) or inactive (orchestration), in a file next to the original."""
+    _check_writable()
+    root = catalog_cache.definitions_root()
+    entry = find(kind, name)
+    folder = Path(entry.doc.file).parent
+    rel = (folder / f"{new_name}.yaml").relative_to(root).as_posix() if folder.is_relative_to(root) else None
+    return create(renamed_copy(entry.doc, new_name, DISABLED_KEY.get(kind)), rel or f"{new_name}.yaml")
+
+
+def renamed_copy(doc: Document, new_name: str, off_key: str | None) -> str:
+    """The document's own text with ``name`` (and ``enabled``/``active``) changed, comments kept.
+
+    Falls back to a plain YAML dump of the data when the text cannot be edited line by line
+    (flow style, multi-line values); either way the result is checked to mean exactly the copy.
+    """
+    wanted = {**doc.data, "name": new_name}
+    if off_key:
+        wanted[off_key] = False
+    lines = doc.text.splitlines(keepends=True)
+    try:
+        lines = _set_line(lines, doc, "name", new_name)
+        if off_key and (off_key,) in doc.lines:
+            lines = _set_line(lines, doc, off_key, "false")
+        elif off_key:
+            at = doc.lines[("name",)] - doc.line + 1
+            indent = re.match(r"\s*", lines[at - 1]).group(0)
+            lines.insert(at, f"{indent}{off_key}: false\n")
+        text = "".join(lines)
+        parsed = yaml.load(text, Loader=_Loader)  # noqa: S506 - the safe loader
+        if parsed == wanted:
+            return text if text.endswith("\n") else text + "\n"
+    except (KeyError, IndexError, ValueError, yaml.YAMLError):
+        pass
+    return document_text(wanted)
+
+
+def _set_line(lines: list[str], doc: Document, key: str, value: str) -> list[str]:
+    index = doc.lines[(key,)] - doc.line
+    line = lines[index]
+    match = re.match(rf"^(\s*{re.escape(key)}\s*:\s*)([^#\n]*?)(\s*(#.*)?)(\n?)$", line)
+    if match is None:
+        raise ValueError(line)
+    lines = list(lines)
+    lines[index] = f"{match.group(1)}{value}{match.group(3)}{match.group(5)}"
+    return lines

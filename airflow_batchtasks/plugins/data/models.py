@@ -1,0 +1,162 @@
+"""Response models shared by the API and the pages (plain pydantic, JSON-ready).
+
+Nothing here may carry a secret: definitions hold connection ids only and
+connections themselves are never read into these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Destination(BaseModel):
+    """Where a file was delivered (the record's entry, without internal keys)."""
+
+    type: str
+    conn_id: str | None = None
+    path: str
+    delivered_at: str | None = None
+
+
+class Resend(BaseModel):
+    at: str
+    by: str
+    destinations: list[dict[str, Any]] = Field(default_factory=list)
+    outcome: str
+
+
+class FileInfo(BaseModel):
+    """One archived file of the file history; ``id`` is the only handle clients use."""
+
+    id: str
+    task: str
+    run_id: str
+    name: str
+    size: int
+    md5: str
+    rows: int | None = None
+    created: datetime | None = None
+    destinations: list[Destination] = Field(default_factory=list)
+    resends: list[Resend] = Field(default_factory=list)
+
+
+class FileList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    files: list[FileInfo]
+
+
+class RunInfo(BaseModel):
+    """A run of a task's DAG as the runs API shows it (CONTRACT §3 statuses)."""
+
+    task: str
+    run_id: str
+    status: str = Field(description="IN_PROGRESS | SUCCEEDED | FAILED")
+    skipped: bool = False
+    task_status: str = Field(description="New | Processing | Retry | Finished | Failed | Skipped")
+    state: str | None = Field(description="Airflow's DAG run state")
+    run_type: str
+    started_by: str | None = Field(None, description="user who triggered it, or `scheduler`")
+    triggered_by: str | None = Field(None, description="Airflow's trigger source (rest_api, ui, timetable, ...)")
+    created: datetime | None = Field(None, description="when the run was created/queued for (run_after)")
+    queued_at: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    logical_date: datetime | None = None
+    conf: dict[str, Any] = Field(default_factory=dict)
+    files: list[FileInfo] = Field(default_factory=list)
+    airflow_url: str
+
+
+class Step(BaseModel):
+    """One Airflow task (pipeline step) of a run."""
+
+    step: str
+    state: str | None
+    try_number: int
+    max_tries: int
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    duration: float | None = None
+    log_url: str = Field(description="the step's log in the Airflow UI")
+    log_api: str = Field(description="the step's log through Airflow's REST API")
+
+
+class AuditEntry(BaseModel):
+    when: datetime | None
+    user: str | None
+    action: str
+    outcome: str | None = None
+
+
+class RunDetail(RunInfo):
+    steps: list[Step] = Field(default_factory=list)
+    history: list[AuditEntry] = Field(default_factory=list, description="actions on this run (audit log)")
+
+
+class RunList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    runs: list[RunInfo]
+
+
+class TaskSummary(BaseModel):
+    """A row of the task list."""
+
+    name: str
+    project: str | None = None
+    owners: list[str] = Field(default_factory=list)
+    description: str | None = None
+    enabled: bool
+    valid: bool = Field(description="false when the definition has errors (the DAG is a placeholder)")
+    status: str = Field(description="New | Processing | Retry | Finished | Failed | Skipped")
+    last_run: RunInfo | None = None
+    next_run: datetime | None = None
+    schedule: str | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+
+
+class TaskList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    tasks: list[TaskSummary]
+
+
+class Definition(BaseModel):
+    """A definition as written in its file."""
+
+    kind: str
+    name: str
+    file: str = Field(description="path relative to the definitions folder")
+    line: int
+    yaml: str
+    data: dict[str, Any]
+
+
+class TaskDetail(TaskSummary):
+    definition: Definition | None = None
+    errors: list[str] = Field(default_factory=list)
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    next_runs: list[str] = Field(default_factory=list, description="next 5 fire times (ISO, task time zone)")
+    last_runs: list[RunInfo] = Field(default_factory=list)
+    airflow_url: str
+
+
+class BulkResult(BaseModel):
+    task: str
+    run_id: str | None
+    result: str = Field(description="done | refused")
+    reason: str | None = None
+
+
+class BulkResponse(BaseModel):
+    done: int
+    refused: int
+    results: list[BulkResult]

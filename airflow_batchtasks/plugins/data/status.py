@@ -1,0 +1,81 @@
+"""CONTRACT §3 in one place: Airflow states -> task status (UI) and runs-API status.
+
+The mapping is a SQL expression, not Python, because ``GET /tasks?status=`` must
+filter, count and paginate a thousand tasks in one query; single runs use the
+same expression so a run can never show one status in a list and another in
+its detail.
+
+- task status: no run / run queued / run whose steps have not started -> New;
+  a step up for retry -> Retry; any step started -> Processing; success ->
+  Finished; failed with every step skipped (a user skipped it before it ran)
+  -> Skipped; other failed -> Failed.
+- runs-API status: queued/running -> IN_PROGRESS, success -> SUCCEEDED,
+  failed -> FAILED (``skipped: true`` when it was skipped).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.models.taskinstance import TaskInstance as TI
+from sqlalchemy import and_, case, exists, literal, or_, select
+
+TASK_STATUSES = ("New", "Processing", "Retry", "Finished", "Failed", "Skipped")
+RUN_STATUSES = ("IN_PROGRESS", "SUCCEEDED", "FAILED")
+
+#: Step states of a run that has not started processing (what skip accepts).
+NOT_STARTED_TI_STATES = ("scheduled", "removed")
+#: Step states left by a skip (Airflow marks unfinished steps skipped when a run is set failed).
+SKIPPED_TI_STATES = ("skipped", "removed")
+
+RUN_STATES_BY_STATUS: dict[str, tuple[str, ...]] = {
+    "IN_PROGRESS": ("queued", "running"),
+    "SUCCEEDED": ("success",),
+    "FAILED": ("failed",),
+}
+
+
+def _ti_exists(run: Any, *conditions: Any) -> Any:
+    return exists(
+        select(literal(1)).where(TI.dag_id == run.dag_id, TI.run_id == run.run_id, *conditions)
+    )
+
+
+def started_expr(run: Any) -> Any:
+    """Whether any step of ``run`` left the not-started states."""
+    return _ti_exists(run, TI.state.is_not(None), TI.state.not_in(NOT_STARTED_TI_STATES))
+
+
+def skipped_expr(run: Any) -> Any:
+    """A failed run none of whose steps ran: what a user's skip leaves behind."""
+    not_skipped = _ti_exists(run, or_(TI.state.is_(None), TI.state.not_in(SKIPPED_TI_STATES)))
+    return and_(run.state == "failed", ~not_skipped)
+
+
+def task_status_expr(run: Any) -> Any:
+    """Task status (New/Processing/Retry/Finished/Failed/Skipped) of ``run`` (an aliased DagRun, may be NULL)."""
+    return case(
+        (run.id.is_(None), "New"),
+        (run.state == "queued", "New"),
+        (and_(run.state == "running", _ti_exists(run, TI.state == "up_for_retry")), "Retry"),
+        (and_(run.state == "running", started_expr(run)), "Processing"),
+        (run.state == "running", "New"),
+        (run.state == "success", "Finished"),
+        (skipped_expr(run), "Skipped"),
+        (run.state == "failed", "Failed"),
+        else_="New",
+    )
+
+
+def run_status(state: str | None) -> str:
+    """Runs-API status of an Airflow run state."""
+    if state == "success":
+        return "SUCCEEDED"
+    if state == "failed":
+        return "FAILED"
+    return "IN_PROGRESS"
+
+
+def run_states(statuses: list[str]) -> list[str]:
+    """Airflow run states matching runs-API statuses."""
+    return [s for status in statuses for s in RUN_STATES_BY_STATUS[status]]
