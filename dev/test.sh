@@ -12,8 +12,9 @@ cd "$repo_root"
 
 # openssh-server: sshd for SFTP/SSH tests; postgresql + odbc-postgresql + unixodbc: extract tests via
 # psqlODBC; gnupg: encryption steps; sqlite3 + libsqliteodbc: SQLite/ODBC tests; samba: smbd for SMB tests;
-# chromium: the browser the UI tests drive through Playwright (`playwright install` cannot download here).
-apt_packages=(openssh-server postgresql odbc-postgresql unixodbc gnupg sqlite3 libsqliteodbc samba chromium)
+# chromium: the browser the UI tests drive through Playwright (`playwright install` cannot download here);
+# redis-server: the Celery broker of the multi-worker e2e test.
+apt_packages=(openssh-server postgresql odbc-postgresql unixodbc gnupg sqlite3 libsqliteodbc samba chromium redis-server)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then
