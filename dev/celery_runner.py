@@ -47,6 +47,8 @@ class CeleryAirflowInstance(AirflowInstance):
     :param broker_url: Celery broker, e.g. ``redis://127.0.0.1:6390/0``
     :param workers: the Celery workers to start
     :param parallelism: ``[core] parallelism`` (task instances the scheduler keeps running at once)
+    :param executor: ``LocalExecutor`` runs the same setup (PostgreSQL metadata, no workers) so a benchmark
+        can compare the two executors on the same database
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class CeleryAirflowInstance(AirflowInstance):
         env: Mapping[str, str] | None = None,
         port: int | None = None,
         parallelism: int = 8,
+        executor: str = "CeleryExecutor",
         triggerer: bool = True,
         startup_timeout: float = 240.0,
     ) -> None:
@@ -69,6 +72,9 @@ class CeleryAirflowInstance(AirflowInstance):
         self.broker_url = broker_url
         self.workers = tuple(workers)
         self.parallelism = parallelism
+        self.executor = executor
+        if executor != "CeleryExecutor" and self.workers:
+            raise ValueError(f"{executor} runs tasks itself: Celery workers make no sense with it")
 
     def worker_dir(self, name: str) -> Path:
         """The worker's own working folder (its cwd; ``tmp/`` in it is its ``TMPDIR``)."""
@@ -80,7 +86,7 @@ class CeleryAirflowInstance(AirflowInstance):
         cfg = configparser.ConfigParser(interpolation=None)
         cfg.read(path)
         changes = {
-            "core": {"executor": "CeleryExecutor", "parallelism": str(self.parallelism)},
+            "core": {"executor": self.executor, "parallelism": str(self.parallelism)},
             "database": {
                 "sql_alchemy_conn": self.database_url,
                 # Five components plus the workers' result-backend connections share one small server.

@@ -31,7 +31,7 @@ class DefinitionErrorOperator(BaseOperator):
         self.errors = errors
 
     def execute(self, context: Any) -> None:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_batchtasks.compat import AirflowFailException
 
         raise AirflowFailException("invalid definition:\n" + "\n".join(self.errors))
 

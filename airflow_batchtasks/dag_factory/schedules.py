@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable
 
+from airflow_batchtasks.compat import CronTriggerTimetable
 from airflow_batchtasks.definitions.models import Once
 
 # A fixed start date for DAGs that need one keeps their serialized form stable

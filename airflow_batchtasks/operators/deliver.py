@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
+from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
 from airflow_batchtasks.operators.destinations import DestinationExists, open_destination
 from airflow_batchtasks.storage.paths import archive_dir

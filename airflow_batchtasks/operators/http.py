@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.providers.http.hooks.http import HttpHook
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import mark_partial
 from airflow_batchtasks.storage.paths import check_file_name

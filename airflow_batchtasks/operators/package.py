@@ -11,8 +11,7 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
+from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
 from airflow_batchtasks.storage.paths import check_file_name
 from airflow_batchtasks.storage.records import CHUNK, md5_of

@@ -33,9 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
 from airflow_batchtasks import config
+from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
 from airflow_batchtasks.operators.log_lines import LineLogger, Redactor
 from airflow_batchtasks.operators.partial import PARTIAL_EXIT_CODE, mark_partial

@@ -15,8 +15,7 @@ import selectors
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
-
+from airflow_batchtasks.compat import AirflowException
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.log_lines import LineLogger, Redactor
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_batchtasks.compat import AIRFLOW_V_3_2_PLUS
 from tests.e2e.airflow_instance import StartAirflow
 from tests.servers import PostgresServer, SshServer, find_odbc_driver
 from tests.servers.fixtures import postgres_server, sshd_server  # noqa: F401 - fixtures
@@ -86,7 +87,10 @@ def test_sql_to_sftp_through_real_airflow(
         }),
     }
     dags.mkdir()
-    subprocess.run([sys.executable, "-m", "airflow", "batchtasks", "init", "--dags-folder", str(dags)],
+    # `airflow batchtasks` needs Airflow 3.2+ (provider CLI); 3.1 has the provider's own console script.
+    cli = [sys.executable, "-m", "airflow", "batchtasks"] if AIRFLOW_V_3_2_PLUS else [
+        sys.executable, "-m", "airflow_batchtasks.cli_main"]
+    subprocess.run([*cli, "init", "--dags-folder", str(dags)],
                    check=True, capture_output=True, env={**env, "AIRFLOW_HOME": str(tmp_path / "cli_home")})
     airflow = start_airflow(dags, env=env)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.dag_factory.error_dag import ERRORS_DAG_ID, INVALID_TAG, DefinitionErrorOperator
 
 BAD_TASK = """

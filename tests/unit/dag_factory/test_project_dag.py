@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk import CronTriggerTimetable
+
+from airflow_batchtasks.compat import CronTriggerTimetable
 
 
 def project(name: str = "sales", extra: str = "") -> str:

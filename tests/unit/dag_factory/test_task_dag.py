@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pendulum
 import pytest
-from airflow.sdk import CronTriggerTimetable
+
+from airflow_batchtasks.compat import CronTriggerTimetable
 
 PROJECT = """
 kind: project
