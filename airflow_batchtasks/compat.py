@@ -22,6 +22,7 @@ try:
         AirflowFailException,
         AirflowNotFoundException,
         AirflowSkipException,
+        ParamValidationError,
     )
 except ImportError:  # Airflow 3.1
     from airflow.exceptions import (  # type: ignore[no-redef]
@@ -29,6 +30,7 @@ except ImportError:  # Airflow 3.1
         AirflowFailException,
         AirflowNotFoundException,
         AirflowSkipException,
+        ParamValidationError,
     )
 
 try:
@@ -43,4 +45,5 @@ __all__ = [
     "AirflowNotFoundException",
     "AirflowSkipException",
     "CronTriggerTimetable",
+    "ParamValidationError",
 ]

@@ -114,7 +114,7 @@ def _known(params: Any) -> str:
 
 def check_params(values: dict[str, Any], params: Any) -> None:
     """Unknown keys and Airflow's own param validation, as a 422 naming the argument."""
-    from airflow.exceptions import ParamValidationError
+    from airflow_batchtasks.compat import ParamValidationError
 
     for key in values:
         if key not in set(params.keys()):
@@ -146,9 +146,10 @@ def trigger(
 ) -> RunInfo:
     """Queue a run of ``task`` now with ``args`` (``k=v ...``) or ``params``; returns the queued run."""
     from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
-    from airflow.exceptions import ParamValidationError
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    from airflow_batchtasks.compat import ParamValidationError
 
     dag_model = runs.task_dag(session, task)
     if args is not None and params is not None:
