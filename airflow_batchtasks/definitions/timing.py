@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import croniter
@@ -68,6 +69,7 @@ def check_timezone(name: str) -> str:
     raise ValueError(f"unknown time zone `{name}`: use an IANA name like Europe/Paris{suggestion}")
 
 
+@lru_cache(maxsize=4096)  # the same few expressions repeat across thousands of definitions
 def cron_expression(value: str) -> str:
     """Normalise presets to cron and check the expression, so errors surface at load time, not at 3 a.m."""
     expr = PRESETS.get(value.strip().lower(), value.strip())
