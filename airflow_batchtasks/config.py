@@ -59,5 +59,13 @@ def venv_cache() -> Path:
     return Path(home).resolve() / "batchtasks" / "venvs"
 
 
+def notify_max_attachment_mb() -> float:
+    """Largest total size of the files a notification attaches or embeds (mail servers refuse big messages)."""
+    try:
+        return max(0.0, float(_get("notify_max_attachment_mb", "10")))
+    except ValueError:
+        return 10.0
+
+
 def definitions_writable() -> bool:
     return _get("definitions_writable", "true").lower() in ("1", "true", "yes", "on")

@@ -56,6 +56,14 @@ def get_provider_info() -> dict:
                         "example": "False",
                         "default": "True",
                     },
+                    "notify_max_attachment_mb": {
+                        "description": "Largest total size, in MB, of the output files one notification "
+                        "attaches or embeds; a file above it is left out and the mail says why.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "25",
+                        "default": "10",
+                    },
                     "sql_batch_size": {
                         "description": "Rows fetched per round trip when streaming a query to a file.",
                         "version_added": "0.1.0",

@@ -1,6 +1,6 @@
 """The Airflow tasks of a batch task's pipeline, one builder per step.
 
-``extract -> [process] -> package -> deliver [-> notify]``. Each builder maps
+``extract -> [process] -> package -> deliver [-> notify]``, ``notify`` being a teardown. Each builder maps
 the definition onto one operator's arguments; operators never see the YAML
 models. Extract builders are looked up by source type in ``EXTRACTORS``.
 Sources without an output file (ssh, http without ``keep_response``) stop
@@ -157,6 +157,7 @@ def package_step(task: Task) -> Any:
         batch_task=task.name,
         zip_name=(zip_spec.name or f"{task.name}_{{{{ ds_nodash }}}}.zip") if zip_spec else None,
         skip_empty_zip=skip_all,
+        gpg=task.output.gpg.model_dump() if task.output.gpg else None,
     )
 
 
@@ -170,6 +171,25 @@ def deliver_step(task: Task) -> Any:
     )
 
 
+def notify_step(task: Task) -> Any:
+    """The ``notify`` teardown: runs once every step is done (after the last retry), whatever the outcome.
+
+    A teardown does not count for the run's state (``DagRun._tis_for_dagrun_state`` skips it unless
+    ``on_failure_fail_dagrun``), so a failed notification leaves a successful run successful.
+    """
+    from airflow_batchtasks.operators.notify import NotifyOperator
+
+    notify = task.notify
+    assert notify is not None
+    return NotifyOperator(
+        task_id="notify",
+        batch_task=task.name,
+        on_success=notify.on_success.model_dump() if notify.on_success else None,
+        on_failure=notify.on_failure.model_dump() if notify.on_failure else None,
+        encoding=task.output.encoding,
+    ).as_teardown()
+
+
 def build_pipeline(task: Task) -> list[Any]:
     """Create the step operators inside the current DAG context and chain them; returns them in order."""
     # A python source's script is its only producer: a `process` step, no empty `extract` in the grid.
@@ -180,6 +200,10 @@ def build_pipeline(task: Task) -> list[Any]:
         pipeline += [package_step(task), deliver_step(task)]
     for upstream, downstream in zip(pipeline, pipeline[1:], strict=False):
         upstream >> downstream
+    if task.notify is not None and (task.notify.on_success or task.notify.on_failure):
+        notify = notify_step(task)
+        pipeline >> notify  # every step upstream: notify waits until all are done
+        pipeline.append(notify)
     assign_queues(task, pipeline)
     return pipeline
 

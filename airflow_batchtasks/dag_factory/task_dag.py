@@ -30,12 +30,8 @@ def unsupported_features(task: Task) -> list[tuple[str, str]]:
     problems = []
     if task.source.type not in ("sql", "file", "python", "ssh", "http"):
         problems.append(("source.type", f"source type `{task.source.type}` is not supported by this version yet"))
-    if task.output.gpg is not None:
-        problems.append(("output.gpg", "gpg encryption is not supported by this version yet"))
     if task.output.format in ("text", "keep") and task.source.type == "sql":
         problems.append(("output.format", f"format `{task.output.format}` needs a file source"))
-    if task.notify is not None and (task.notify.on_success or task.notify.on_failure):
-        problems.append(("notify", "notifications are not supported by this version yet"))
     return problems
 
 
@@ -59,6 +55,19 @@ def _param(spec: ParamSpec) -> Param:
     return Param(spec.default, **kwargs)
 
 
+def exponential_backoff(enabled: bool) -> Any:
+    """``retry_exponential_backoff`` as this Airflow takes it.
+
+    Earlier Airflow 3 releases take a bool (the delay doubles); 3.3 takes a float multiplier where
+    ``True`` counts as 1.0, i.e. no backoff at all. 2.0 (doubling) is what ``exponential: true`` means.
+    """
+    from airflow.sdk import BaseOperator
+
+    if isinstance(BaseOperator.retry_exponential_backoff, bool):
+        return enabled
+    return 2.0 if enabled else 0
+
+
 def dag_tags(task: Task, owners: list[str]) -> list[str]:
     tags = [TAG]
     if task.project:
@@ -78,7 +87,7 @@ def build_task_dag(entry: Entry, owners: list[str]) -> DAG:
         "owner": ",".join(owners) or "airflow",
         "retries": retries.count,
         "retry_delay": retries.delay,
-        "retry_exponential_backoff": retries.exponential,
+        "retry_exponential_backoff": exponential_backoff(retries.exponential),
     }
     if retries.max_delay is not None:
         default_args["max_retry_delay"] = retries.max_delay

@@ -266,9 +266,18 @@ class Processing(Strict):
 
 
 class Gpg(Strict):
-    recipient: str
-    key_conn_id: str | None = None
-    key_variable: str | None = None
+    """Encrypt each output file to ``recipient``'s public key, found in a connection or a variable."""
+
+    recipient: str = Field(description="email address (or fingerprint / key id) of the key's user id")
+    key_conn_id: str | None = Field(None, description="connection holding the armored public key "
+                                    "in its extra `public_key` (or its password)")
+    key_variable: str | None = Field(None, description="Airflow Variable holding the armored public key")
+    compress_level: int = Field(1, ge=0, le=9, description="gpg compression level: 0 none, 1 fast (default), 9 best")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> Gpg:
+        _exactly_one(self, "key_conn_id", "key_variable")
+        return self
 
 
 class Zip(Strict):

@@ -1,8 +1,13 @@
-"""What every pipeline step shares: the staging area of its run and run-date defaults.
+"""What every pipeline step shares: the staging area of its run, run-date defaults, failure records.
 
 Manual runs in Airflow 3 may have no logical date, and then ``ds`` is not in
 the template context; file names such as ``sales_{{ ds_nodash }}.csv`` must
 still render, so the run's ``run_after`` stands in for it.
+
+Every step's ``render_template_fields`` and ``execute`` are wrapped by
+:func:`~airflow_batchtasks.operators.step_failure.recorded`: a failure is
+recorded with the end of the step's log for the notify step, and a definition
+error is not retried.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
+from airflow_batchtasks.operators.step_failure import recorded
 from airflow_batchtasks.storage.paths import staging_dir
 
 
@@ -24,6 +30,13 @@ class BatchStepOperator(BaseOperator):
         super().__init__(**kwargs)
         self.batch_task = batch_task
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("render_template_fields", "execute"):
+            if name in cls.__dict__:
+                setattr(cls, name, recorded(cls.__dict__[name]))
+
+    @recorded
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         fill_run_dates(context)
         super().render_template_fields(context, jinja_env)

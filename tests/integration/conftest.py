@@ -9,10 +9,11 @@ from tests.servers.fixtures import (
     ftp_server,
     postgres_server,
     smb_server,
+    smtp_server,
     sshd_server,
 )
 
 __all__ = [
     "_restart_stopped_servers", "ftp_conn", "ftp_server", "postgres_server", "sftp_conn", "smb_conn", "smb_server",
-    "sshd_server",
+    "smtp_server", "sshd_server",
 ]

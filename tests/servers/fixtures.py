@@ -13,6 +13,7 @@ import pytest
 from tests.servers.ftp import FtpServer
 from tests.servers.postgres import PostgresServer
 from tests.servers.smb import SmbServer
+from tests.servers.smtp import SmtpServer
 from tests.servers.sshd import SshServer
 
 
@@ -56,10 +57,20 @@ def smb_server() -> Iterator[SmbServer]:
         server.close()
 
 
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    """aiosmtpd on 127.0.0.1:<free port> recording every message; AUTH required (see ``SmtpServer``)."""
+    server = SmtpServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture(autouse=True)
 def _restart_stopped_servers(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test, bring back any session server the test stopped (``start()`` is a no-op if up)."""
     yield
-    for name in ("sshd_server", "postgres_server", "ftp_server", "smb_server"):
+    for name in ("sshd_server", "postgres_server", "ftp_server", "smb_server", "smtp_server"):
         if name in request.fixturenames:
             request.getfixturevalue(name).start()

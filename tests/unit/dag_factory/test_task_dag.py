@@ -143,19 +143,41 @@ def test_disabled_task_is_paused_and_never_scheduled(build_from, sql_task) -> No
     assert dag.timetable.can_be_scheduled is False
 
 
-def test_retries_in_default_args(daily, build_from, sql_task) -> None:
+def test_retries_reach_every_step(daily, build_from, sql_task) -> None:
     args = daily.default_args
     assert args["retries"] == 3
     assert args["retry_delay"] == timedelta(minutes=5)
-    assert args["retry_exponential_backoff"] is True
+    # Airflow 3.3 reads a multiplier: True would count as 1.0 (no backoff); doubling is 2.0
+    assert args["retry_exponential_backoff"] == 2.0
     assert args["max_retry_delay"] == timedelta(hours=1)
     # every step gets them (a failed upload is retried on its own)
-    deliver = daily.get_task("deliver")
-    assert (deliver.retries, deliver.retry_delay, deliver.retry_exponential_backoff) == (3, timedelta(minutes=5), True)
+    for step in daily.tasks:
+        assert (step.retries, step.retry_delay, step.retry_exponential_backoff, step.max_retry_delay) == (
+            3, timedelta(minutes=5), 2.0, timedelta(hours=1)), step.task_id
 
-    plain = build_from({"b.yaml": sql_task("plain")})["plain"].default_args
-    assert (plain["retries"], plain["retry_exponential_backoff"]) == (0, False)
-    assert "max_retry_delay" not in plain
+    plain = build_from({"b.yaml": sql_task("plain")})["plain"]
+    assert (plain.default_args["retries"], plain.default_args["retry_exponential_backoff"]) == (0, 0)
+    assert "max_retry_delay" not in plain.default_args
+    assert all(not step.retry_exponential_backoff for step in plain.tasks)
+
+
+def test_exponential_retry_delays_double_up_to_the_max_delay(daily) -> None:
+    """Airflow's own computation (TaskInstance.next_retry_datetime) on the step: 5m, 10m, 20m, ... capped at 1h."""
+    import uuid
+
+    from airflow.models.taskinstance import TaskInstance
+
+    ti = TaskInstance(task=daily.get_task("deliver"), run_id="r", dag_version_id=uuid.uuid4())
+    ti.end_date = pendulum.datetime(2026, 1, 1, tz="UTC")
+    delays = []
+    for try_number in (1, 2, 3, 6):
+        ti.try_number = try_number
+        delays.append((ti.next_retry_datetime() - ti.end_date).total_seconds())
+    # jitter: each delay lies between base * 2**(try-1) and twice that
+    assert 300 <= delays[0] < 600
+    assert 600 <= delays[1] < 1200
+    assert 1200 <= delays[2] < 2400
+    assert delays[3] == 3600
 
 
 def test_one_run_at_a_time(daily) -> None:
