@@ -15,6 +15,7 @@ they would see had the user clicked in Airflow.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shlex
@@ -112,6 +113,16 @@ def _known(params: Any) -> str:
     return f"this task accepts {', '.join(f'`{n}`' for n in names)}" if names else "this task takes no arguments"
 
 
+def _merged(params: Any, values: dict[str, Any]) -> Any:
+    """``params`` with ``values`` applied: ``deep_merge`` on Airflow 3.2+; 3.1's ParamsDict has no such method,
+    and a deep copy updated with the values is what it does there."""
+    if hasattr(params, "deep_merge"):
+        return params.deep_merge(values)
+    merged = copy.deepcopy(params)
+    merged.update(values)
+    return merged
+
+
 def check_params(values: dict[str, Any], params: Any) -> None:
     """Unknown keys and Airflow's own param validation, as a 422 naming the argument."""
     from airflow_batchtasks.compat import ParamValidationError
@@ -120,8 +131,8 @@ def check_params(values: dict[str, Any], params: Any) -> None:
         if key not in set(params.keys()):
             raise Invalid(f"unknown argument `{key}`: {_known(params)}")
     try:
-        params.deep_merge(values).validate()
-    except ParamValidationError as exc:
+        _merged(params, values).validate()
+    except (ParamValidationError, ValueError) as exc:  # the serialized DAG's params raise ValueError on 3.2
         first = str(exc).strip().splitlines()[0]
         raise Invalid(re.sub(r"^Invalid input for param ([^:]+):", r"argument `\1`:", first)) from None
 

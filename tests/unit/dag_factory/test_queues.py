@@ -42,7 +42,7 @@ def test_without_queues_every_step_keeps_airflows_default_queue(build_from) -> N
 
 def test_queue_survives_serialization(build_from) -> None:
     """What the scheduler sees is the serialized DAG: the queue must be in it, not only on the operator."""
-    from airflow.serialization.serialized_objects import DagSerialization
+    from tests.airflow_compat import DagSerialization
 
     dag = build_from({"a.yaml": SQL_TASK + "queues: {extract: qa, deliver: qb}\n"})["routed"]
     data = json.dumps(DagSerialization.to_dict(dag))

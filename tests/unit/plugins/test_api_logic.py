@@ -12,7 +12,6 @@ from pathlib import Path
 import pendulum
 import pytest
 from airflow.sdk import DAG, Param
-from airflow.serialization.serialized_objects import DagSerialization
 
 from airflow_batchtasks.definitions.yaml_source import parse_documents
 from airflow_batchtasks.plugins.data import definitions_store as store
@@ -22,6 +21,7 @@ from airflow_batchtasks.plugins.data.files import _scan, file_id
 from airflow_batchtasks.plugins.data.resend import render_path
 from airflow_batchtasks.plugins.data.runs import parse_when
 from airflow_batchtasks.plugins.data.status import run_states, run_status
+from tests.airflow_compat import DagSerialization
 
 # ----------------------------------------------------------------------------- dates
 
