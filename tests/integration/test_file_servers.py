@@ -45,7 +45,7 @@ def test_samba_hook_uses_the_connection_port_share_and_password(
 
     set_connection(
         monkeypatch, "smb_wrong", conn_type="samba", host=smb_server.host, port=smb_server.port,
-        login=smb_server.username, password="wrong", schema=smb_server.share,
+        login=smb_server.username, password="not-the-password", schema=smb_server.share,
     )
     with pytest.raises(Exception, match="(?i)logon|auth|password|access"), SambaHook(samba_conn_id="smb_wrong"):
         pass

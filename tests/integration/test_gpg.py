@@ -137,9 +137,9 @@ def test_key_from_a_connection_password_or_a_variable_gpg_appended(
 def test_a_key_of_someone_else_fails_at_once_without_retry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyring: Keyring, items: Path,
 ) -> None:
-    set_connection(monkeypatch, "wrong_key", conn_type="generic", extra={"public_key": keyring.other_public})
+    set_connection(monkeypatch, "mismatched_key", conn_type="generic", extra={"public_key": keyring.other_public})
     result = run_definition(tmp_path, monkeypatch, task(
-        "gpg_wrong", items, "{recipient: vendor@example.com, key_conn_id: wrong_key}", retries=RETRIES,
+        "gpg_wrong", items, "{recipient: vendor@example.com, key_conn_id: mismatched_key}", retries=RETRIES,
     ), "gpg_wrong")
 
     assert result.state == "failed"
@@ -147,7 +147,7 @@ def test_a_key_of_someone_else_fails_at_once_without_retry(
     record = failure_record(tmp_path, "gpg_wrong", "package")
     assert record["try_number"] == 1 and record["retryable"] is False
     assert record["error"] == ("output.gpg.recipient: `vendor@example.com` is not a user id of the key in connection "
-                               "`wrong_key` (its user ids: Other <other@example.com>)")
+                               "`mismatched_key` (its user ids: Other <other@example.com>)")
     assert not items.exists() or not list(items.iterdir())
 
 
