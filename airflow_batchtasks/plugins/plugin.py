@@ -2,7 +2,8 @@
 
 The plugin mounts the provider's FastAPI app at ``/batchtasks`` on the API server
 (REST API under ``/batchtasks/api/v1``; the app is built on its first request,
-see ``plugins/api/app.py``) and registers the date helpers as Jinja macros so
+see ``plugins/api/app.py``), a listener that indexes archived files when a task
+run ends (``plugins/listeners.py``), and registers the date helpers as Jinja macros so
 ``{{ macros.batchtasks.yesterday() }}`` works in any DAG, not only generated ones.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_batchtasks.definitions import date_helpers
+from airflow_batchtasks.plugins import listeners as file_index_listener
 from airflow_batchtasks.plugins.api.app import app as batchtasks_app
 
 
 class BatchTasksPlugin(AirflowPlugin):
     name = "batchtasks"
     macros = [date_helpers]
+    listeners = [file_index_listener]  # indexes archived files when a task run ends
     fastapi_apps = [{"app": batchtasks_app, "url_prefix": "/batchtasks", "name": "Batch Tasks"}]

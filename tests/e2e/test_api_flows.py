@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import re
+import sqlite3
 import time
 import uuid
 import zipfile
@@ -94,6 +95,16 @@ def airflow(root: Path, inbox: Path, sshd_server: SshServer) -> Iterator[Airflow
         raise
     finally:
         instance.stop(timeout=5)
+
+
+def indexed(root: Path, task: str, run_id: str) -> list[str]:
+    """Names in the provider's file index for one run, read straight from the metadata DB."""
+    with sqlite3.connect(root / "home" / "airflow.db") as db:
+        try:
+            rows = db.execute("select name from batchtasks_file where task = ? and run_id = ?", (task, run_id))
+        except sqlite3.OperationalError:  # the tables do not exist yet
+            return []
+        return [r[0] for r in rows]
 
 
 def names(tasks: dict[str, Any]) -> list[str]:
@@ -183,8 +194,10 @@ def test_run_now_then_runs_files_and_download(airflow: AirflowInstance, root: Pa
     run = ok(call(airflow, "POST", "/tasks/daily_sales/runs", json={"args": "region=US limit=5"}, user="user"))
     assert run["status"] == "IN_PROGRESS" and run["started_by"] == "user" and run["conf"] == {
         "region": "US", "limit": 5}
-    done = wait_run(airflow, "daily_sales", run["run_id"])
-    assert done["state"] == "success", done
+    assert airflow.wait_for_run("daily_sales", run["run_id"]) == "success"
+    # indexed by the listener when the run ended, before anything read the history through the API
+    wait_for("the listener's index row", lambda: indexed(root, "daily_sales", run["run_id"]), timeout=30)
+    done = run_state(airflow, "daily_sales", run["run_id"])
     assert done["status"] == "SUCCEEDED" and done["task_status"] == "Finished"
     assert [s["step"] for s in done["steps"]] == ["extract", "package", "deliver"]
     assert all(s["state"] == "success" and "/dags/daily_sales/runs/" in s["log_url"] for s in done["steps"])

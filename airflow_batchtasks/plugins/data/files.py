@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 #: Clock skew allowed between the scheduler that stamps ``updated_at`` and this server.
 MARGIN = timedelta(seconds=5)
 FULL_SCAN = ""
+ACTIVE = ("queued", "running")
 
 _tables_ready = False
 _locks: dict[str, threading.Lock] = {}
@@ -85,19 +87,27 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def _local_records(base: str) -> list[str]:
+    # os.walk is several times faster than fsspec's LocalFileSystem.find on thousands of folders
+    return [os.path.join(d, n) for d, _, names in os.walk(base) for n in names if n.endswith(RECORD_SUFFIX)]
+
+
 def _scan(folder: ObjectStoragePath, root: ObjectStoragePath) -> list[dict[str, Any]]:
     """Index rows for every record under ``folder`` (missing folder: none)."""
     fs, base, prefix = folder.fs, folder.path, root.path.rstrip("/") + "/"
+    local = fs.protocol == "file" or "file" in (fs.protocol or ())
     try:
-        found = fs.find(base)
+        found = _local_records(base) if local else [p for p in fs.find(base) if p.endswith(RECORD_SUFFIX)]
     except FileNotFoundError:
         return []
     rows = []
-    for path in found:
-        if not path.endswith(RECORD_SUFFIX):
-            continue
+    for path in sorted(found):
         try:
-            rec = json.loads(fs.cat_file(path))
+            if local:
+                with open(path, "rb") as fh:
+                    rec = json.loads(fh.read())
+            else:
+                rec = json.loads(fs.cat_file(path))
         except (OSError, ValueError) as exc:
             log.warning("unreadable file record %s: %s", path, exc)
             continue
@@ -131,17 +141,21 @@ def _mark(session: Session, task: str, run_ids: Iterable[str], when: datetime) -
 
 
 def sync(session: Session, task: str, refresh: bool = False) -> None:
-    """Bring the index of ``task`` up to date with its archive folder (see the module doc)."""
+    """Bring the index of ``task`` up to date with its archive folder (see the module doc).
+
+    Writes (and commits) only when something changed, so reading an up-to-date history
+    never takes the database's write lock.
+    """
     ensure_tables(session)
     with _lock(task):
         try:
-            _sync(session, task, refresh)
-            session.commit()
+            if _sync(session, task, refresh):
+                session.commit()
         except IntegrityError:  # another API-server worker indexed the same rows first
             session.rollback()
 
 
-def _sync(session: Session, task: str, refresh: bool) -> None:
+def _sync(session: Session, task: str, refresh: bool) -> bool:
     # stamped early so a change racing the scan, or a scheduler clock slightly behind, is rescanned next time
     now = datetime.now(timezone.utc) - MARGIN
     root = archive_root()
@@ -154,31 +168,42 @@ def _sync(session: Session, task: str, refresh: bool) -> None:
             session.execute(insert(files_t), rows)
         run_ids = session.scalars(select(DagRun.run_id).where(DagRun.dag_id == task)).all()
         _mark(session, task, [FULL_SCAN, *run_ids], now)
-        return
+        return True
     s = scans_t.alias("s")
-    stale = session.scalars(
-        select(DagRun.run_id)
+    stale = session.execute(
+        select(DagRun.run_id, DagRun.state)
         .outerjoin(s, and_(s.c.task == DagRun.dag_id, s.c.run_id == DagRun.run_id))
         .where(
             DagRun.dag_id == task,
             or_(
                 s.c.scanned_at.is_(None),
-                DagRun.state.in_(("queued", "running")),
+                DagRun.state.in_(ACTIVE),
                 DagRun.updated_at > s.c.scanned_at,
             ),
         )
     ).all()
-    for run_id in stale:
-        _sync_run(session, task, run_id, root)
-    if stale:
-        _mark(session, task, stale, now)
+    changed = False
+    for run_id, _ in stale:
+        changed = _sync_run(session, task, run_id, root) or changed
+    # active runs are rescanned on every read anyway; only finished ones get a mark
+    finished = [run_id for run_id, state in stale if state not in ACTIVE]
+    if finished:
+        _mark(session, task, finished, now)
+        changed = True
+    return changed
 
 
-def _sync_run(session: Session, task: str, run_id: str, root: ObjectStoragePath) -> None:
+def _sync_run(session: Session, task: str, run_id: str, root: ObjectStoragePath) -> bool:
+    """Re-index one run's folder; False (nothing written) when the index already matches it."""
     rows = [r for r in _scan(root / safe_segment(task) / safe_segment(run_id), root) if r["run_id"] == run_id]
-    session.execute(delete(files_t).where(files_t.c.task == task, files_t.c.run_id == run_id))
+    where = (files_t.c.task == task, files_t.c.run_id == run_id)
+    indexed = {r.id: dict(r._mapping) for r in session.execute(select(files_t).where(*where)).all()}
+    if indexed == {r["id"]: r for r in rows}:
+        return False
+    session.execute(delete(files_t).where(*where))
     if rows:
         session.execute(insert(files_t), rows)
+    return True
 
 
 def _info(row: Any) -> FileInfo:

@@ -7,6 +7,7 @@ file-history index.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ AIRFLOW_RUN_ACTIONS = (
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})?)?$")
 
 
+@functools.cache
 def base_url() -> str:
     return conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
 

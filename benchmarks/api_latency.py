@@ -1,0 +1,327 @@
+"""Server time of the batch tasks REST API at scale, side by side with Airflow's own dagRuns endpoint.
+
+What it builds (``--tasks`` x ``--runs`` x ``--files``, default 1,000 x 100 x 3):
+
+1. a definitions folder of ``--tasks`` tasks in 10 projects, parsed for real by a real
+   Airflow (api-server, scheduler, dag-processor, triggerer from ``dev/airflow_runner``),
+   so the DAG, tag, version and serialized-DAG rows are Airflow's own;
+2. then, with Airflow stopped, ``--runs`` DAG runs per task (3 task instances each, a mix
+   of states so every task status appears) written straight into the metadata DB, and
+   ``--files`` archived files per run with their ``.record.json`` written straight into
+   the archive, exactly where and how the deliver step writes them (nothing is run);
+3. an API server alone (no scheduler, so nothing moves while measuring) on that DB.
+
+Then each endpoint is called ``--repeat`` times as ``admin`` (task names vary between
+calls) and the server time of every call is read from the API server's own access log
+(``duration_us`` of ``request finished``), so client and network overhead do not count.
+File history is measured cold (the first read of a task indexes its whole archive
+folder) and warm (later reads only look at runs that changed).
+
+    uv run python benchmarks/api_latency.py                  # full size, ~10 minutes
+    uv run python benchmarks/api_latency.py --tasks 100      # quick look
+
+Target (issue 5): p95 under 300 ms for every batch tasks endpoint on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from airflow_batchtasks.storage.paths import safe_segment  # noqa: E402
+from airflow_batchtasks.storage.records import FileRecord  # noqa: E402
+from dev.airflow_runner import AirflowInstance, airflow_executable  # noqa: E402
+
+PROJECTS = 10
+STEPS = ("extract", "package", "deliver")
+OPERATORS = {"extract": "SqlExtractOperator", "package": "PackageOperator", "deliver": "DeliverOperator"}
+API = "/batchtasks/api/v1"
+TARGET_MS = 300.0
+ACCESS = re.compile(r"duration_us=(\d+).*?method=(\w+) path=(\S+) query=(\S*) status_code=(\d+)")
+
+
+def write_definitions(folder: Path, tasks: int, out: Path) -> list[str]:
+    folder.mkdir(parents=True)
+    names = []
+    for p in range(PROJECTS):
+        docs = [f"kind: project\nname: project_{p}\nowners: [admin, owner_{p}]\n"]
+        for i in range(p, tasks, PROJECTS):
+            name = f"task_{i:04d}"
+            names.append(name)
+            docs.append(
+                f"kind: task\nname: {name}\nproject: project_{p}\ndescription: benchmark task {i}\n"
+                f"params:\n  region: {{default: EU}}\n"
+                f"source: {{type: sql, conn_id: bench_db, query: \"select {i} as n\"}}\n"
+                f"destinations:\n  - {{type: local, path: {out}}}\n"
+            )
+        (folder / f"project_{p}.yaml").write_text("---\n".join(docs))
+    return sorted(names)
+
+
+def ts(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def last_run_state(index: int) -> tuple[str, tuple[str | None, ...]]:
+    """Run and step states of a task's newest run, cycling so every task status appears."""
+    cycle = [
+        ("success", ("success", "success", "success")),        # Finished
+        ("failed", ("success", "failed", "upstream_failed")),   # Failed
+        ("running", ("success", "running", None)),             # Processing
+        ("running", ("up_for_retry", None, None)),             # Retry
+        ("queued", (None, None, None)),                        # New
+        ("failed", ("skipped", "skipped", "skipped")),          # Skipped
+    ]
+    return cycle[index % len(cycle)]
+
+
+def populate(db: Path, archive: Path, names: list[str], runs: int, files: int) -> dict[str, int]:
+    """DAG runs, task instances and archived files + records, written directly (nothing runs)."""
+    conn = sqlite3.connect(db)
+    versions = dict(conn.execute("select dag_id, id from dag_version").fetchall())
+    log_template = conn.execute("select max(id) from log_template").fetchone()[0]
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    dag_runs, tis = [], []
+    written = 0
+    rng = random.Random(42)
+    for t, name in enumerate(names):
+        version = versions[name]
+        for r in range(runs):
+            when = start + timedelta(hours=r * 6, minutes=t % 60)
+            run_id = f"manual__{when.isoformat()}"
+            newest = r == runs - 1
+            if newest:
+                state, steps = last_run_state(t)
+            elif rng.random() < 0.1:
+                state, steps = "failed", ("success", "failed", "upstream_failed")
+            else:
+                state, steps = "success", ("success", "success", "success")
+            finished = state in ("success", "failed")
+            dag_runs.append((
+                name, ts(when), ts(when), ts(when + timedelta(seconds=5)) if finished else None, state, run_id,
+                "manual", "REST_API", "admin", "{}", ts(when), log_template, ts(when),
+                ts(when + timedelta(seconds=6)), 0, "not_started", version,
+            ))
+            for s, step in enumerate(STEPS):
+                st = steps[s]
+                tis.append((
+                    uuid.uuid4().hex, step, name, run_id, -1, ts(when) if st else None, st, 1 if st else 0, 0,
+                    "default_pool", 1, "default", 3 - s, OPERATORS[step], "not_started", version,
+                ))
+            run_dir = archive / safe_segment(name) / safe_segment(run_id)
+            for f in range(files):
+                body = f"id,value\n{t},{r}\n{f},{when.isoformat()}\n".encode()
+                md5 = hashlib.md5(body).hexdigest()
+                folder = run_dir / md5[:12]
+                folder.mkdir(parents=True, exist_ok=True)
+                file_name = f"{name}_{when:%Y%m%d%H}_{f}.csv"
+                (folder / file_name).write_bytes(body)
+                record = FileRecord(file_name, len(body), md5, name, run_id, rows=2,
+                                    created=(when + timedelta(seconds=4)).isoformat(),
+                                    destinations=[{"key": "local::/out", "type": "local", "conn_id": None,
+                                                   "path": f"/out/{file_name}", "md5": md5,
+                                                   "delivered_at": (when + timedelta(seconds=4)).isoformat()}])
+                (folder / f"{file_name}.record.json").write_text(json.dumps(asdict(record)))
+                written += 1
+    conn.executemany(
+        "insert into dag_run (dag_id, queued_at, start_date, end_date, state, run_id, run_type, triggered_by, "
+        "triggering_user_name, conf, run_after, log_template_id, created_at, updated_at, clear_number, span_status, "
+        "created_dag_version_id) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", dag_runs)
+    conn.executemany(
+        "insert into task_instance (id, task_id, dag_id, run_id, map_index, start_date, state, try_number, "
+        "max_tries, pool, pool_slots, queue, priority_weight, operator, span_status, dag_version_id) "
+        "values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", tis)
+    conn.commit()
+    conn.execute("analyze")
+    conn.close()
+    return {"dag_runs": len(dag_runs), "task_instances": len(tis), "files": written}
+
+
+def wait_parsed(db: Path, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    found = 0
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as conn:
+            found = conn.execute(
+                "select count(*) from dag d join serialized_dag s on s.dag_id = d.dag_id "
+                "where d.dag_id like 'task_%' and not d.is_stale").fetchone()[0]
+        if found >= count:
+            return
+        time.sleep(2)
+    raise SystemExit(f"only {found}/{count} DAGs parsed after {timeout:.0f}s")
+
+
+def start_api_server(instance: AirflowInstance, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as fh:
+        command = [*airflow_executable(), "api-server", "--host", "127.0.0.1", "--port", str(instance.port)]
+        proc = subprocess.Popen(command, cwd=instance.home, env=instance.env,
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{instance.base_url}/api/v2/monitor/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"api-server exited: see {log}")
+        time.sleep(0.5)
+    raise SystemExit(f"api-server not up: see {log}")
+
+
+def measure(client: httpx.Client, label: str, paths: list[str]) -> None:
+    for i, path in enumerate(paths):
+        sep = "&" if "?" in path else "?"
+        resp = client.get(f"{path}{sep}_bench={label}.{i}")
+        if resp.status_code != 200:
+            raise SystemExit(f"{label}: {path} -> {resp.status_code} {resp.text[:300]}")
+
+
+def server_times(log: Path) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        match = ACCESS.search(line)
+        if not match or "_bench=" not in match.group(4):
+            continue
+        label = re.search(r"_bench=([^.&]+)", match.group(4)).group(1)  # type: ignore[union-attr]
+        times.setdefault(label, []).append(int(match.group(1)) / 1000)
+    return times
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--files", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=40, help="calls per endpoint")
+    parser.add_argument("--workdir", type=Path, help="default: a temporary folder (removed unless --keep)")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="reuse a --keep'ed --workdir (skips the build)")
+    args = parser.parse_args()
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="batchtasks-api-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"work folder: {work}", flush=True)
+    env = {
+        "AIRFLOW__BATCHTASKS__DEFINITIONS_FOLDER": str(work / "definitions"),
+        "AIRFLOW__BATCHTASKS__ARCHIVE_URL": f"file://{work}/archive",
+        "AIRFLOW__BATCHTASKS__STAGING_URL": f"file://{work}/staging",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "900",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "900",
+    }
+    instance = AirflowInstance(work / "home", work / "dags", env=env)
+    db = work / "home" / "airflow.db"
+    if args.reuse:
+        with sqlite3.connect(db) as conn:  # measure cold indexing again: forget what earlier runs indexed
+            conn.execute("delete from batchtasks_file")
+            conn.execute("delete from batchtasks_file_scan")
+            names = [r[0] for r in conn.execute("select dag_id from dag where dag_id like 'task_%' order by 1")]
+            counts = {"dag_runs": conn.execute("select count(*) from dag_run").fetchone()[0],
+                      "task_instances": conn.execute("select count(*) from task_instance").fetchone()[0],
+                      "files": args.tasks * args.runs * args.files}
+        print(f"reusing {work}: {counts}", flush=True)
+    else:
+        names = write_definitions(work / "definitions", args.tasks, work / "out")
+        (work / "dags").mkdir()
+        (work / "dags" / "batchtasks_dags.py").write_text(
+            "from airflow_batchtasks.dag_factory import load_dags; load_dags(globals())\n")
+        t0 = time.monotonic()
+        instance.start()
+        try:
+            wait_parsed(db, args.tasks, timeout=1800)
+        finally:
+            instance.stop()
+        print(f"{args.tasks} DAGs parsed by Airflow in {time.monotonic() - t0:.0f}s", flush=True)
+        t1 = time.monotonic()
+        counts = populate(db, work / "archive", names, args.runs, args.files)
+        print(f"inserted {counts} in {time.monotonic() - t1:.0f}s", flush=True)
+
+    log = work / "bench-api-server.log"
+    log.unlink(missing_ok=True)
+    proc = start_api_server(instance, log)
+    try:
+        token = httpx.post(f"{instance.base_url}/auth/token", json={"username": "admin", "password": "admin"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        rng = random.Random(7)
+        with httpx.Client(base_url=instance.base_url, headers=headers, timeout=120) as client:
+            n = args.repeat
+            picked = rng.sample(names[1:], min(len(names) - 1, 2 * n))
+            sample, other = picked[:n], picked[n:]
+            measure(client, "warmup", [f"{API}/tasks", f"{API}/tasks/{names[0]}/runs", f"{API}/tasks/{names[0]}/files",
+                                       "/api/v2/dags/~/dagRuns?limit=50"])
+            measure(client, "tasks_page", [f"{API}/tasks?limit=50"] * n)
+            measure(client, "tasks_status", [f"{API}/tasks?status={s}&limit=50"
+                                             for s in ("Failed", "Processing", "Retry", "Finished") * n][:n])
+            measure(client, "tasks_project_owner", [f"{API}/tasks?project=project_{i % PROJECTS}&owner=me"
+                                                    for i in range(n)])
+            measure(client, "files_cold", [f"{API}/tasks/{name}/files?limit=100" for name in sample])
+            measure(client, "files_warm", [f"{API}/tasks/{name}/files?limit=100" for name in sample])
+            measure(client, "runs", [f"{API}/tasks/{name}/runs?limit=100" for name in sample])
+            measure(client, "runs_cold", [f"{API}/tasks/{name}/runs?limit=100" for name in other])
+            measure(client, "task_detail", [f"{API}/tasks/{name}" for name in sample])
+            measure(client, "airflow_dagruns_all", ["/api/v2/dags/~/dagRuns?limit=50"] * n)
+            measure(client, "airflow_dagruns_dag", [f"/api/v2/dags/{name}/dagRuns?limit=100&order_by=-run_after"
+                                                    for name in sample])
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+    times = server_times(log)
+    rows = [
+        ("GET /tasks (first page, 50)", "tasks_page"),
+        ("GET /tasks?status=… (one status)", "tasks_status"),
+        ("GET /tasks?project=…&owner=me", "tasks_project_owner"),
+        ("GET /tasks/{name}", "task_detail"),
+        ("GET /tasks/{name}/files (first read: indexes 300 records)", "files_cold"),
+        ("GET /tasks/{name}/files (indexed)", "files_warm"),
+        ("GET /tasks/{name}/runs (100 runs + their files, indexed)", "runs"),
+        ("GET /tasks/{name}/runs (first read of the task: indexes)", "runs_cold"),
+        ("Airflow GET /api/v2/dags/~/dagRuns?limit=50", "airflow_dagruns_all"),
+        ("Airflow GET /api/v2/dags/{name}/dagRuns?limit=100", "airflow_dagruns_dag"),
+    ]
+    print(f"\n{args.tasks} tasks x {args.runs} runs x {args.files} files "
+          f"({counts['dag_runs']} runs, {counts['task_instances']} task instances, {counts['files']} files); "
+          f"server time from the API server's access log, ms\n")
+    print("| endpoint | calls | p50 | p95 | max | p95 < 300 ms |")
+    print("|---|---:|---:|---:|---:|:---:|")
+    for title, label in rows:
+        values = times.get(label, [])
+        if not values:
+            print(f"| {title} | 0 | - | - | - | - |")
+            continue
+        p95 = pct(values, 0.95)
+        mark = "yes" if p95 < TARGET_MS else "NO"
+        mark = mark if not label.startswith("airflow") else "(reference)"
+        print(f"| {title} | {len(values)} | {statistics.median(values):.1f} | {p95:.1f} | {max(values):.1f} | {mark} |")
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
