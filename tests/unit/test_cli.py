@@ -6,13 +6,13 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from airflow_batchtasks import cli
+from tests.airflow_compat import batchtasks_cli
 
 BAD = """
 kind: task
@@ -102,7 +102,7 @@ def test_validate_command_line_warns_about_missing_connections_only(valid_folder
     env.update(AIRFLOW_HOME=str(tmp_path / "home"), AIRFLOW_CONN_WAREHOUSE="sqlite:///:memory:")
 
     proc = subprocess.run(
-        [sys.executable, "-m", "airflow", "batchtasks", "validate", str(valid_folder)],
+        [*batchtasks_cli(), "validate", str(valid_folder)],
         capture_output=True,
         text=True,
         env=env,
@@ -125,7 +125,7 @@ def test_validate_command_line_exit_code(valid_folder: Path, write, tmp_path: Pa
     env["AIRFLOW_HOME"] = str(tmp_path / "home")
 
     proc = subprocess.run(
-        [sys.executable, "-m", "airflow", "batchtasks", "validate", "--no-connections", str(valid_folder)],
+        [*batchtasks_cli(), "validate", "--no-connections", str(valid_folder)],
         capture_output=True,
         text=True,
         env=env,
