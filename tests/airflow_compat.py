@@ -11,7 +11,7 @@ try:
 except ImportError:  # Airflow 3.1: the same to_dict/from_dict API under its old name
     from airflow.serialization.serialized_objects import SerializedDAG as DagSerialization  # type: ignore[no-redef]
 
-__all__ = ["DagSerialization", "batchtasks_cli", "cron_expression_of"]
+__all__ = ["DagSerialization", "batchtasks_cli", "cron_expression_of", "timezone_name_of"]
 
 
 def cron_expression_of(timetable: object) -> str:
@@ -28,3 +28,9 @@ def batchtasks_cli() -> list[str]:
     if AIRFLOW_V_3_2_PLUS:
         return [sys.executable, "-m", "airflow", "batchtasks"]
     return [sys.executable, "-m", "airflow_batchtasks.cli_main"]
+
+
+def timezone_name_of(timetable: object) -> str:
+    """The zone name of a ``CronTriggerTimetable``: ``timezone`` since 3.2, ``_timezone`` on 3.1."""
+    zone = getattr(timetable, "timezone", None) or timetable._timezone  # type: ignore[attr-defined]
+    return zone.name

@@ -8,7 +8,7 @@ import pendulum
 import pytest
 
 from airflow_batchtasks.compat import CronTriggerTimetable
-from tests.airflow_compat import cron_expression_of
+from tests.airflow_compat import cron_expression_of, timezone_name_of
 
 PROJECT = """
 kind: project
@@ -84,7 +84,7 @@ def test_schedule_is_a_cron_trigger_in_the_task_time_zone(daily) -> None:
     timetable = daily.timetable
     assert isinstance(timetable, CronTriggerTimetable)
     assert cron_expression_of(timetable) == "0 6 * * *"
-    assert timetable.timezone.name == "Europe/Paris"
+    assert timezone_name_of(timetable) == "Europe/Paris"
     assert daily.start_date is None, "no start date: the first run waits for the next fire time"
     assert daily.catchup is False
 
@@ -99,7 +99,7 @@ def test_task_time_zone_wins_over_project(build_from, sql_task) -> None:
     )
 
     timetable = dags["ny"].timetable
-    assert (cron_expression_of(timetable), timetable.timezone.name) == ("0 0 * * *", "America/New_York")
+    assert (cron_expression_of(timetable), timezone_name_of(timetable)) == ("0 0 * * *", "America/New_York")
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_presets(build_from, sql_task, preset: str, cron: str) -> None:
 
     assert isinstance(dag.timetable, CronTriggerTimetable)
     assert cron_expression_of(dag.timetable) == cron
-    assert dag.timetable.timezone.name == "UTC"
+    assert timezone_name_of(dag.timetable) == "UTC"
 
 
 @pytest.mark.parametrize("schedule", ["schedule: none\n", ""])
