@@ -2,15 +2,16 @@
 
 - run now: ``TriggerDAGRunPostBody.validate_context`` + ``dag.create_dagrun`` (as
   ``POST /api/v2/dags/{dag_id}/dagRuns``), ``triggering_user_name`` = the caller;
-- skip: ``patch_dag_run_state(FAILED)`` (as ``PATCH .../dagRuns/{id}`` with
-  ``state=failed``): Airflow marks the not-yet-run steps skipped, which is how
-  a skipped run is recognised (a failed run none of whose steps ran);
-- retry: ``perform_clear_dag_run`` (as ``POST .../dagRuns/{id}/clear``);
+- skip: set the run failed (as ``PATCH .../dagRuns/{id}`` with ``state=failed``):
+  Airflow marks the not-yet-run steps skipped, which is how a skipped run is
+  recognised (a failed run none of whose steps ran);
+- retry: clear the whole run (as ``POST .../dagRuns/{id}/clear``);
 - cancel retry: ``dag.set_task_instance_state(FAILED)`` on the step waiting for
   its retry (as ``PATCH .../taskInstances/{task_id}``).
 
 So Airflow's UI, its REST API, its listeners and its audit log see exactly what
-they would see had the user clicked in Airflow.
+they would see had the user clicked in Airflow (:mod:`.airflow_calls` holds the
+per-version code of those endpoints).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
+from airflow.models.dag import DagTag
 from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance as TI
 from sqlalchemy import select
 
-from airflow_batchtasks.plugins.data import runs
+from airflow_batchtasks.plugins.data import airflow_calls, runs
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound
 from airflow_batchtasks.plugins.data.models import RunInfo
 from airflow_batchtasks.plugins.data.status import NOT_STARTED_TI_STATES
@@ -156,10 +158,6 @@ def trigger(
     session: Session, task: str, user: BaseUser, *, args: str | None = None, params: dict[str, Any] | None = None
 ) -> RunInfo:
     """Queue a run of ``task`` now with ``args`` (``k=v ...``) or ``params``; returns the queued run."""
-    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
-    from airflow.utils.state import DagRunState
-    from airflow.utils.types import DagRunTriggeredByType, DagRunType
-
     from airflow_batchtasks.compat import ParamValidationError
 
     dag_model = runs.task_dag(session, task)
@@ -167,8 +165,6 @@ def trigger(
         raise Invalid("give `args` or `params`, not both")
     if dag_model.has_import_errors:
         raise Conflict(f"task `{task}` has import errors: fix its definition first")
-    from airflow.models.dag import DagTag
-
     if session.scalar(select(DagTag.name).where(DagTag.dag_id == task, DagTag.name == "batchtasks:invalid")):
         raise Conflict(f"task `{task}` has definition errors: fix them before running it")
     if dag_model.is_paused:
@@ -178,23 +174,8 @@ def trigger(
         raise NotFound(f"task `{task}` has no serialized DAG yet")
     conf = parse_args(args, dag.params) if args is not None else dict(params or {})
     check_params(conf, dag.params)
-    body = TriggerDAGRunPostBody(logical_date=None, conf=conf)
     try:
-        ctx = body.validate_context(dag)
-        run = dag.create_dagrun(
-            run_id=ctx["run_id"],
-            logical_date=ctx["logical_date"],
-            data_interval=ctx["data_interval"],
-            run_after=ctx["run_after"],
-            conf=ctx["conf"],
-            run_type=DagRunType.MANUAL,
-            triggered_by=DagRunTriggeredByType.REST_API,
-            triggering_user_name=user.get_name(),
-            state=DagRunState.QUEUED,
-            partition_key=ctx["partition_key"],
-            partition_date=ctx["partition_date"],
-            session=session,
-        )
+        run = airflow_calls.create_manual_run(dag, conf, user, session)
     except (ParamValidationError, ValueError) as exc:
         raise Invalid(str(exc).splitlines()[0]) from None
     session.commit()
@@ -213,9 +194,6 @@ def not_started(session: Session, run: DagRun) -> bool:
 
 def skip(session: Session, task: str, run_id: str, user: BaseUser) -> RunInfo:
     """Skip a run that has not started processing (Alumio's skip of a *New* task); Conflict otherwise."""
-    from airflow.api_fastapi.core_api.datamodels.dag_run import DagRunMutableStates
-    from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_state
-
     run = _run(session, task, run_id)
     if run.state not in ("queued", "running"):
         raise Conflict(f"run `{run_id}` already ended ({run.state}): only a run not yet processing can be skipped")
@@ -224,7 +202,7 @@ def skip(session: Session, task: str, run_id: str, user: BaseUser) -> RunInfo:
     dag = dag_bag().get_dag_for_run(run, session=session)
     if dag is None:
         raise NotFound(f"the DAG of run `{run_id}` is not serialized")
-    patch_dag_run_state(dag=dag, dag_run=run, state=DagRunMutableStates.FAILED, session=session)
+    airflow_calls.fail_run(dag, run, session)
     _note(session, run, f"Skipped by {user.get_name()} (Batch Tasks)", user)
     session.commit()
     return _info(session, task, run_id)
@@ -232,18 +210,13 @@ def skip(session: Session, task: str, run_id: str, user: BaseUser) -> RunInfo:
 
 def retry(session: Session, task: str, run_id: str, user: BaseUser) -> RunInfo:
     """Run a finished, failed or skipped run again (all its steps cleared); Conflict while it is in progress."""
-    from airflow.api_fastapi.core_api.services.public.dag_run import perform_clear_dag_run
-
     run = _run(session, task, run_id)
     if run.state not in ("success", "failed"):
         raise Conflict(f"run `{run_id}` is still in progress ({run.state}): it can be retried once it ended")
     dag = dag_bag().get_dag_for_run(run, session=session)
     if dag is None:
         raise NotFound(f"the DAG of run `{run_id}` is not serialized")
-    perform_clear_dag_run(
-        session=session, dag=dag, dag_run=run, dag_id=task, only_failed=False, only_new=False,
-        run_on_latest_version=None, note=None, user=user,
-    )
+    airflow_calls.clear_run(dag, run, user, session)
     _note(session, run, f"Retried by {user.get_name()} (Batch Tasks)", user)
     session.commit()
     return _info(session, task, run_id)
@@ -296,8 +269,5 @@ def set_enabled(session: Session, task: str, enabled: bool) -> bool:
 def _note(session: Session, run: DagRun, text: str, user: BaseUser) -> None:
     """Leave the action on the run's note, as a user of Airflow's UI would see it."""
     fresh = session.get(DagRun, run.id)
-    if fresh is None:
-        return
-    from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_note
-
-    patch_dag_run_note(dag_run=fresh, note=text, user=user)
+    if fresh is not None:
+        airflow_calls.set_note(fresh, text, user)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.models.dagrun import DagRun
 from sqlalchemy import and_, delete, func, insert, inspect, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from airflow_batchtasks.db.tables import files as files_t
 from airflow_batchtasks.db.tables import metadata
@@ -64,7 +64,11 @@ def ensure_tables(session: Session) -> None:
     bind = session.get_bind()
     if not inspect(bind).has_table(files_t.name):
         log.warning("batchtasks tables missing: creating them (run `airflow db migrate` to manage them)")
-        metadata.create_all(bind, checkfirst=True)
+        try:
+            metadata.create_all(bind, checkfirst=True)
+        except DBAPIError:  # another process (scheduler listener, API worker) created them first
+            if not inspect(bind).has_table(files_t.name):
+                raise
     _tables_ready = True
 
 
