@@ -13,6 +13,8 @@ from pathlib import Path
 
 from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
 
+from airflow_batchtasks.orchestration.cli import ORCHESTRATION_COMMAND
+
 LOADER_FILE = "batchtasks_dags.py"
 LOADER_TEXT = (
     "# Airflow DAG loader of airflow-batchtasks (written by `airflow batchtasks init`): "
@@ -89,7 +91,8 @@ def list_definitions(args: argparse.Namespace) -> None:
         rows.append(["project", p.name, "", str(p.schedule or "none"), "", "series" if p.run_in_series else "", ""])
     for entry in catalog.orchestrations.values():
         o = entry.model
-        rows.append(["orchestration", o.name, "", str(o.schedule or "none"), "yes" if o.active else "no",
+        o_schedule = o.schedule if isinstance(o.schedule, str) or o.schedule is None else f"once {o.schedule.once}"
+        rows.append(["orchestration", o.name, "", str(o_schedule or "none"), "yes" if o.active else "no",
                      f"{len(o.steps)} steps", ""])
     if args.output == "json":
         keys = ["kind", "name", "project", "schedule", "enabled", "source", "destinations"]
@@ -162,6 +165,7 @@ def get_cli_commands() -> list[GroupCommand]:
                 ActionCommand("cron", "Explain a cron expression and show its next fire times", cron,
                               [ARG_EXPR, ARG_TZ, ARG_COUNT]),
                 ActionCommand("init", "Write the DAG loader file into the DAGs folder", init, [ARG_DAGS, ARG_FORCE]),
+                ORCHESTRATION_COMMAND,
             ],
         )
     ]

@@ -69,3 +69,16 @@ def notify_max_attachment_mb() -> float:
 
 def definitions_writable() -> bool:
     return _get("definitions_writable", "true").lower() in ("1", "true", "yes", "on")
+
+
+def test_clock_enabled() -> bool:
+    """Whether orchestration instances may run on a test clock (see ``orchestration/clock.py``). Never in production."""
+    return _get("test_clock_enabled", "false").lower() in ("1", "true", "yes", "on")
+
+
+def orchestration_poll_interval() -> int:
+    """Seconds between two checks of a step's task run by the triggerer (lower: faster chains, more queries)."""
+    try:
+        return max(1, int(_get("orchestration_poll_interval", "5")))
+    except ValueError:
+        return 5

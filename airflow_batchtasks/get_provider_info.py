@@ -56,6 +56,23 @@ def get_provider_info() -> dict:
                         "example": "False",
                         "default": "True",
                     },
+                    "test_clock_enabled": {
+                        "description": "Testing aid: let an orchestration instance's conf carry "
+                        "`_batchtasks_clock: {start, speed}` so its steps see a fake, faster clock. "
+                        "Never enable in production.",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "True",
+                        "default": "False",
+                    },
+                    "orchestration_poll_interval": {
+                        "description": "Seconds between two checks, by the triggerer, of the task run an "
+                        "orchestration step waits for.",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "30",
+                        "default": "5",
+                    },
                     "notify_max_attachment_mb": {
                         "description": "Largest total size, in MB, of the output files one notification "
                         "attaches or embeds; a file above it is left out and the mail says why.",

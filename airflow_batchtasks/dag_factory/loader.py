@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow_batchtasks import config
 from airflow_batchtasks.dag_factory.error_dag import ERRORS_DAG_ID, build_error_dag
+from airflow_batchtasks.dag_factory.orchestration_dag import build_orchestration_dag
 from airflow_batchtasks.dag_factory.project_dag import build_project_dag, project_dag_id
 from airflow_batchtasks.dag_factory.task_dag import build_task_dag, unsupported_errors
 from airflow_batchtasks.definitions.catalog import Catalog, load_catalog
@@ -36,7 +37,14 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
     dags: dict[str, Any] = {}
     errors: dict[str | None, list[DefinitionError]] = {}
     for err in catalog.errors:
-        named = err.name if err.kind in ("task", None) and err.name and err.name not in catalog.tasks else None
+        named = (
+            err.name
+            if err.kind in ("task", "orchestration", None)
+            and err.name
+            and err.name not in catalog.tasks
+            and err.name not in catalog.orchestrations
+            else None
+        )
         if named is not None and not is_task_dag_id(named):
             named = None  # an invalid name cannot be a DAG id: show it on the errors DAG
         errors.setdefault(named, []).append(err)
@@ -60,6 +68,17 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
             continue
         tasks = [t for t in catalog.project_tasks(name) if t.name in dags or only]
         dags[dag_id] = build_project_dag(entry, tasks)
+
+    for name, entry in catalog.orchestrations.items():
+        if only and name != only:
+            continue
+        try:
+            dags[name] = build_orchestration_dag(entry)
+        except Exception as exc:  # one DAG's failure must not hide the others
+            log.exception("orchestration %s could not be built", name)
+            errors.setdefault(name, []).append(
+                DefinitionError(entry.doc.file, entry.doc.line, "", str(exc), name, kind="orchestration")
+            )
 
     for name, errs in errors.items():
         dag_id = name or ERRORS_DAG_ID

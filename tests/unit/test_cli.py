@@ -276,4 +276,4 @@ def test_commands_are_registered() -> None:
     (group,) = cli.get_cli_commands()
 
     assert group.name == "batchtasks"
-    assert [c.name for c in group.subcommands] == ["validate", "list", "schema", "cron", "init"]
+    assert [c.name for c in group.subcommands] == ["validate", "list", "schema", "cron", "init", "orchestration"]

@@ -39,6 +39,7 @@ def test_everything_is_built_into_the_namespace(folder: Path) -> None:
         ERRORS_DAG_ID,
         "beta",
         "invalid_one",
+        "nightly",
         "payroll",
         "project__sales",
     ]
