@@ -38,6 +38,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -127,7 +129,8 @@ def write_definitions(root: Path, dags: int) -> tuple[Path, Path]:
 def _runs(airflow: CeleryAirflowInstance, prefix: str) -> list[dict[str, Any]]:
     found, offset = [], 0
     while True:
-        page = airflow.api("GET", "/api/v2/dags/~/dagRuns", params={"limit": 1000, "offset": offset}).json()
+        page = airflow.api("GET", "/api/v2/dags/~/dagRuns", params={"limit": 1000, "offset": offset},
+                           timeout=120).json()
         batch = page.get("dag_runs", [])
         found += [r for r in batch if r["dag_id"].startswith(prefix)]
         offset += len(batch)
@@ -139,7 +142,7 @@ def _task_instances(airflow: CeleryAirflowInstance, prefix: str) -> list[dict[st
     found, offset = [], 0
     while True:
         page = airflow.api("GET", "/api/v2/dags/~/dagRuns/~/taskInstances",
-                           params={"limit": 1000, "offset": offset}).json()
+                           params={"limit": 1000, "offset": offset}, timeout=120).json()
         batch = page.get("task_instances", [])
         found += [t for t in batch if t["dag_id"].startswith(prefix)]
         offset += len(batch)
@@ -147,17 +150,37 @@ def _task_instances(airflow: CeleryAirflowInstance, prefix: str) -> list[dict[st
             return found
 
 
+def trigger(airflow: CeleryAirflowInstance, dag_id: str, run_id: str) -> None:
+    """Create one run with a known id; a retry after a timeout cannot create a second run (409 = it exists)."""
+    body = {"dag_run_id": run_id, "logical_date": None, "conf": {}}
+    for attempt in range(5):
+        try:
+            resp = airflow.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body, timeout=120)
+        except httpx.TimeoutException:
+            time.sleep(2 * (attempt + 1))
+            continue
+        if resp.status_code in (200, 409):
+            return
+        if resp.status_code < 500:
+            raise SystemExit(f"trigger {dag_id}/{run_id}: HTTP {resp.status_code} {resp.text[:500]}")
+        time.sleep(2 * (attempt + 1))
+    raise SystemExit(f"trigger {dag_id}/{run_id}: no success after 5 attempts")
+
+
 def run_phase(airflow: CeleryAirflowInstance, executor: str, kind: str, dag_ids: list[str], runs: int,
               timeout: float, staging: str) -> Phase:
     prefix = dag_ids[0].rsplit("_", 1)[0] + "_"
-    targets = [dag_ids[i % len(dag_ids)] for i in range(runs)]
+    targets = [(dag_ids[i % len(dag_ids)], f"bench_{kind}_{i:04d}") for i in range(runs)]
     started = time.time()
-    with ThreadPoolExecutor(8) as pool:  # "at once": the API server takes them as fast as it can
-        list(pool.map(airflow.trigger, targets))
+    with ThreadPoolExecutor(4) as pool:  # "at once": the API server takes them as fast as it can
+        list(pool.map(lambda t: trigger(airflow, *t), targets))
     print(f"  {executor}/{kind}: {runs} runs triggered in {time.time() - started:.1f}s", flush=True)
     deadline = started + timeout
     while True:
-        mine = _runs(airflow, prefix)
+        try:
+            mine = _runs(airflow, prefix)
+        except httpx.TimeoutException:  # a busy API server: ask again, the deadline still holds
+            mine = []
         done = [r for r in mine if r["state"] in ("success", "failed")]
         if len(done) >= runs:
             break
