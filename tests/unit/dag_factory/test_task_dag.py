@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pendulum
 import pytest
+from airflow.sdk import BaseOperator
 
 from airflow_batchtasks.compat import CronTriggerTimetable
+from airflow_batchtasks.dag_factory.task_dag import exponential_backoff
 from tests.airflow_compat import cron_expression_of, timezone_name_of
 
 PROJECT = """
@@ -148,13 +150,15 @@ def test_retries_reach_every_step(daily, build_from, sql_task) -> None:
     args = daily.default_args
     assert args["retries"] == 3
     assert args["retry_delay"] == timedelta(minutes=5)
-    # Airflow 3.3 reads a multiplier: True would count as 1.0 (no backoff); doubling is 2.0
-    assert args["retry_exponential_backoff"] == 2.0
+    # Airflow 3.3 reads a multiplier: True would count as 1.0 (no backoff); doubling is 2.0 (3.1/3.2: True)
+    doubling = exponential_backoff(True)
+    assert doubling == (2.0 if not isinstance(BaseOperator.retry_exponential_backoff, bool) else True)
+    assert args["retry_exponential_backoff"] == doubling
     assert args["max_retry_delay"] == timedelta(hours=1)
     # every step gets them (a failed upload is retried on its own)
     for step in daily.tasks:
         assert (step.retries, step.retry_delay, step.retry_exponential_backoff, step.max_retry_delay) == (
-            3, timedelta(minutes=5), 2.0, timedelta(hours=1)), step.task_id
+            3, timedelta(minutes=5), doubling, timedelta(hours=1)), step.task_id
 
     plain = build_from({"b.yaml": sql_task("plain")})["plain"]
     assert (plain.default_args["retries"], plain.default_args["retry_exponential_backoff"]) == (0, 0)
