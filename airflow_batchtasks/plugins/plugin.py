@@ -5,6 +5,8 @@ The plugin mounts the provider's FastAPI app at ``/batchtasks`` on the API serve
 see ``plugins/api/app.py``), a listener that indexes archived files when a task
 run ends (``plugins/listeners.py``), and registers the date helpers as Jinja macros so
 ``{{ macros.batchtasks.yesterday() }}`` works in any DAG, not only generated ones.
+The pages (``/batchtasks/ui``) appear in Airflow's navigation as "Batch Tasks"
+through ``external_views`` (Airflow shows them in an iframe on its own origin).
 """
 
 from __future__ import annotations
@@ -16,8 +18,28 @@ from airflow_batchtasks.plugins import listeners as file_index_listener
 from airflow_batchtasks.plugins.api.app import app as batchtasks_app
 
 
+def _under_base(path: str) -> str:
+    """``path`` below Airflow's ``[api] base_url`` path: the iframe's src is used as given, no prefix added."""
+    from urllib.parse import urlsplit
+
+    from airflow.configuration import conf
+
+    return urlsplit(conf.get("api", "base_url", fallback="") or "").path.rstrip("/") + path
+
+
 class BatchTasksPlugin(AirflowPlugin):
     name = "batchtasks"
     macros = [date_helpers]
     listeners = [file_index_listener]  # indexes archived files when a task run ends
     fastapi_apps = [{"app": batchtasks_app, "url_prefix": "/batchtasks", "name": "Batch Tasks"}]
+    external_views = [
+        {
+            "name": "Batch Tasks",
+            "href": _under_base("/batchtasks/ui/tasks"),
+            "destination": "nav",
+            "url_route": "batch-tasks",
+            "nav_top_level": True,
+            "icon": _under_base("/batchtasks/ui/static/icon.svg"),
+            "icon_dark_mode": _under_base("/batchtasks/ui/static/icon-dark.svg"),
+        }
+    ]

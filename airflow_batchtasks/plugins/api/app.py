@@ -51,6 +51,10 @@ def create_app() -> FastAPI:
 
     app.include_router(api)
 
+    from airflow_batchtasks.plugins.views.app import create_ui_app
+
+    app.mount("/ui", create_ui_app())  # the pages: HTML errors and login redirects, same data layer
+
     @app.exception_handler(DataError)
     def data_error(request: Request, exc: DataError) -> JSONResponse:
         body: dict[str, Any] = {"detail": str(exc)}
