@@ -1,29 +1,25 @@
 """Extract step for ``source.type: sql``: stream a query's rows into the output file.
 
-Rows go from the cursor to the file in batches (``fetchmany``), never through
-``fetchall`` or a DataFrame, so memory stays flat however many rows there
-are. PostgreSQL connections use a server-side cursor, because psycopg would
-otherwise pull the whole result into the client on ``execute``.
+The operator renders the query (``query`` or ``query_from``, run arguments as
+bind parameters, statements ODBC cannot take removed) and leaves the rows to
+``sql_extract``, which picks the fastest path that writes the exact bytes of
+the portable one (arrow-odbc, COPY, or ``fetchmany`` into ``csv.writer``).
 """
 
 from __future__ import annotations
 
-import csv
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseHook
 
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
+from airflow_batchtasks.operators import sql_extract
 from airflow_batchtasks.operators.base import BatchStepOperator
-from airflow_batchtasks.operators.formatting import writer_options
 from airflow_batchtasks.operators.locations import LocationError, fetch_text
-from airflow_batchtasks.operators.sql_params import ParamBinder, QueryParamError, driver_paramstyle, named_values
+from airflow_batchtasks.operators.sql_params import ParamBinder, QueryParamError, named_values
 from airflow_batchtasks.operators.sql_rewrite import strip_unsupported_statements
 from airflow_batchtasks.storage.paths import check_file_name
-
-LOG_EVERY_SECONDS = 10.0
 
 
 class SqlExtractOperator(BatchStepOperator):
@@ -101,73 +97,24 @@ class SqlExtractOperator(BatchStepOperator):
             raise AirflowFailException(f"output.name: {exc}") from exc
         target = self.staging(context, "extract") / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        hook = BaseHook.get_hook(self.conn_id)
-        conn = hook.get_conn()
-        try:
-            sql, values = self._final_sql(conn)
-            self.log.info("Running on connection %s:\n%s", self.conn_id, sql)
-            if values:
-                self.log.info("Bound run arguments, in order: %r", values)
-            rows = self._write(conn, target, sql, values)
-        finally:
-            conn.close()
-        self.log.info("Query done: %d rows written to %s", rows, name)
+        self.log.info("Query on connection %s", self.conn_id)
+        rows, path = sql_extract.extract(
+            BaseHook.get_hook(self.conn_id),
+            self._query_for,
+            target,
+            self.output_format,
+            include_headers=self.include_headers,
+            batch_size=self.batch_size,
+            log=self.log,
+        )
+        self.log.info("Query done through %s: %d rows written to %s", path, rows, name)
         if rows == 0 and self.require_rows:
             raise AirflowFailException("the query returned no rows and source.require_rows is true")
         return [{"name": name, "url": str(target), "rows": rows}]
 
-    def _final_sql(self, conn: Any) -> tuple[str, Any]:
+    def _query_for(self, paramstyle: str) -> tuple[str, Any]:
+        """The SQL with run arguments as ``paramstyle`` placeholders, and their values in order."""
         if self._binder is None or self._bound_sql is None:
             return self.query, []
-        style = driver_paramstyle(conn)
-        sql, values = self._binder.finish(self._bound_sql, style)
-        return sql, named_values(values, style)
-
-    def _write(self, conn: Any, target: Any, sql: str, values: Any) -> int:
-        cursor = _streaming_cursor(conn)
-        try:
-            if values:
-                cursor.execute(sql, values)
-            else:
-                cursor.execute(sql)
-            batches = _batches(cursor, self.batch_size)
-            first = next(batches, [])
-            rows = 0
-            last_log = time.monotonic()
-            with target.open("w", encoding=self.output_format.get("encoding", "utf-8"), newline="") as fh:
-                writer = csv.writer(fh, **writer_options(self.output_format))
-                if self.include_headers and cursor.description:
-                    writer.writerow([col[0] for col in cursor.description])
-                for batch in _chain(first, batches):
-                    writer.writerows(batch)
-                    rows += len(batch)
-                    if time.monotonic() - last_log >= LOG_EVERY_SECONDS:
-                        self.log.info("%d rows so far", rows)
-                        last_log = time.monotonic()
-            return rows
-        finally:
-            cursor.close()
-
-
-def _streaming_cursor(conn: Any) -> Any:
-    """A cursor that does not buffer the whole result set client-side where the driver allows it."""
-    module = type(conn).__module__
-    if module.startswith("psycopg"):
-        cursor = conn.cursor(name="batchtasks_extract")
-        cursor.itersize = 10_000
-        return cursor
-    return conn.cursor()
-
-
-def _batches(cursor: Any, size: int) -> Iterator[list[Any]]:
-    while True:
-        batch = cursor.fetchmany(size)
-        if not batch:
-            return
-        yield batch
-
-
-def _chain(first: list[Any], rest: Iterator[list[Any]]) -> Iterator[list[Any]]:
-    if first:
-        yield first
-    yield from rest
+        sql, values = self._binder.finish(self._bound_sql, paramstyle)
+        return sql, named_values(values, paramstyle)

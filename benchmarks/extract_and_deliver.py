@@ -1,0 +1,502 @@
+"""Extract (SQL -> CSV) and SFTP delivery speed of airflow-batchtasks, side by side with the references.
+
+Starts a throwaway PostgreSQL 15 (reached through psqlODBC and psycopg) and an
+OpenSSH sshd on loopback (the test harness in ``tests/servers``), fills two
+tables of 8 columns (int, nullable int, numeric(12,4), text with commas and
+quotes, nullable text, date, timestamp, boolean) and a 1 GiB random file, then
+measures, round-robin so that a busy neighbour slows every path alike:
+
+Extract (the same ``select *`` for every path, CSV with header):
+
+* ``psql \\copy (...) to file csv header``: the reference;
+* ours, ODBC connection: arrow-odbc + vectorised CSV (``sql_extract.extract``, as the extract step runs it);
+* ours, postgres connection: ``COPY ... TO STDOUT``;
+* the portable path on the ODBC connection (pyodbc ``fetchmany`` + ``csv.writer``);
+* Airflow ``OdbcHook.get_records`` + ``csv.writer``; ``pandas.read_sql`` + ``to_csv`` (what teams often write).
+
+Delivery of the 1 GiB file: OpenSSH ``sftp`` put (reference); ours (``SftpDestination``,
+asyncssh); ours on the paramiko fallback (a connection asyncssh cannot carry, compression
+off); Airflow ``SFTPHook.store_file`` with the connection's defaults (compression on) and
+with ``compress: false``.
+
+Every measurement runs in its own child process: time is the operation inside the child
+(connect + query/upload + write, not interpreter start and imports; psql and sftp are timed
+whole), peak RSS is the child's (``wait4``), imports included, the "imports" row shows what
+a child costs before doing anything. Every ODBC path uses the same connection
+(``UseDeclareFetch=1;Fetch=10000``, without which psqlODBC holds the whole result in memory).
+
+``uv run python benchmarks/extract_and_deliver.py --help`` lists the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TABLE_SQL = """create table {table} as select g::bigint as id,
+  case when g % 10 = 0 then null else g % 1000 end::int as qty,
+  ((g * 1.2345) % 10000000)::numeric(12,4) as amount,
+  'Customer ' || g || case when g % 7 = 0 then ', "VIP"' else '' end as customer,
+  case when g % 5 = 0 then null else md5(g::text) end as note,
+  date '2020-01-01' + g % 2000 as day,
+  timestamp '2020-01-01' + g * interval '1.5 second' as created,
+  g % 2 = 0 as active
+  from generate_series(1, {rows}) g"""
+
+COLUMNS = "id,qty,amount,customer,note,day,created,active"
+ODBC, PG = "bench_odbc", "bench_pg"
+SFTP, SFTP_NOCOMPRESS, SFTP_PARAMIKO = "bench_sftp", "bench_sftp_nc", "bench_sftp_pk"
+
+# Targets this project commits to (issue 3), checked at the end.
+MAX_ODBC_VS_PSQL = 2.0
+MIN_ODBC_SPEEDUP = 5.0
+MAX_RSS_MB = 250
+MAX_COPY_VS_PSQL = 1.2
+MAX_SFTP_VS_OPENSSH = 1.5
+MIN_SFTP_SPEEDUP = 3.0
+NOISY_SPREAD = 1.3
+
+
+@dataclass
+class Case:
+    key: str
+    label: str
+    group: str  # "extract <rows>" or "sftp"
+    command: list[str]
+    slow: bool = False
+    times: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    digest: str | None = None
+
+
+# --------------------------------------------------------------------------- children
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one measured operation; write seconds (and a digest of the output) to ``args.result``."""
+    kind, out = args.child, Path(args.out) if args.out else None
+    result: dict[str, Any] = {}
+    _warm_up()
+    if kind == "imports":
+        start = time.perf_counter()
+    elif kind in ("ours_odbc", "ours_pg", "portable_odbc"):
+        import logging
+
+        from airflow.sdk import BaseHook, ObjectStoragePath
+
+        from airflow_batchtasks.operators.sql_extract import extract
+
+        logging.basicConfig(level=logging.WARNING)
+        start = time.perf_counter()
+        hook = BaseHook.get_hook(PG if kind == "ours_pg" else ODBC)
+        rows, path = extract(
+            hook, lambda _style: (args.sql, []), ObjectStoragePath(f"file://{out}"), {}, include_headers=True,
+            batch_size=10_000, log=logging.getLogger("bench"), fast_paths=kind != "portable_odbc",
+        )  # fmt: skip
+        result.update(rows=rows, path=path)
+    elif kind == "get_records":
+        from airflow.sdk import BaseHook
+
+        start = time.perf_counter()
+        hook = BaseHook.get_hook(ODBC)
+        records = hook.get_records(args.sql)
+        with open(out, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(args.columns.split(","))
+            writer.writerows(records)
+        result.update(rows=len(records))
+    elif kind == "pandas":
+        import warnings
+
+        import pandas as pd
+        from airflow.sdk import BaseHook
+
+        warnings.simplefilter("ignore")  # pandas warns about DB-API (not SQLAlchemy) connections
+        start = time.perf_counter()
+        conn = BaseHook.get_hook(ODBC).get_conn()
+        frame = pd.read_sql(args.sql, conn)
+        frame.to_csv(out, index=False)
+        result.update(rows=len(frame))
+    elif kind in ("sftp_ours", "sftp_paramiko"):
+        from airflow_batchtasks.operators.destinations import SftpDestination
+
+        start = time.perf_counter()
+        destination = SftpDestination(SFTP if kind == "sftp_ours" else SFTP_PARAMIKO, args.remote_dir)
+        try:
+            with open(args.src, "rb") as fh:
+                destination.put(fh, args.remote_name, overwrite=True)
+        finally:
+            destination.close()
+        result.update(client=type(destination.client).__name__)
+    elif kind in ("store_file", "store_file_nc"):
+        from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+        start = time.perf_counter()
+        SFTPHook(ssh_conn_id=SFTP if kind == "store_file" else SFTP_NOCOMPRESS).store_file(
+            f"{args.remote_dir}/{args.remote_name}", args.src
+        )
+    else:
+        raise SystemExit(f"unknown child {kind}")
+    result["seconds"] = time.perf_counter() - start
+    Path(args.result).write_text(json.dumps(result))
+
+
+def _warm_up() -> None:
+    """What a task process has done before its operator runs: imports, and plugins loaded.
+
+    Airflow loads every ``airflow.plugins`` entry point the first time a file is opened through
+    ``ObjectStoragePath`` (hook lineage asks the plugins); doing it here keeps that one-time cost
+    out of the measured time and in the baseline RSS, the same for every path.
+    """
+    import airflow.sdk
+    from airflow.providers.odbc.hooks.odbc import OdbcHook  # noqa: F401
+    from airflow.providers.postgres.hooks.postgres import PostgresHook  # noqa: F401
+    from airflow.providers.sftp.hooks.sftp import SFTPHook  # noqa: F401
+
+    from airflow_batchtasks.operators import destinations, sftp_fast, sql_extract  # noqa: F401
+
+    probe = airflow.sdk.ObjectStoragePath(f"file://{tempfile.gettempdir()}/batchtasks-bench-warm-{os.getpid()}")
+    with probe.open("wb") as fh:
+        fh.write(b"warm")
+    probe.unlink()
+
+
+def run_child(command: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, float, dict[str, Any]]:
+    """Run ``command``; return (wall seconds, peak RSS MB, CPU seconds, the child's JSON result or {})."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+        result_path = tmp.name
+    command = [part.replace("{result}", result_path) for part in command]
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = start + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            proc.kill()
+            raise TimeoutError(f"{command[:4]} ran longer than {timeout} s")
+        time.sleep(0.01)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:6])} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    text = Path(result_path).read_text() if os.path.getsize(result_path) else ""
+    os.unlink(result_path)
+    result = json.loads(text) if text else {}
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, result
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def connections(pg: Any, sshd: Any, odbc_driver: str) -> dict[str, str]:
+    odbc = {
+        "conn_type": "odbc", "host": pg.host, "port": pg.port, "login": pg.user, "password": pg.password,
+        "schema": pg.database,
+        "extra": {"driver": odbc_driver, "UseDeclareFetch": "1", "Fetch": "10000", "SSLmode": "disable"},
+    }  # fmt: skip
+    postgres = {"conn_type": "postgres", "host": pg.host, "port": pg.port, "login": pg.user,
+                "password": pg.password, "schema": pg.database}  # fmt: skip
+    key = {"private_key": sshd.private_key, "no_host_key_check": True}
+    sftp = {"conn_type": "sftp", "host": sshd.host, "port": sshd.port, "login": sshd.username}
+    return {
+        f"AIRFLOW_CONN_{ODBC.upper()}": json.dumps(odbc),
+        f"AIRFLOW_CONN_{PG.upper()}": json.dumps(postgres),
+        f"AIRFLOW_CONN_{SFTP.upper()}": json.dumps({**sftp, "extra": key}),
+        f"AIRFLOW_CONN_{SFTP_NOCOMPRESS.upper()}": json.dumps({**sftp, "extra": {**key, "compress": False}}),
+        f"AIRFLOW_CONN_{SFTP_PARAMIKO.upper()}": json.dumps(
+            {**sftp, "extra": {**key, "compress": False, "look_for_keys": False}}
+        ),
+    }
+
+
+def build_cases(args: argparse.Namespace, work: Path, pg: Any, sshd: Any, src: Path | None) -> list[Case]:
+    me = [sys.executable, str(Path(__file__).resolve())]
+    cases = [
+        Case(
+            "imports",
+            "a child that only imports (baseline RSS)",
+            "imports",
+            [*me, "--child", "imports", "--result", "{result}"],
+        )
+    ]
+    for rows in args.sizes:
+        table, group = f"bench_{rows}", f"extract {rows:,} rows"
+        sql = f"select * from {table}"
+        out = work / f"out_{rows}.csv"
+        psql = [
+            shutil.which("psql") or "psql", "-X", "-q", "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d",
+            pg.database, "-c", f"\\copy ({sql}) to '{out}' csv header",
+        ]  # fmt: skip
+        slow = rows > args.slow_max_rows
+
+        def py(kind: str, out: Path = out, sql: str = sql) -> list[str]:
+            return [*me, "--child", kind, "--sql", sql, "--columns", COLUMNS, "--out", str(out), "--result", "{result}"]
+
+        cases += [
+            Case(f"psql_{rows}", "`psql \\copy ... csv header` (reference)", group, psql),
+            Case(f"ours_odbc_{rows}", "**ours, ODBC**: arrow-odbc + vectorised CSV", group, py("ours_odbc")),
+            Case(f"ours_pg_{rows}", "**ours, postgres**: `COPY (query) TO STDOUT`", group, py("ours_pg")),
+            Case(f"portable_{rows}", "portable: pyodbc `fetchmany` + `csv.writer`", group, py("portable_odbc")),
+            Case(f"records_{rows}", "Airflow `OdbcHook.get_records` + `csv.writer`", group, py("get_records"), True),
+            Case(f"pandas_{rows}", "`pandas.read_sql` + `to_csv`", group, py("pandas"), True),
+        ]
+        if slow and args.skip_slow:
+            cases = [c for c in cases if not (c.group == group and c.slow)]
+    if src is not None:
+        remote = sshd.root / "bench"
+        remote.mkdir(exist_ok=True)
+        batch = work / "put.batch"
+        batch.write_text(f"put {src} {remote}/openssh.bin\n")
+        sftp = [
+            shutil.which("sftp") or "sftp", "-q", "-i", str(sshd.private_key_path), "-P", str(sshd.port),
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-b", str(batch),
+            f"{sshd.username}@{sshd.host}",
+        ]  # fmt: skip
+
+        def up(kind: str) -> list[str]:
+            return [*me, "--child", kind, "--src", str(src), "--remote-dir", str(remote), "--remote-name",
+                    f"{kind}.bin", "--result", "{result}"]  # fmt: skip
+
+        cases += [
+            Case("openssh", "OpenSSH `sftp` put (reference)", "sftp", sftp),
+            Case("sftp_ours", "**ours**: asyncssh, AES-GCM, no compression, 64 writes in flight", "sftp",
+                 up("sftp_ours")),
+            Case("sftp_paramiko", "ours, paramiko fallback (SSHHook, pipelined, compress off)", "sftp",
+                 up("sftp_paramiko")),
+            Case("store_file", "Airflow `SFTPHook.store_file`, connection defaults (compression on)", "sftp",
+                 up("store_file"), slow=True),
+            Case("store_file_nc", "Airflow `SFTPHook.store_file`, `compress: false`", "sftp", up("store_file_nc")),
+        ]  # fmt: skip
+    return [c for c in cases if not args.only or any(o in c.key for o in args.only)]
+
+
+def measure(cases: list[Case], args: argparse.Namespace, env: dict[str, str], sshd: Any) -> None:
+    """Round-robin; every path runs right after a run of its group's reference, and is compared with it.
+
+    On a shared machine the load changes from one minute to the next: a ratio to a reference
+    measured seconds earlier is far steadier than a ratio of medians taken minutes apart.
+    """
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(case.group, []).append(case)
+    for round_no in range(args.repeat):
+        for group, (ref, *others) in groups.items():
+            if group == "imports":
+                if round_no == 0:
+                    _run(ref, args, env, sshd, round_no)
+                continue
+            for case in others:
+                if case.slow and round_no >= args.slow_repeat:
+                    continue
+                ref_seconds = _run(ref, args, env, sshd, round_no)
+                case.ratios.append(_run(case, args, env, sshd, round_no) / ref_seconds)
+
+
+def _run(case: Case, args: argparse.Namespace, env: dict[str, str], sshd: Any, round_no: int) -> float:
+    wall, rss, cpu, result = run_child(case.command, env, args.timeout)
+    seconds = result.get("seconds", wall)
+    case.times.append(seconds)
+    case.rss_mb.append(rss)
+    case.cpu.append(cpu)
+    out = _output_of(case)
+    if out is not None and out.exists():
+        if args.verify and case.digest is None:
+            case.digest = _md5(out)
+        out.unlink()
+    for leftover in (sshd.root / "bench").glob("*.bin") if sshd else []:
+        leftover.unlink()
+    detail = result.get("path") or result.get("client") or ""
+    print(f"  round {round_no + 1} {case.key:<18} {seconds:7.2f} s  rss {rss:6.0f} MB  cpu {cpu:6.2f} s  "
+          f"load {os.getloadavg()[0]:4.1f}  {detail}", flush=True)  # fmt: skip
+    return seconds
+
+
+def _output_of(case: Case) -> Path | None:
+    if "--out" in case.command:
+        return Path(case.command[case.command.index("--out") + 1])
+    for part in case.command:
+        if part.startswith("\\copy"):
+            return Path(part.split("to '")[1].split("'")[0])
+    return None
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(cases: list[Case], args: argparse.Namespace, load: tuple[float, float]) -> list[str]:
+    """Print one Markdown table per group and return the target checks that failed."""
+    failed: list[str] = []
+    by_group: dict[str, list[Case]] = {}
+    for case in cases:
+        by_group.setdefault(case.group, []).append(case)
+    imports = by_group.pop("imports", [])
+    baseline = imports[0].rss_mb[0] if imports else 0.0
+    print(f"\nLoad average (1 min) at start / end: {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} cores; "
+          f"{args.repeat} rounds (slow paths: {args.slow_repeat}); \"vs reference\" is the median of the ratios "
+          "to the reference run just before each run.")  # fmt: skip
+    if imports:
+        print(
+            f"Baseline RSS: a child that only imports Airflow, the hooks and our modules and loads the plugins "
+            f"(what a task process holds before its operator runs) peaks at {baseline:.0f} MB."
+        )
+    for group, members in by_group.items():
+        print(f"\n### {group}\n")
+        print("| path | time (median) | vs reference | peak RSS (over baseline) | CPU | runs (s) |")
+        print("|---|---|---|---|---|---|")
+        for case in members:
+            if not case.times:
+                continue
+            ratio = statistics.median(case.ratios) if case.ratios else 1.0
+            runs = ", ".join(f"{t:.2f}" for t in case.times)
+            over = f" (+{max(case.rss_mb) - baseline:.0f})" if case.command[0] == sys.executable else ""
+            print(f"| {case.label} | {statistics.median(case.times):.2f} s | {ratio:.2f}x | "
+                  f"{max(case.rss_mb):.0f} MB{over} | {statistics.median(case.cpu):.1f} s | {runs} |")  # fmt: skip
+        failed += _check(group, {_short(c): c for c in members}, baseline)
+    rss = {c.key: max(c.rss_mb) for c in cases if c.rss_mb and c.key.startswith(("ours_odbc", "ours_pg"))}
+    for kind in ("ours_odbc", "ours_pg"):
+        sizes = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in rss.items() if k.rsplit("_", 1)[0] == kind)
+        if len(sizes) > 1 and sizes[-1][1] > 1.1 * sizes[0][1]:
+            failed.append(f"{kind}: peak RSS grows with rows ({sizes[0][1]:.0f} -> {sizes[-1][1]:.0f} MB)")
+    print()
+    for line in failed or ["all targets met"]:
+        print(f"- {line}")
+    return failed
+
+
+def _short(case: Case) -> str:
+    return case.key if case.group == "sftp" else case.key.rsplit("_", 1)[0]
+
+
+def _ratio(case: Case | None) -> float | None:
+    return statistics.median(case.ratios) if case and case.ratios else None
+
+
+def _check(group: str, cases: dict[str, Case], baseline: float) -> list[str]:
+    failed = []
+    if group == "sftp":
+        ours, store = _ratio(cases.get("sftp_ours")), _ratio(cases.get("store_file"))
+        if ours and ours > MAX_SFTP_VS_OPENSSH:
+            failed.append(f"sftp: ours {ours:.2f}x OpenSSH (target <= {MAX_SFTP_VS_OPENSSH}x)")
+        if store and ours and store < MIN_SFTP_SPEEDUP * ours:
+            failed.append(f"sftp: ours only {store / ours:.1f}x faster than store_file (target >= {MIN_SFTP_SPEEDUP}x)")
+        return failed
+    odbc, pg = _ratio(cases.get("ours_odbc")), _ratio(cases.get("ours_pg"))
+    if odbc and odbc > MAX_ODBC_VS_PSQL:
+        failed.append(f"{group}: ours ODBC {odbc:.2f}x psql (target <= {MAX_ODBC_VS_PSQL}x)")
+    if pg and pg > MAX_COPY_VS_PSQL:
+        failed.append(f"{group}: ours COPY {pg:.2f}x psql (target <= {MAX_COPY_VS_PSQL}x)")
+    for slow in ("records", "pandas"):
+        other = _ratio(cases.get(slow))
+        if other and odbc and other < MIN_ODBC_SPEEDUP * odbc:
+            failed.append(f"{group}: ours ODBC only {other / odbc:.1f}x faster than {slow} (target >= 5x)")
+    for key in ("ours_odbc", "ours_pg"):
+        if key in cases and cases[key].rss_mb and max(cases[key].rss_mb) - baseline > MAX_RSS_MB:
+            failed.append(f"{group}: {key} uses {max(cases[key].rss_mb) - baseline:.0f} MB over the baseline")
+    digests = {k: cases[k].digest for k in ("ours_odbc", "portable") if k in cases and cases[k].digest}
+    if len(digests) == 2 and len(set(digests.values())) != 1:
+        failed.append(f"{group}: arrow-odbc output differs from the portable path's")
+    return failed
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200_000, 2_000_000], help="rows per extract table")
+    parser.add_argument("--repeat", type=int, default=3, help="measured rounds (median reported)")
+    parser.add_argument("--slow-repeat", type=int, default=1, help="rounds for get_records/pandas (slow, GBs)")
+    parser.add_argument("--slow-max-rows", type=int, default=2_000_000, help="largest table for get_records/pandas")
+    parser.add_argument("--skip-slow", action="store_true", help="skip get_records/pandas above --slow-max-rows")
+    parser.add_argument("--sftp-mib", type=int, default=1024, help="size of the uploaded file; 0 skips SFTP")
+    parser.add_argument("--only", nargs="*", help="only cases whose key contains one of these (e.g. odbc psql)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false", help="skip output digests")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds before a child is killed")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--sql", help=argparse.SUPPRESS)
+    parser.add_argument("--columns", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--src", help=argparse.SUPPRESS)
+    parser.add_argument("--remote-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--remote-name", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        child(args)
+        return 0
+    from tests.servers import PostgresServer, SshServer, find_odbc_driver
+
+    work = Path(tempfile.mkdtemp(prefix="batchtasks-bench-"))
+    pg = PostgresServer().start()
+    sshd = SshServer().start() if args.sftp_mib else None
+    try:
+        print(f"PostgreSQL on {pg.port}, sshd on {sshd.port if sshd else '-'}, work dir {work}", flush=True)
+        for rows in args.sizes:
+            pg.execute(TABLE_SQL.format(table=f"bench_{rows}", rows=rows))
+            pg.execute(f"vacuum analyze bench_{rows}")
+        src = None
+        if sshd:
+            src = work / "upload.bin"
+            with open(src, "wb") as fh:
+                for _ in range(args.sftp_mib):
+                    fh.write(os.urandom(1 << 20))
+        home = work / "airflow_home"
+        home.mkdir()
+        env = {
+            **os.environ, **connections(pg, sshd or _NoSshd(), find_odbc_driver()),
+            "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA": "True", "PGPASSWORD": pg.password,
+            "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+        }  # fmt: skip
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # children import from cached bytecode, as a deployment does
+        cases = build_cases(args, work, pg, sshd, src)
+        run_child(cases[0].command, env, args.timeout)  # fills the bytecode cache, not measured
+        load_start = os.getloadavg()[0]
+        measure(cases, args, env, sshd)
+        failed = report(cases, args, (load_start, os.getloadavg()[0]))
+    finally:
+        pg.close()
+        if sshd:
+            sshd.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+class _NoSshd:
+    host, port, username, private_key = "127.0.0.1", 22, "nobody", ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

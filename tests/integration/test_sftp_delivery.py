@@ -1,0 +1,106 @@
+"""SFTP deliveries through both clients: asyncssh (fast) and paramiko (connections it cannot carry).
+
+Either way the file lands whole under its final name, never half under it, and
+a leftover ``.part`` of an interrupted upload of the same name is removed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_batchtasks.operators import sftp_fast
+from airflow_batchtasks.operators.destinations import DestinationExists, ParamikoSftpClient, SftpDestination
+from tests.integration.pipeline import set_connection
+from tests.servers import SshServer
+
+pytestmark = pytest.mark.integration
+
+PAYLOAD = os.urandom(9 * 1024 * 1024 + 123)  # several write blocks, not a multiple of any
+
+
+@pytest.fixture(params=["asyncssh", "paramiko"])
+def client_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, sshd_server: SshServer) -> str:
+    """An SFTP connection the asyncssh client takes, or one with an extra only the paramiko SSHHook reads."""
+    extra: dict[str, Any] = {"private_key": sshd_server.private_key, "no_host_key_check": True}
+    if request.param == "paramiko":
+        extra["look_for_keys"] = False
+    set_connection(
+        monkeypatch, "deliver_sftp", conn_type="sftp", host=sshd_server.host, port=sshd_server.port,
+        login=sshd_server.username, extra=extra,
+    )  # fmt: skip
+    return request.param
+
+
+def _inbox(sshd_server: SshServer, tmp_path: Path) -> Path:
+    inbox = sshd_server.root / tmp_path.name
+    inbox.mkdir()
+    return inbox
+
+
+def test_the_client_is_chosen_by_what_the_connection_needs(client_kind: str) -> None:
+    reason = sftp_fast.unsupported_reason("deliver_sftp")
+    destination = SftpDestination("deliver_sftp", "/")
+    try:
+        if client_kind == "asyncssh":
+            assert reason is None
+            assert isinstance(destination.client, sftp_fast.AsyncSftpClient)
+            assert destination.client.cipher == "aes128-gcm@openssh.com"
+        else:
+            assert reason == "connection extras only the paramiko SSHHook reads: look_for_keys"
+            assert isinstance(destination.client, ParamikoSftpClient)
+    finally:
+        destination.close()
+
+
+def test_put_delivers_every_byte_and_cleans_leftovers(client_kind: str, sshd_server: SshServer, tmp_path: Path) -> None:
+    inbox = _inbox(sshd_server, tmp_path)
+    (inbox / ".data.bin.0123456789ab.part").write_bytes(b"half of an interrupted upload")
+    (inbox / ".other.bin.0123456789ab.part").write_bytes(b"another file's upload in progress")
+    destination = SftpDestination("deliver_sftp", str(inbox))
+    try:
+        final = destination.put(io.BytesIO(PAYLOAD), "data.bin", overwrite=True)
+        destination.put(io.BytesIO(b""), "empty.bin", overwrite=True)
+    finally:
+        destination.close()
+    assert final == f"{inbox}/data.bin"
+    assert (inbox / "data.bin").read_bytes() == PAYLOAD
+    assert (inbox / "empty.bin").read_bytes() == b""
+    assert sorted(p.name for p in inbox.iterdir()) == [".other.bin.0123456789ab.part", "data.bin", "empty.bin"]
+
+
+def test_overwrite_replaces_or_refuses(client_kind: str, sshd_server: SshServer, tmp_path: Path) -> None:
+    inbox = _inbox(sshd_server, tmp_path)
+    (inbox / "data.bin").write_bytes(b"old")
+    destination = SftpDestination("deliver_sftp", str(inbox))
+    try:
+        with pytest.raises(DestinationExists):
+            destination.put(io.BytesIO(PAYLOAD), "data.bin", overwrite=False)
+        assert (inbox / "data.bin").read_bytes() == b"old"
+        destination.put(io.BytesIO(PAYLOAD), "data.bin", overwrite=True)
+    finally:
+        destination.close()
+    assert (inbox / "data.bin").read_bytes() == PAYLOAD
+    assert [p.name for p in inbox.iterdir()] == ["data.bin"], "no temporary file left"
+
+
+def test_a_failed_upload_leaves_nothing_behind(client_kind: str, sshd_server: SshServer, tmp_path: Path) -> None:
+    inbox = _inbox(sshd_server, tmp_path)
+
+    class Broken(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() > 3 * 1024 * 1024:
+                raise OSError("source disk went away")
+            return super().read(size)
+
+    destination = SftpDestination("deliver_sftp", str(inbox))
+    try:
+        with pytest.raises(OSError, match="source disk went away"):
+            destination.put(Broken(PAYLOAD), "data.bin", overwrite=True)
+    finally:
+        destination.close()
+    assert list(inbox.iterdir()) == []
