@@ -14,7 +14,6 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
-from airflow_batchtasks.operators import sql_extract
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.locations import LocationError, fetch_text
 from airflow_batchtasks.operators.sql_params import ParamBinder, QueryParamError, named_values
@@ -98,6 +97,9 @@ class SqlExtractOperator(BatchStepOperator):
         target = self.staging(context, "extract") / name
         target.parent.mkdir(parents=True, exist_ok=True)
         self.log.info("Query on connection %s", self.conn_id)
+        # Imported here: the fast paths pull in pyarrow, which DAG parsing must not pay for.
+        from airflow_batchtasks.operators import sql_extract
+
         rows, path = sql_extract.extract(
             BaseHook.get_hook(self.conn_id),
             self._query_for,
