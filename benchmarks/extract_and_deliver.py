@@ -186,14 +186,18 @@ def run_child(command: list[str], env: dict[str, str], timeout: float) -> tuple[
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            proc.kill()
-            raise TimeoutError(f"{command[:4]} ran longer than {timeout} s")
-        time.sleep(0.01)
+    try:
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"{command[:4]} ran longer than {timeout} s")
+            time.sleep(0.01)
+    except BaseException:  # timeout or Ctrl-C: never leave a child running
+        proc.kill()
+        proc.wait()
+        raise
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""

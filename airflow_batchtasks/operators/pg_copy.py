@@ -90,17 +90,30 @@ def column_expression(oid: int, column: str, quote_all: bool) -> str:
         text = column
     elif oid in INTEGER_OIDS or oid in (NUMERIC_OID, UUID_OID, DATE_OID):
         text = column if not quote_all else f"{column}::text"
-    elif oid in (TIMESTAMP_OID, TIMESTAMPTZ_OID):
-        zone = f" || to_char({column}, 'TZH:TZM')" if oid == TIMESTAMPTZ_OID else ""
+    elif oid == TIMESTAMP_OID:
+        text = _timestamp_text(column)
+    elif oid == TIMESTAMPTZ_OID:
         text = (
             f"(CASE WHEN {column} = date_trunc('second', {column}) THEN to_char({column}, '{_SECONDS}') "
-            f"ELSE to_char({column}, '{_SECONDS}.US') END{zone})"
+            f"ELSE to_char({column}, '{_SECONDS}.US') END || to_char({column}, 'TZH:TZM'))"
         )
     elif oid == BOOL_OID:
         text = f"(CASE WHEN {column} THEN 'True' WHEN NOT {column} THEN 'False' END)"
     else:
         raise CopyUnavailable(f"column {column} has type oid {oid}, whose text COPY would write differently")
     return f"COALESCE({text}, '')" if quote_all else text
+
+
+def _timestamp_text(column: str) -> str:
+    """``str(datetime)``: the server's own text with its fraction padded back to six digits.
+
+    PostgreSQL prints ``01.5`` where Python prints ``01.500000``. ``to_char`` would do it but
+    costs about half of the whole COPY's CPU per timestamp column; the native text plus as many
+    zeros as the microseconds have trailing zeros costs a quarter of that.
+    """
+    micros = f"(date_part('microseconds', {column})::int8 % 1000000)"
+    pads = " ".join(f"WHEN {micros} % {10**n} = 0 THEN '{'0' * n}'" for n in range(5, 0, -1))
+    return f"({column}::text || CASE WHEN {micros} = 0 THEN '' {pads} ELSE '' END)"
 
 
 def copy_statement(sql: str, oids: Sequence[int], rules: CsvRules) -> str:
