@@ -131,9 +131,33 @@ def copy_statement(sql: str, oids: Sequence[int], rules: CsvRules) -> str:
 
 
 def _describe(conn: Any, sql: str, values: Any) -> list[tuple[str, int]]:
+    """Names and type oids of the query's columns, taken as a subquery (which it must be for COPY).
+
+    psycopg 3 prepares the statement and describes it without running it, so a query with side
+    effects (a data-modifying ``WITH``) still runs once; psycopg2 has no describe and runs it
+    with ``LIMIT 0``.
+    """
+    wrapped = f"SELECT * FROM ({sql}\n) AS batchtasks_q"
+    if _is_psycopg3(conn):
+        from psycopg import pq
+
+        encoding = conn.info.encoding
+        pgconn = conn.pgconn
+        blocking_before = pgconn.nonblocking
+        pgconn.nonblocking = 0
+        try:
+            prepared = pgconn.prepare(b"", _merged(conn, wrapped, values).encode(encoding))
+            if prepared.status != pq.ExecStatus.COMMAND_OK:
+                raise CopyUnavailable((prepared.error_message or b"").decode(encoding, "replace").strip())
+            described = pgconn.describe_prepared(b"")
+            if described.status != pq.ExecStatus.COMMAND_OK:
+                raise CopyUnavailable((described.error_message or b"").decode(encoding, "replace").strip())
+            return [(described.fname(i).decode(encoding), described.ftype(i)) for i in range(described.nfields)]
+        finally:
+            pgconn.nonblocking = blocking_before
     cursor = conn.cursor()
     try:
-        cursor.execute(f"SELECT * FROM ({sql}\n) AS batchtasks_q LIMIT 0", values or None)
+        cursor.execute(f"{wrapped} LIMIT 0", values or None)
         return [(_name(col), int(_type_code(col))) for col in cursor.description or []]
     finally:
         cursor.close()
@@ -278,7 +302,7 @@ def extract(
         columns = _describe(conn, sql, values)
     except Exception as exc:
         conn.rollback()
-        raise CopyUnavailable(f"the query cannot be described as a subquery ({exc})".strip()) from exc
+        raise CopyUnavailable(f"the query cannot be described as a subquery: {exc}") from exc
     statement = copy_statement(sql, [oid for _, oid in columns], rules)
     with conn.cursor() as cursor:
         cursor.execute("SET datestyle TO ISO")
