@@ -145,9 +145,12 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
         self._launch(context, f"waited for starts_after; {decision.reason}" if waited else decision.reason)
 
     def _launch(self, context: Any, why: str) -> None:
-        # No check for a cancellation here: cancelling fails the DAG run, and Airflow then stops
-        # this task instance and never starts the next ones.
+        # Cancelling fails the DAG run, and Airflow then stops this task instance and never starts
+        # the next ones. This check closes the gaps: a step already past its decision when the
+        # cancel came, or (Airflow 3.1) one the scheduler still started after it.
         ti = context["ti"]
+        if _state(ti.get_dagrun_state(dag_id=ti.dag_id, run_id=ti.run_id)) == "failed":
+            self._stop(context, CANCELLED, "not started: the instance was stopped (its DAG run is failed)")
         if self._target_paused(ti):
             self._stop(context, FAILED, f"the DAG of task `{self.trigger_dag_id}` is paused in Airflow")
         run_id = f"{context['run_id']}__{self.task_id}"
@@ -229,6 +232,11 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
         raise AirflowFailException(reason)
 
 
+def _state(value: Any) -> str:
+    """A state as its plain value: the task API answers with enums whose ``str()`` is ``DagRunState.X``."""
+    return str(getattr(value, "value", value))
+
+
 def partial_of_run(ti: Any, dag_id: str, run_id: str, log: Any) -> str | None:
     """PARTIAL if any task of the task run pushed ``partial: true`` (own key or return value)."""
     states = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id) or {}
@@ -252,7 +260,7 @@ def step_view_in_task(ti: Any, step: int, task: str, ti_state: str | None, log: 
     if needs_task_run_state(outcome, ti_state):
         assert outcome is not None
         try:
-            run_state = str(ti.get_dagrun_state(dag_id=task, run_id=outcome["task_run_id"]))
+            run_state = _state(ti.get_dagrun_state(dag_id=task, run_id=outcome["task_run_id"]))
         except Exception as exc:  # noqa: BLE001 - no such run: the step's own state stands
             log.warning("state of task run %s not readable: %s", outcome["task_run_id"], exc)
         if run_state == "success":

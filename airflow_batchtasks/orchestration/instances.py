@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 ORCHESTRATION_TAG = "orchestration"
 FINISHED = ("success", "failed")
+CANCELLED_BY = "cancelled by "
 
 
 class OrchestrationError(Exception):
@@ -145,17 +146,23 @@ def cancel(name: str, instance_id: str, user: str) -> None:
 
     Order matters: the orchestration run is failed first (Airflow fails its running step and
     skips the rest), then the step's task run, so the step never sees its task run end and
-    records nothing over the cancellation. Conflict if the instance already ended.
+    records nothing over the cancellation. The "cancelled by" marker (an XCom on ``report``, read
+    by the reports) and the run's note are written in the same transaction. Conflict if the
+    instance already ended.
     """
     from airflow.models.dagrun import DagRun
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    reason = f"cancelled by {user}"
+    reason = f"{CANCELLED_BY}{user}"
     with create_session() as session:
         run = _run(name, instance_id, session)
         if run.state in FINISHED:
             raise Conflict(f"instance `{instance_id}` of `{name}` already ended ({run.state}): it cannot be cancelled")
+        _fail_run(run, session)
+        # A fresh copy of the run: Airflow 3.1 sets the skipped tasks' states in sessions of its own,
+        # which leaves the run object detached from this one.
+        run = _run(name, instance_id, session)
         XComModel.set(
             CANCEL_KEY,
             {"user": user, "at": datetime.now(timezone.utc).isoformat()},
@@ -165,7 +172,6 @@ def cancel(name: str, instance_id: str, user: str) -> None:
             session=session,
         )
         _set_note(run, reason)
-        _fail_run(run, session)
         for task_id in sorted(_step_task_ids(name, instance_id, session)):
             parsed = parse_step_task_id(task_id)
             if parsed is None:
@@ -253,6 +259,21 @@ def _xcoms(dag_id: str, run_id: str, key: str, session: Session) -> dict[str, An
     return {row.task_id: XComModel.deserialize_value(row) for row in rows}
 
 
+def _cancel_reason(run: DagRun, marker: Any) -> str | None:
+    """"cancelled by <user>" for a run ``cancel`` stopped: its XCom marker, else its note.
+
+    The note is the fallback because on Airflow 3.1 a cancelled run's ``report`` task can still
+    start (3.1 skips pending tasks outside the run's transaction, racing the scheduler), and a
+    starting task clears its XComs, the marker with them.
+    """
+    if run.state != "failed":
+        return None
+    if isinstance(marker, Mapping) and marker.get("user"):
+        return f"{CANCELLED_BY}{marker['user']}"
+    note = run.note or ""
+    return note if note.startswith(CANCELLED_BY) else None
+
+
 def _partial_in_db(task_run: DagRun, session: Session) -> str | None:
     """The PARTIAL reason a task run's tasks reported (XCom ``partial`` or return value), if any."""
     values: list[tuple[str, Any]] = []
@@ -270,7 +291,7 @@ def _report(run: DagRun, session: Session) -> dict[str, Any]:
     ).all()
     outcomes = _xcoms(run.dag_id, run.run_id, OUTCOME_KEY, session)
     cancel = _xcoms(run.dag_id, run.run_id, CANCEL_KEY, session).get(REPORT_TASK_ID)
-    cancelled = f"cancelled by {cancel.get('user')}" if isinstance(cancel, Mapping) and run.state == "failed" else None
+    cancelled = _cancel_reason(run, cancel)
     steps: list[dict[str, Any]] = []
     views: list[dict[str, Any]] = []
     for ti in sorted(tis, key=lambda t: (parse_step_task_id(t.task_id) or (10**9, ""))[0]):

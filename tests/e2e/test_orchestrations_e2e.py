@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from urllib.parse import quote
 import pytest
 
 from dev.demo import create_sales_db
+from tests.airflow_compat import batchtasks_cli
 from tests.e2e.airflow_instance import AirflowInstance
 
 pytestmark = pytest.mark.e2e
@@ -168,7 +170,11 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstanc
 
 # ---------------------------------------------------------------------------- helpers
 def cli(airflow: AirflowInstance, *args: str, ok: bool = True) -> str:
-    result = airflow.cli("batchtasks", "orchestration", *args)
+    """``airflow batchtasks orchestration ARGS`` against the instance (``airflow-batchtasks`` on Airflow 3.1)."""
+    result = subprocess.run(
+        [*batchtasks_cli(), "orchestration", *args],
+        cwd=airflow.home, env=airflow.env, capture_output=True, text=True, timeout=120,
+    )
     if ok:
         assert result.returncode == 0, f"{args}: rc={result.returncode}\n{result.stdout}\n{result.stderr}"
     return result.stdout + (result.stderr if not ok else "")
