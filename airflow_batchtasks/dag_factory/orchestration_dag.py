@@ -21,9 +21,7 @@ from airflow_batchtasks.dag_factory.task_dag import TAG
 from airflow_batchtasks.definitions.catalog import Entry
 from airflow_batchtasks.definitions.models import Orchestration
 from airflow_batchtasks.orchestration.rules import Limits, StepRules
-from airflow_batchtasks.orchestration.status import step_task_id
-
-ORCHESTRATION_TAG = "orchestration"
+from airflow_batchtasks.orchestration.status import ORCHESTRATION_TAG, step_task_id
 
 
 def limits_of(orch: Orchestration) -> Limits:

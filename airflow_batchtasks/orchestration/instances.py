@@ -25,6 +25,7 @@ from sqlalchemy import select
 from airflow_batchtasks.orchestration.status import (
     CANCEL_KEY,
     CANCELLED,
+    ORCHESTRATION_TAG,
     OUTCOME_KEY,
     PARTIAL_KEYS,
     QUEUED,
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ORCHESTRATION_TAG = "orchestration"
 FINISHED = ("success", "failed")
 CANCELLED_BY = "cancelled by "
 
