@@ -277,6 +277,20 @@ def test_a_page_without_a_session_goes_through_airflow_login(browser: Browser, a
         context.close()
 
 
+def test_an_ended_session_inside_airflow_goes_to_airflow_login(browser: Browser, airflow: AirflowInstance) -> None:
+    page = login(browser, airflow)
+    try:
+        ui = open_in_airflow(page)
+        page.context.clear_cookies()  # the session ends (expired, or logged out in another tab)
+        ui.get_by_role("link", name="My Tasks").click()
+        expect(ui.get_by_role("heading", name="Not signed in")).to_be_visible()
+        ui.get_by_role("link", name="Sign in to Airflow").click()
+        expect(page).to_have_url(re.compile(r"/auth/login\?next="))
+        expect(page.locator("iframe")).to_have_count(0), "Airflow's own login page, not one inside the frame"
+    finally:
+        page.context.close()
+
+
 def test_filters_clouds_and_pagination(admin: Page, airflow: AirflowInstance) -> None:
     ui = open_in_airflow(admin)
     owners = ui.get_by_role("region", name="Owners")
@@ -284,6 +298,9 @@ def test_filters_clouds_and_pagination(admin: Page, airflow: AirflowInstance) ->
     expect(owners.get_by_role("link")).to_have_text([re.compile(r"^admin"), re.compile(r"^alice"),
                                                      re.compile(r"^op")])
     everything = ["daily_sales", "flaky_export", "slow_split", "ui_wait", "vendor_feed", "warehouse_export"]
+    for chip in ui.locator("label.chip").all():  # the counts are the API's totals for the same filter
+        status, count = chip.inner_text().split()
+        assert int(count) == ok(call(airflow, "GET", "/tasks", params={"status": status}))["total"], status
     projects.get_by_role("link", name=re.compile(r"^ops: 3 tasks")).click()
     expect_tasks(ui, ["flaky_export", "slow_split", "ui_wait"])
     expect(projects.get_by_role("link", name=re.compile("^ops"))).to_have_attribute("aria-current", "true")

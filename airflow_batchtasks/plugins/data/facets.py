@@ -1,23 +1,42 @@
-"""Counts behind the task list's owner cloud, project cloud and status chips (Atlas Hub's name clouds).
+"""A page of the task list together with its owner cloud, project cloud and status counts.
 
-Each count applies every filter of the list except its own dimension (the
-project cloud ignores the project filter, ...), so a cloud keeps offering the
-other projects while one is selected, the way faceted search behaves. Each
-dimension is one grouped query over the same task subquery :mod:`.tasks` pages
-through, so the counts and the table can never disagree, and a thousand tasks
-cost three round trips, not one per task.
+Atlas Hub's list shows name clouds of owners and projects next to the table,
+and Alumio's shows counts per status. Each count applies every filter except
+its own dimension (the project cloud ignores the project filter, ...), so a
+cloud keeps offering the other projects while one is selected, the way faceted
+search behaves.
+
+A task's status is the costly part of the list (a correlated look at its
+current run); ``tasks.list_tasks`` computes it twice (count, then page) and a
+query per facet would compute it again each time. So statuses are read once,
+as name + status rows of :func:`.tasks._task_rows` (the same subquery, the same
+status), for exactly the tasks some number on the page depends on:
+
+- without a status filter, the tasks the other filters keep: their statuses
+  give the status counts, the total and the page; the clouds need no status and
+  are two grouped tag queries;
+- with a status filter, the clouds need statuses beyond the project/owner
+  filters too, so the pass covers every task the remaining filters keep, with
+  its project/owner tags, and Python applies status/project/owner per count.
+
+Then only the page's rows are read in full and completed by
+:func:`.tasks.summaries`. Table and counts come from the same rows and cannot
+disagree; a thousand tasks cost four or five queries and one status pass.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Any
 
 from airflow.models.dag import DagTag
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
+from airflow_batchtasks.plugins.data.errors import Invalid
+from airflow_batchtasks.plugins.data.models import TaskList
 from airflow_batchtasks.plugins.data.status import TASK_STATUSES
-from airflow_batchtasks.plugins.data.tasks import TaskFilter, _task_rows
+from airflow_batchtasks.plugins.data.tasks import TaskFilter, _task_rows, summaries
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -31,22 +50,71 @@ class Facets(BaseModel):
     statuses: dict[str, int] = Field(default_factory=dict)
 
 
-def _tag_counts(session: Session, f: TaskFilter, readable: set[str] | None, prefix: str) -> dict[str, int]:
+def _tag_counts(session: Session, f: TaskFilter, readable: set[str] | None, prefix: str) -> Counter[str]:
     names = _task_rows(f, readable).subquery()
     rows = session.execute(
         select(DagTag.name, func.count())
         .where(DagTag.dag_id.in_(select(names.c.name)), DagTag.name.startswith(prefix, autoescape=True))
         .group_by(DagTag.name)
     ).all()
-    return {name[len(prefix):]: count for name, count in sorted(rows)}
+    return Counter({name[len(prefix):]: count for name, count in rows})
 
 
-def facets(session: Session, f: TaskFilter, readable: set[str] | None) -> Facets:
-    """Counts of the tasks ``readable`` by the caller that match ``f`` (minus each dimension's own filter)."""
-    rows = _task_rows(f.model_copy(update={"status": None}), readable).subquery()
-    by_status = dict(session.execute(select(rows.c.status, func.count()).group_by(rows.c.status)).all())
-    return Facets(
-        projects=_tag_counts(session, f.model_copy(update={"project": None}), readable, "project:"),
-        owners=_tag_counts(session, f.model_copy(update={"owner": None}), readable, "owner:"),
-        statuses={s: int(by_status.get(s, 0)) for s in TASK_STATUSES},
+def _tags_of(session: Session, names: Any) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    projects: dict[str, set[str]] = defaultdict(set)
+    owners: dict[str, set[str]] = defaultdict(set)
+    rows = session.execute(
+        select(DagTag.dag_id, DagTag.name).where(
+            DagTag.dag_id.in_(names),
+            or_(DagTag.name.startswith("project:", autoescape=True), DagTag.name.startswith("owner:", autoescape=True)),
+        )
+    ).all()
+    for dag_id, tag in rows:
+        kind, _, value = tag.partition(":")
+        (projects if kind == "project" else owners)[dag_id].add(value)
+    return projects, owners
+
+
+def list_with_facets(
+    session: Session, f: TaskFilter, readable: set[str] | None, limit: int = 50, offset: int = 0
+) -> tuple[TaskList, Facets]:
+    """The page ``tasks.list_tasks`` would return for ``f``, and the facet counts around it."""
+    if limit < 1 or offset < 0:
+        raise Invalid("limit must be at least 1 and offset at least 0")
+    wide = bool(f.status)
+    scope = f.model_copy(update={"status": None, "project": None, "owner": None} if wide else {"status": None})
+    base = _task_rows(scope, readable).subquery()
+    status_of: dict[str, str] = dict(session.execute(select(base.c.name, base.c.status)).all())
+
+    if wide:
+        projects_of, owners_of = _tags_of(session, select(base.c.name)) if status_of else ({}, {})
+
+        def keeps(name: str, *, status: bool = True, project: bool = True, owner: bool = True) -> bool:
+            return (
+                (not status or status_of[name] in (f.status or ()))
+                and (not project or not f.project or f.project in projects_of.get(name, ()))
+                and (not owner or not f.owner or f.owner in owners_of.get(name, ()))
+            )
+
+        statuses = Counter(s for n, s in status_of.items() if keeps(n, status=False))
+        projects = Counter(p for n in status_of if keeps(n, project=False) for p in projects_of.get(n, ()))
+        owners = Counter(o for n in status_of if keeps(n, owner=False) for o in owners_of.get(n, ()))
+        matching = sorted(n for n in status_of if keeps(n))
+    else:  # every row already passed the project/owner filters in SQL; no status filter to apply
+        statuses = Counter(status_of.values())
+        projects = _tag_counts(session, f.model_copy(update={"project": None}), readable, "project:")
+        owners = _tag_counts(session, f.model_copy(update={"owner": None}), readable, "owner:")
+        matching = sorted(status_of)
+
+    names = matching[offset : offset + limit]
+    page: list[Any] = []
+    if names:  # the page's other columns (current run, created, updated) for its own rows only
+        page = sorted(session.execute(select(base).where(base.c.name.in_(names))).all(), key=lambda r: r.name)
+    return (
+        TaskList(total=len(matching), limit=limit, offset=offset, tasks=summaries(session, page)),
+        Facets(
+            projects=dict(sorted(projects.items())),
+            owners=dict(sorted(owners.items())),
+            statuses={s: statuses.get(s, 0) for s in TASK_STATUSES},
+        ),
     )

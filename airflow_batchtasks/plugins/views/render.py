@@ -118,13 +118,22 @@ def _static_version() -> str:
     return digest.hexdigest()[:10]
 
 
+_routers: dict[int, Any] = {}
+
+
+@functools.lru_cache(maxsize=4096)
+def _route_path(router_id: int, route: str, params: tuple[tuple[str, str], ...]) -> str:
+    # Starlette tries every route on each lookup; a table of 50 rows asks for a few hundred links
+    return str(_routers[router_id].url_path_for(route, **dict(params)))
+
+
 @pass_context
 def url(context: Any, route: str, /, query: dict[str, Any] | None = None, **params: Any) -> str:
-    """Path of page ``name`` (path params percent-encoded, e.g. run ids with ``+`` and ``:``), plus a query."""
+    """Path of page ``route`` (path params percent-encoded, e.g. run ids with ``+`` and ``:``), plus a query."""
     request: Request = context["request"]
-    encoded = {k: quote(str(v), safe="") for k, v in params.items()}
-    path = request.app.url_path_for(route, **encoded)
-    return security.ui_root(request) + path + query_string(query)
+    encoded = tuple(sorted((k, quote(str(v), safe="")) for k, v in params.items()))
+    router = _routers.setdefault(id(request.app.router), request.app.router)
+    return security.ui_root(request) + _route_path(id(router), route, encoded) + query_string(query)
 
 
 def query_string(query: dict[str, Any] | None) -> str:

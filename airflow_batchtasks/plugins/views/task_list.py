@@ -2,9 +2,10 @@
 
 The table, the clouds and the bulk actions call exactly what ``GET /tasks``
 and ``POST /runs/skip|retry`` call: the API's ``task_filter`` (so ``owner=me``,
-status names and dates mean the same), ``tasks.list_tasks`` (one query for the
-page and its total), ``facets`` (one grouped query per cloud) and the bulk
-routes themselves (same authorization, per-run results, audit entries).
+status names and dates mean the same), ``facets.list_with_facets`` (the rows
+``tasks.list_tasks`` pages through, with the cloud and status counts taken from
+one pass over them) and the bulk routes themselves (same authorization,
+per-run results, audit entries).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from airflow_batchtasks.plugins.api.deps import SessionDep
 from airflow_batchtasks.plugins.api.routes import bulk as bulk_api
 from airflow_batchtasks.plugins.api.routes import tasks as tasks_api
-from airflow_batchtasks.plugins.data import facets, tasks
+from airflow_batchtasks.plugins.data import facets
 from airflow_batchtasks.plugins.data.access import DagAccessEntity, readable_dag_ids
 from airflow_batchtasks.plugins.data.errors import DataError
 from airflow_batchtasks.plugins.data.models import TaskList
@@ -57,9 +58,7 @@ def _list_page(
         f = tasks_api.task_filter(user, filters["project"], filters["owner"], statuses or None, filters["q"], None,
                                   filters["created_from"], filters["created_to"], filters["updated_from"],
                                   filters["updated_to"])
-        readable = readable_dag_ids(user)
-        page = tasks.list_tasks(session, f, readable, limit, offset)
-        counts = facets.facets(session, f, readable)
+        page, counts = facets.list_with_facets(session, f, readable_dag_ids(user), limit, offset)
     except DataError as exc:
         error = str(exc)
     names = [t.name for t in page.tasks]
