@@ -85,7 +85,8 @@ def test_a_token_of_another_user_a_tampered_or_an_old_token_is_refused(monkeypat
     same_origin = request({"Origin": "http://airflow.example:8080"})
     token = security.csrf_token(alice)
     stamp, mac = token.split(".")
-    for bad in (security.csrf_token(bob), f"{stamp}.{mac[:-1]}0", f"{int(stamp) + 1}.{mac}", "", "x.y", mac):
+    tampered = f"{stamp}.{mac[:-1]}{'1' if mac[-1] == '0' else '0'}"  # always differs from the real mac
+    for bad in (security.csrf_token(bob), tampered, f"{int(stamp) + 1}.{mac}", "", "x.y", mac):
         with pytest.raises(security.CsrfRejected, match="expired or was not issued to you"):
             security.check_csrf(same_origin, alice, bad)
     later = time.time() + security.CSRF_MAX_AGE + 5
