@@ -83,6 +83,8 @@ class Case:
     rss_mb: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
+    server_cpu: list[float] = field(default_factory=list)
+    server_pid: int | None = None
     digest: str | None = None
 
 
@@ -291,7 +293,22 @@ def build_cases(args: argparse.Namespace, work: Path, pg: Any, sshd: Any, src: P
                  up("store_file"), slow=True),
             Case("store_file_nc", "Airflow `SFTPHook.store_file`, `compress: false`", "sftp", up("store_file_nc")),
         ]  # fmt: skip
+    for case in cases:
+        case.server_pid = pg._postmaster_pid() if case.group.startswith("extract") else None
+        if case.group == "sftp" and sshd is not None and sshd._proc is not None:
+            case.server_pid = sshd._proc.pid
     return [c for c in cases if not args.only or any(o in c.key for o in args.only)]
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds of a server process and of its children it has reaped (backends, sessions)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(cases: list[Case], args: argparse.Namespace, env: dict[str, str], sshd: Any) -> None:
@@ -317,7 +334,10 @@ def measure(cases: list[Case], args: argparse.Namespace, env: dict[str, str], ss
 
 
 def _run(case: Case, args: argparse.Namespace, env: dict[str, str], sshd: Any, round_no: int) -> float:
+    server_before = process_cpu(case.server_pid)
     wall, rss, cpu, result = run_child(case.command, env, args.timeout)
+    time.sleep(0.2)  # the server reaps the backend / session process that served the child
+    case.server_cpu.append(process_cpu(case.server_pid) - server_before)
     seconds = result.get("seconds", wall)
     case.times.append(seconds)
     case.rss_mb.append(rss)
@@ -363,9 +383,11 @@ def report(cases: list[Case], args: argparse.Namespace, load: tuple[float, float
         by_group.setdefault(case.group, []).append(case)
     imports = by_group.pop("imports", [])
     baseline = imports[0].rss_mb[0] if imports else 0.0
+    baseline_cpu = imports[0].cpu[0] if imports else 0.0
     print(f"\nLoad average (1 min) at start / end: {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} cores; "
           f"{args.repeat} rounds (slow paths: {args.slow_repeat}); \"vs reference\" is the median of the ratios "
-          "to the reference run just before each run.")  # fmt: skip
+          "to the reference run just before each run; client CPU of Python children is net of the baseline "
+          "child's (imports, plugins).")  # fmt: skip
     if imports:
         print(
             f"Baseline RSS: a child that only imports Airflow, the hooks and our modules and loads the plugins "
@@ -373,16 +395,20 @@ def report(cases: list[Case], args: argparse.Namespace, load: tuple[float, float
         )
     for group, members in by_group.items():
         print(f"\n### {group}\n")
-        print("| path | time (median) | vs reference | peak RSS (over baseline) | CPU | runs (s) |")
+        server = "PostgreSQL" if group.startswith("extract") else "sshd"
+        print(f"| path | time (median) | vs reference | peak RSS (over baseline) | CPU: client + {server} | runs (s) |")
         print("|---|---|---|---|---|---|")
         for case in members:
             if not case.times:
                 continue
             ratio = statistics.median(case.ratios) if case.ratios else 1.0
             runs = ", ".join(f"{t:.2f}" for t in case.times)
-            over = f" (+{max(case.rss_mb) - baseline:.0f})" if case.command[0] == sys.executable else ""
+            python = case.command[0] == sys.executable
+            over = f" (+{max(case.rss_mb) - baseline:.0f})" if python else ""
+            client = statistics.median(case.cpu) - (baseline_cpu if python else 0.0)
+            server_cpu = statistics.median(case.server_cpu) if case.server_cpu else 0.0
             print(f"| {case.label} | {statistics.median(case.times):.2f} s | {ratio:.2f}x | "
-                  f"{max(case.rss_mb):.0f} MB{over} | {statistics.median(case.cpu):.1f} s | {runs} |")  # fmt: skip
+                  f"{max(case.rss_mb):.0f} MB{over} | {client:.1f} + {server_cpu:.1f} s | {runs} |")  # fmt: skip
         failed += _check(group, {_short(c): c for c in members}, baseline)
     rss = {c.key: max(c.rss_mb) for c in cases if c.rss_mb and c.key.startswith(("ours_odbc", "ours_pg"))}
     for kind in ("ours_odbc", "ours_pg"):
