@@ -93,11 +93,18 @@ def _dag_model(name: str, session: Session) -> Any:
     return dag
 
 
-def _run(name: str, instance_id: str, session: Session) -> DagRun:
+def _run(name: str, instance_id: str, session: Session, *, lock: bool = False) -> DagRun:
+    """The instance's DAG run; ``lock``: row-locked (PostgreSQL, MySQL) until the session commits.
+
+    The scheduler takes the same lock (``SKIP LOCKED``) when it moves a queued run to running,
+    so a cancel holding it cannot interleave with that move and be overwritten by it.
+    """
     from airflow.models.dagrun import DagRun
+    from airflow.utils.sqlalchemy import with_row_locks
 
     _dag_model(name, session)
-    run = session.scalar(select(DagRun).where(DagRun.dag_id == name, DagRun.run_id == instance_id))
+    query = select(DagRun).where(DagRun.dag_id == name, DagRun.run_id == instance_id)
+    run = session.scalar(with_row_locks(query, session) if lock else query)
     if run is None:
         raise NotFound(f"no instance `{instance_id}` of orchestration `{name}`")
     return run
@@ -156,7 +163,7 @@ def cancel(name: str, instance_id: str, user: str) -> None:
 
     reason = f"{CANCELLED_BY}{user}"
     with create_session() as session:
-        run = _run(name, instance_id, session)
+        run = _run(name, instance_id, session, lock=True)
         if run.state in FINISHED:
             raise Conflict(f"instance `{instance_id}` of `{name}` already ended ({run.state}): it cannot be cancelled")
         _fail_run(run, session)
@@ -266,10 +273,12 @@ def _cancel_reason(run: DagRun, marker: Any) -> str | None:
     start (3.1 skips pending tasks outside the run's transaction, racing the scheduler), and a
     starting task clears its XComs, the marker with them.
     """
+    if isinstance(marker, Mapping) and marker.get("user") and run.state in ("failed", "success"):
+        # "success" too: on SQLite (no row locks) a scheduler loop that read the run just before the
+        # cancel can still finish it, all steps skipped, as success; the marker says what happened.
+        return f"{CANCELLED_BY}{marker['user']}"
     if run.state != "failed":
         return None
-    if isinstance(marker, Mapping) and marker.get("user"):
-        return f"{CANCELLED_BY}{marker['user']}"
     note = run.note or ""
     return note if note.startswith(CANCELLED_BY) else None
 

@@ -410,6 +410,17 @@ def test_cancel_mid_step(airflow: AirflowInstance) -> None:
     )
     assert "running" in cli(airflow, "delete", "e2e_cancel", iid, ok=False), "a running instance is not deleted"
 
+    # A second launch waits (max_active_runs=1); cancelling it while queued ends it CANCELLED at once,
+    # and it never starts, not even once the running instance is gone.
+    queued = launch(airflow, "e2e_cancel")
+    assert airflow.dag_run("e2e_cancel", queued)["state"] == "queued"
+    assert report(airflow, "e2e_cancel", queued)["status"] == "QUEUED"
+    cli(airflow, "cancel", "e2e_cancel", queued, "--user", "viewer")
+    assert airflow.dag_run("e2e_cancel", queued)["state"] == "failed"
+    rep = report(airflow, "e2e_cancel", queued)
+    assert (rep["status"], rep["reason"]) == ("CANCELLED", "cancelled by viewer"), rep
+    assert {status for status, _ in steps(rep).values()} <= {"SKIPPED", "NOT_STARTED"}, rep
+
     cancelled_at = time.monotonic()
     assert cli(airflow, "cancel", "e2e_cancel", iid, "--user", "admin").strip().endswith(f"cancelled: {iid}")
 
@@ -426,6 +437,10 @@ def test_cancel_mid_step(airflow: AirflowInstance) -> None:
     assert not run_exists(airflow, "e2e_ok", f"{iid}__step_2__e2e_ok"), "nothing further is launched"
     again = cli(airflow, "cancel", "e2e_cancel", iid, ok=False)
     assert "already ended" in again, "a cancelled instance is terminal (409)"
+    time.sleep(5)  # a few scheduler loops with no instance running: the cancelled queued one stays ended
+    assert airflow.dag_run("e2e_cancel", queued)["state"] == "failed"
+    assert report(airflow, "e2e_cancel", queued)["status"] == "CANCELLED"
+    assert not run_exists(airflow, "e2e_slow", f"{queued}__step_1__e2e_slow"), "the queued instance never started"
 
 
 def test_inactive_orchestration_cannot_be_launched(airflow: AirflowInstance) -> None:
@@ -485,4 +500,5 @@ def test_examples_nightly_chain_is_scheduled_in_its_time_zone(airflow: AirflowIn
     assert details["timezone"] == "Europe/Paris" or "Europe/Paris" in json.dumps(details)
     assert "execution_time_limit" in details["doc_md"]
     assert airflow.import_errors() == []
+
 
