@@ -9,7 +9,8 @@ own, which the hook would otherwise do with every extra key; other extra keys
 stay what the hook makes of them (default headers, ``timeout``, ``verify``...).
 
 A status outside ``expect_status`` fails the step with the status and the
-start of the body in the log (retries apply: a 503 is often transient). 207
+start of the body in the log. Retries apply to 5xx, 408, 425 and 429 (often transient); any other
+4xx fails at once (credentials, path or body are wrong: asking again cannot help). 207
 Multi-Status, or a JSON body with ``"status": "PARTIAL"``, ends the step
 PARTIAL (see ``operators.partial``); 207 is accepted even when not listed.
 With ``keep_response`` the body is streamed to staging as the output file.
@@ -111,10 +112,13 @@ class HttpCallOperator(BatchStepOperator):
             status = response.status_code
             if status not in self.expect_status and status != MULTI_STATUS:
                 body = _text(response.content)
-                raise AirflowException(
+                message = (
                     f"{self.method} {self.endpoint} answered {status} {response.reason}, "
                     f"expected {self.expect_status}; body: {_shorten(body)}"
                 )
+                if _permanent(status):
+                    raise AirflowFailException(f"{message} (a client error: not retried)")
+                raise AirflowException(message)
             if self.keep_response:
                 files, head = self._keep(context, response)
             else:
@@ -147,6 +151,15 @@ class HttpCallOperator(BatchStepOperator):
         self.log.info("Response body kept as %s (%d bytes)", name, size)
         body = bytes(head) if size <= PARTIAL_SCAN_LIMIT else bytes(head[:SHOWN_BODY])
         return [{"name": name, "url": str(target), "rows": 0 if size == 0 else None}], body
+
+
+#: 4xx answers that may succeed later: timeout, too early, too many requests.
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
+
+
+def _permanent(status: int) -> bool:
+    """A 4xx says the request itself is wrong (auth, path, body): asking again cannot change the answer."""
+    return 400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS
 
 
 def partial_reason(status: int, body: bytes) -> str | None:

@@ -130,6 +130,32 @@ def test_an_unexpected_status_fails_with_status_and_body_in_the_log(
     assert "END-OF-BODY" not in log, "a long body is cut in the log"
 
 
+@pytest.mark.parametrize(
+    ("answers", "state", "calls"),
+    [
+        ([Answer(503, b'{"error": "maintenance"}'), Answer(429, b"slow down"), Answer(200, b"{}")], "success", 3),
+        ([Answer(401, b'{"error": "bad credentials"}'), Answer(200, b"{}")], "failed", 1),
+        ([Answer(404, b'{"error": "no such endpoint"}'), Answer(200, b"{}")], "failed", 1),
+    ],
+    ids=["5xx-and-429-retried", "401-not-retried", "404-not-retried"],
+)
+def test_server_errors_are_retried_client_errors_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, basic_conn: str,
+    capfd: pytest.CaptureFixture[str], answers: list[Answer], state: str, calls: int,
+) -> None:
+    api.answers["/api/sync"] = answers
+    result = run_definition(tmp_path, monkeypatch, _task("sync_users", f"""
+  type: http
+  conn_id: {basic_conn}
+  endpoint: /api/sync
+""", "retries: {count: 3, delay: 1s}\n"), "sync_users")
+
+    assert result.state == state
+    assert len(api.requests) == calls, "each try is one call; a client error is not asked again"
+    if state == "failed":
+        assert "(a client error: not retried)" in capfd.readouterr().out
+
+
 def test_keep_response_delivers_the_body_as_the_output_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, bearer_conn: str,
 ) -> None:

@@ -31,11 +31,12 @@ class Answer:
 
 @dataclass
 class HttpApiServer:
-    """``answers[path] = Answer(...)``; every request is appended to ``requests`` (headers lower-cased)."""
+    """``answers[path] = Answer(...)``, or a list answered in turn (the last one repeats); every request is
+    appended to ``requests`` (headers lower-cased)."""
 
     host: str = LOOPBACK
     port: int = 0
-    answers: dict[str, Answer] = field(default_factory=dict)
+    answers: dict[str, Answer | list[Answer]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
 
     def start(self) -> HttpApiServer:
@@ -48,6 +49,8 @@ class HttpApiServer:
                 api.requests.append(Recorded(
                     self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 answer = api.answers.get(self.path.split("?", 1)[0], Answer(404, b'{"error": "no such endpoint"}'))
+                if isinstance(answer, list):
+                    answer = answer.pop(0) if len(answer) > 1 else answer[0]
                 self.send_response(answer.status)
                 self.send_header("Content-Type", answer.content_type)
                 self.send_header("Content-Length", str(len(answer.body)))
