@@ -26,6 +26,7 @@ import os
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from airflow.models.dagrun import DagRun
@@ -166,7 +167,7 @@ def _sync(session: Session, task: str, refresh: bool) -> bool:
     task_dir = root / safe_segment(task)
     full = session.scalar(select(scans_t.c.scanned_at).where(scans_t.c.task == task, scans_t.c.run_id == FULL_SCAN))
     if full is None or refresh:
-        rows = _scan(task_dir, root)
+        rows = _keep_resends(session, _scan(task_dir, root), files_t.c.task == task)
         session.execute(delete(files_t).where(files_t.c.task == task))
         if rows:
             session.execute(insert(files_t), rows)
@@ -202,12 +203,31 @@ def _sync_run(session: Session, task: str, run_id: str, root: ObjectStoragePath)
     rows = [r for r in _scan(root / safe_segment(task) / safe_segment(run_id), root) if r["run_id"] == run_id]
     where = (files_t.c.task == task, files_t.c.run_id == run_id)
     indexed = {r.id: dict(r._mapping) for r in session.execute(select(files_t).where(*where)).all()}
+    rows = _keep_resends(session, rows, *where, indexed=indexed)
     if indexed == {r["id"]: r for r in rows}:
         return False
     session.execute(delete(files_t).where(*where))
     if rows:
         session.execute(insert(files_t), rows)
     return True
+
+
+def _keep_resends(
+    session: Session, rows: list[dict[str, Any]], *where: Any, indexed: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Scanned rows, each keeping the indexed row's resends when the index knows more of them.
+
+    Resends only ever grow, and a resend updates the record and the index at once. A scan that
+    read a record just before a resend rewrote it (the scheduler's listener, another API worker)
+    must not write the older list back over the index.
+    """
+    if indexed is None:
+        indexed = {r.id: dict(r._mapping) for r in session.execute(select(files_t).where(*where)).all()}
+    for row in rows:
+        known = indexed.get(row["id"])
+        if known and len(json.loads(known["resends"] or "[]")) > len(json.loads(row["resends"])):
+            row.update(resends=known["resends"], destinations=known["destinations"])
+    return rows
 
 
 def _info(row: Any) -> FileInfo:
@@ -276,4 +296,7 @@ def store_record(session: Session, task: str, fid: str, record: dict[str, Any]) 
     )
     session.commit()
     row = session.execute(select(files_t).where(files_t.c.task == task, files_t.c.id == fid)).one()
-    return _info(row)
+    # what was just written, whatever a concurrent scan may have done to the row since
+    written = {**row._asdict(), "destinations": json.dumps(record.get("destinations") or []),
+               "resends": json.dumps(record.get("resends") or [])}
+    return _info(SimpleNamespace(**written))

@@ -17,7 +17,7 @@ from airflow_batchtasks.definitions.yaml_source import parse_documents
 from airflow_batchtasks.plugins.data import definitions_store as store
 from airflow_batchtasks.plugins.data.actions import check_params, parse_args
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound, ReadOnly
-from airflow_batchtasks.plugins.data.files import _scan, file_id
+from airflow_batchtasks.plugins.data.files import _keep_resends, _scan, file_id
 from airflow_batchtasks.plugins.data.resend import render_path
 from airflow_batchtasks.plugins.data.runs import parse_when
 from airflow_batchtasks.plugins.data.status import run_states, run_status
@@ -216,6 +216,28 @@ def test_scan_reads_records_and_ids_are_path_hashes(tmp_path: Path) -> None:
     assert row["id"] == file_id("t/run_1/0123456789ab/out.csv") and len(row["id"]) == 24
     assert row["run_id"] == "run:1" and row["created"] == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     assert _scan(root / "missing", root) == []
+
+
+def test_a_scan_older_than_a_resend_does_not_drop_it_from_the_index(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, insert
+    from sqlalchemy.orm import Session
+
+    from airflow_batchtasks.db.tables import files as files_t
+    from airflow_batchtasks.db.tables import metadata
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    metadata.create_all(engine)
+    resend = [{"at": "2026-11-21T10:00:00+00:00", "by": "op", "destinations": [], "outcome": "sent"}]
+
+    def row(fid: str, resends: list) -> dict:
+        return {"id": fid, "task": "t", "run_id": "r", "name": fid, "size": 1, "md5": "m", "rows": 1, "created": None,
+                "destinations": "[]", "resends": json.dumps(resends), "path": f"t/r/x/{fid}"}
+
+    with Session(engine) as session:
+        session.execute(insert(files_t), [row("resent", resend), row("other", [])])
+        # the scan read the records just before the resend rewrote "resent"; "other" was resent since
+        scanned = _keep_resends(session, [row("resent", []), row("other", resend * 2)], files_t.c.task == "t")
+    assert [json.loads(r["resends"]) for r in scanned] == [resend, resend * 2]
 
 
 # ----------------------------------------------------------------------------- resend paths
