@@ -6,7 +6,8 @@ notification that fails shows as a failed ``notify`` task while a successful
 run stays successful (``DagRun`` ignores teardowns unless
 ``on_failure_fail_dagrun``). The outcome comes from the states of the run's
 other tasks (through the Task SDK, no DB access); the failing step's error and
-log excerpt from the failure record it wrote (``step_failure``).
+log excerpt from the failure record it wrote (``step_failure``). A retry sends only the
+messages an earlier try did not get through (``notify_sent``).
 
 Subject and message are rendered when sending, not as template fields, because
 they may use what is only known then: ``status``, ``status_text``, ``task``,
@@ -32,6 +33,7 @@ from airflow_batchtasks.operators.mail import (
     split_recipients,
 )
 from airflow_batchtasks.operators.notify_files import gather_attachments, gather_embedded
+from airflow_batchtasks.operators.notify_sent import SentLog
 from airflow_batchtasks.operators.step_failure import read_failure
 
 FAILED = {"failed", "upstream_failed"}
@@ -84,7 +86,9 @@ class NotifyOperator(BatchStepOperator):
             self.log.warning("Notification: %s", note)
         to = [self._fill(a, render_ctx) for a in target.get("to") or []]
         cc = [self._fill(a, render_ctx) for a in target.get("cc") or []]
-        return self._send(target.get("conn_id") or "smtp_default", to, cc, subject, message, report, attachments)
+        sent = SentLog.for_try(context, self.dag_id, self.retries or 0)
+        return self._send(target.get("conn_id") or "smtp_default", to, cc, subject, message, report, attachments,
+                          sent)
 
     def _step_states(self, context: Any) -> dict[str, str]:
         run_id = context["run_id"]
@@ -132,7 +136,7 @@ class NotifyOperator(BatchStepOperator):
         return str(self.render_template(template, context, self.get_template_env()))
 
     def _send(self, conn_id: str, to: list[str], cc: list[str], subject: str, message: str, report: Report,
-              attachments: list[Any]) -> dict[str, Any]:
+              attachments: list[Any], sent: SentLog) -> dict[str, Any]:
         from airflow.providers.smtp.hooks.smtp import SmtpHook
 
         mail_to, sms_to = split_recipients(to)
@@ -145,11 +149,18 @@ class NotifyOperator(BatchStepOperator):
             if client is None:
                 raise AirflowException(f"SMTP connection `{conn_id}` did not open a client")
             sender = _sender(hook)
-            if mail_to or mail_cc:
+            if (mail_to or mail_cc) and "email" in sent:
+                self.log.info("The email to %s went out in an earlier try: not sent again", mail_to + mail_cc)
+            elif mail_to or mail_cc:
                 client.send_message(build_email(sender, mail_to, mail_cc, subject, report, attachments))
+                sent.add("email")
                 self.log.info("Emailed %s (cc %s): %s; %d attachment(s)", mail_to, mail_cc, subject, len(attachments))
             for number in sms:
+                if f"sms:{number}" in sent:
+                    self.log.info("The short message to %s went out in an earlier try: not sent again", number)
+                    continue
                 client.send_message(build_sms(sender, number, message))
+                sent.add(f"sms:{number}")
                 self.log.info("Sent a short message to %s", number)
         return {"status": report.status_text, "to": mail_to + mail_cc, "sms": sms, "subject": subject}
 

@@ -181,6 +181,22 @@ def test_sms_gateway_address_gets_only_a_short_plain_text_message(
         assert "\n" not in body and "log" not in body.lower()
 
 
+def test_a_retry_sends_only_the_messages_the_server_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mail: SmtpServer, shop: Path,
+) -> None:
+    mail.refuse_once.add("5551234567@sms.example.net")
+    notify = ("  on_success: {to: [team@example.com, 5551234567@sms.example.net, 5559876543@sms.example.net],"
+              " conn_id: mail}\n")
+    definition = task("items_resms", shop, notify, extra="retries: {count: 2, delay: 1s}\n")
+    result = run_definition(tmp_path, monkeypatch, definition, "items_resms")
+
+    assert result.steps["notify"] == "success" and result.state == "success", result.steps
+    received = [tuple(m.rcpt_tos) for m in mail.wait_for(3)]
+    assert sorted(received) == [("5551234567@sms.example.net",), ("5559876543@sms.example.net",),
+                                ("team@example.com",)], "each message once: the email was not sent again"
+    assert not mail.refuse_once, "the gateway did refuse the first try"
+
+
 def test_a_failing_notification_fails_notify_but_not_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer, shop: Path,
 ) -> None:

@@ -56,6 +56,8 @@ class SmtpServer:
         self.username = username
         self.password = password
         self.messages: list[Received] = []
+        #: recipients refused once with a temporary error (451), then accepted
+        self.refuse_once: set[str] = set()
         self._lock = threading.Lock()
         self._controller: Any = None
 
@@ -72,6 +74,16 @@ class SmtpServer:
         server = self
 
         class Handler:
+            async def handle_RCPT(  # noqa: N802 - aiosmtpd API
+                self, smtp: Any, session: Any, envelope: Any, address: str, options: list[str]
+            ) -> str:
+                with server._lock:
+                    if address in server.refuse_once:
+                        server.refuse_once.discard(address)
+                        return "451 4.3.0 gateway busy, try again later"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
                 raw = envelope.original_content or envelope.content
                 parsed = email.message_from_bytes(raw, policy=email.policy.default)
@@ -104,6 +116,7 @@ class SmtpServer:
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self.refuse_once.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """The messages once at least ``count`` arrived (they are sent by the step before it ends)."""
