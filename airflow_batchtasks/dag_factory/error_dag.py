@@ -16,6 +16,7 @@ from airflow.sdk import DAG, BaseOperator
 from airflow_batchtasks.dag_factory.schedules import EPOCH
 from airflow_batchtasks.dag_factory.task_dag import TAG
 from airflow_batchtasks.definitions.errors import DefinitionError
+from airflow_batchtasks.orchestration.status import ORCHESTRATION_TAG
 
 ERRORS_DAG_ID = "batchtasks_definition_errors"
 INVALID_TAG = "batchtasks:invalid"
@@ -37,8 +38,12 @@ class DefinitionErrorOperator(BaseOperator):
 
 
 def build_error_dag(dag_id: str, errors: list[DefinitionError]) -> DAG:
+    """The placeholder; one of an orchestration carries the ``orchestration`` tag, so it stays with the
+    orchestrations (its instances' reports readable) and out of the task list."""
     lines = [str(e) for e in errors]
-    doc = "### Invalid batch task definition\n\nFix these and the DAG comes back:\n\n" + "\n".join(
+    orchestration = dag_id != ERRORS_DAG_ID and all(e.kind == "orchestration" for e in errors)
+    what = "orchestration" if orchestration else "batch task"
+    doc = f"### Invalid {what} definition\n\nFix these and the DAG comes back:\n\n" + "\n".join(
         f"- `{line}`" for line in lines
     )
     dag = DAG(
@@ -47,7 +52,7 @@ def build_error_dag(dag_id: str, errors: list[DefinitionError]) -> DAG:
         schedule=None,
         start_date=EPOCH,
         catchup=False,
-        tags=[TAG, INVALID_TAG],
+        tags=[TAG, INVALID_TAG, *([ORCHESTRATION_TAG] if orchestration else [])],
         doc_md=doc,
         is_paused_upon_creation=True,
     )

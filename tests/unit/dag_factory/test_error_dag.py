@@ -34,6 +34,15 @@ def test_invalid_task_keeps_its_dag_id_as_a_placeholder(build_from, sql_task, de
     assert dags["good_task"].task_ids != ["definition_error"]
 
 
+def test_an_invalid_orchestration_placeholder_is_tagged_as_an_orchestration(build_from, sql_task, defs) -> None:
+    bad = "kind: orchestration\nname: nightly\nsteps: [{task: good_task, starts_after: '25:00'}]\n"
+    dags = build_from({"orch.yaml": bad, "good.yaml": sql_task("good_task")})
+
+    assert set(dags["nightly"].tags) == {"batchtasks", INVALID_TAG, "orchestration"}
+    assert dags["nightly"].doc_md.startswith("### Invalid orchestration definition")
+    assert "orchestration" not in dags["good_task"].tags
+
+
 def test_placeholder_lists_all_errors_of_the_task(build_from, defs) -> None:
     text = BAD_TASK.replace('schedule: "0 6 * * *"', "schedule: nope\ntimezone: Europe/Pari")
 
