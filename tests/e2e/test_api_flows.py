@@ -299,11 +299,12 @@ def test_skip_retry_and_bulk(airflow: AirflowInstance) -> None:
     assert {r["run_id"] for r in bulk["results"]} == {third, fourth}, "the processing run is not a target"
     mixed = ok(call(airflow, "POST", "/runs/skip", json={"runs": [
         {"task": "slow_split", "run_id": busy}, {"task": "slow_split", "run_id": third},
-        {"task": "slow_split", "run_id": "nope"}]}))
-    assert [r["result"] for r in mixed["results"]] == ["refused", "refused", "refused"]
+        {"task": "slow_split", "run_id": "nope"}, {"task": "nightly_sales_chain", "run_id": "any"}]}))
+    assert [r["result"] for r in mixed["results"]] == ["refused", "refused", "refused", "refused"]
     assert "already processing" in mixed["results"][0]["reason"]
     assert "already ended" in mixed["results"][1]["reason"]
     assert "unknown run" in mixed["results"][2]["reason"]
+    assert "unknown task `nightly_sales_chain`" in mixed["results"][3]["reason"], "not a batch task: not ours to skip"
     assert call(airflow, "POST", "/runs/skip", json={}).status_code == 422
 
     retried = ok(call(airflow, "POST", f"/tasks/slow_split/runs/{q(waiting)}/retry"))

@@ -143,6 +143,8 @@ def check_params(values: dict[str, Any], params: Any) -> None:
 
 
 def _run(session: Session, task: str, run_id: str) -> DagRun:
+    """A run of batch task ``task``: the bulk routes take any names, and must not act on other DAGs."""
+    runs.task_dag(session, task)
     run = session.scalar(select(DagRun).where(DagRun.dag_id == task, DagRun.run_id == run_id))
     if run is None:
         raise NotFound(f"unknown run `{run_id}` of task `{task}`")
