@@ -222,16 +222,12 @@ def connections(pg: Any, sshd: Any, odbc_driver: str) -> dict[str, str]:
     }  # fmt: skip
     postgres = {"conn_type": "postgres", "host": pg.host, "port": pg.port, "login": pg.user,
                 "password": pg.password, "schema": pg.database}  # fmt: skip
-    key = {"private_key": sshd.private_key, "no_host_key_check": True}
-    sftp = {"conn_type": "sftp", "host": sshd.host, "port": sshd.port, "login": sshd.username}
     return {
         f"AIRFLOW_CONN_{ODBC.upper()}": json.dumps(odbc),
         f"AIRFLOW_CONN_{PG.upper()}": json.dumps(postgres),
-        f"AIRFLOW_CONN_{SFTP.upper()}": json.dumps({**sftp, "extra": key}),
-        f"AIRFLOW_CONN_{SFTP_NOCOMPRESS.upper()}": json.dumps({**sftp, "extra": {**key, "compress": False}}),
-        f"AIRFLOW_CONN_{SFTP_PARAMIKO.upper()}": json.dumps(
-            {**sftp, "extra": {**key, "compress": False, "look_for_keys": False}}
-        ),
+        f"AIRFLOW_CONN_{SFTP.upper()}": json.dumps(sshd.connection()),
+        f"AIRFLOW_CONN_{SFTP_NOCOMPRESS.upper()}": json.dumps(sshd.connection(compress=False)),
+        f"AIRFLOW_CONN_{SFTP_PARAMIKO.upper()}": json.dumps(sshd.connection(compress=False, look_for_keys=False)),
     }
 
 

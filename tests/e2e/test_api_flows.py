@@ -77,10 +77,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def airflow(root: Path, inbox: Path, sshd_server: SshServer) -> Iterator[AirflowInstance]:  # noqa: F811
-    sftp = json.dumps({
-        "conn_type": "sftp", "host": sshd_server.host, "port": sshd_server.port, "login": sshd_server.username,
-        "extra": {"private_key": sshd_server.private_key, "no_host_key_check": True},
-    })
+    sftp = json.dumps(sshd_server.connection())
     instance = start_api_airflow(
         root,
         extra_definitions={"vendor_feed": VENDOR.replace("__INBOX__", str(inbox)), "orchestrations": ORCHESTRATIONS},

@@ -88,11 +88,7 @@ def test_api_script_and_ssh_through_real_airflow(
                 "conn_type": "http", "host": api.host, "port": api.port, "schema": "http",
                 "login": "batch", "password": PASSWORD,
             }),
-            "AIRFLOW_CONN_BOX": json.dumps({
-                "conn_type": "ssh", "host": sshd_server.host, "port": sshd_server.port,
-                "login": sshd_server.username,
-                "extra": {"private_key": sshd_server.private_key, "no_host_key_check": True},
-            }),
+            "AIRFLOW_CONN_BOX": json.dumps(sshd_server.connection("ssh")),
         }
         dags.mkdir()
         subprocess.run([sys.executable, "-m", "airflow", "batchtasks", "init", "--dags-folder", str(dags)],

@@ -80,11 +80,7 @@ def test_sql_to_sftp_through_real_airflow(
             "schema": postgres_server.database,
             "extra": {"driver": str(find_odbc_driver()), "UseDeclareFetch": "1"},
         }),
-        "AIRFLOW_CONN_VENDOR_SFTP": json.dumps({
-            "conn_type": "sftp", "host": sshd_server.host, "port": sshd_server.port,
-            "login": sshd_server.username,
-            "extra": {"private_key": sshd_server.private_key, "no_host_key_check": True},
-        }),
+        "AIRFLOW_CONN_VENDOR_SFTP": json.dumps(sshd_server.connection()),
     }
     dags.mkdir()
     # `airflow batchtasks` needs Airflow 3.2+ (provider CLI); 3.1 has the provider's own console script.

@@ -15,10 +15,7 @@ from tests.servers import FtpServer, SmbServer, SshServer
 
 @pytest.fixture
 def sftp_conn(monkeypatch: pytest.MonkeyPatch, sshd_server: SshServer) -> str:
-    set_connection(
-        monkeypatch, "files_sftp", conn_type="sftp", host=sshd_server.host, port=sshd_server.port,
-        login=sshd_server.username, extra={"private_key": sshd_server.private_key, "no_host_key_check": True},
-    )
+    set_connection(monkeypatch, "files_sftp", **sshd_server.connection())
     return "files_sftp"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,13 +25,8 @@ PAYLOAD = os.urandom(9 * 1024 * 1024 + 123)  # several write blocks, not a multi
 @pytest.fixture(params=["asyncssh", "paramiko"])
 def client_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, sshd_server: SshServer) -> str:
     """An SFTP connection the asyncssh client takes, or one with an extra only the paramiko SSHHook reads."""
-    extra: dict[str, Any] = {"private_key": sshd_server.private_key, "no_host_key_check": True}
-    if request.param == "paramiko":
-        extra["look_for_keys"] = False
-    set_connection(
-        monkeypatch, "deliver_sftp", conn_type="sftp", host=sshd_server.host, port=sshd_server.port,
-        login=sshd_server.username, extra=extra,
-    )  # fmt: skip
+    extra = {"look_for_keys": False} if request.param == "paramiko" else {}
+    set_connection(monkeypatch, "deliver_sftp", **sshd_server.connection(**extra))
     return request.param
 
 

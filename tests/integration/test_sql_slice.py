@@ -53,10 +53,7 @@ def odbc_conn(monkeypatch: pytest.MonkeyPatch, postgres_server: PostgresServer) 
 
 @pytest.fixture
 def sftp_conn(monkeypatch: pytest.MonkeyPatch, sshd_server: SshServer) -> str:
-    set_connection(
-        monkeypatch, "vendor_sftp", conn_type="sftp", host=sshd_server.host, port=sshd_server.port,
-        login=sshd_server.username, extra={"private_key": sshd_server.private_key, "no_host_key_check": True},
-    )
+    set_connection(monkeypatch, "vendor_sftp", **sshd_server.connection())
     return "vendor_sftp"
 
 

@@ -19,10 +19,7 @@ def _metadata_db() -> None:
 
 @pytest.fixture
 def box(monkeypatch: pytest.MonkeyPatch, sshd_server: SshServer) -> str:
-    set_connection(
-        monkeypatch, "box", conn_type="ssh", host=sshd_server.host, port=sshd_server.port,
-        login=sshd_server.username, extra={"private_key": sshd_server.private_key, "no_host_key_check": True},
-    )
+    set_connection(monkeypatch, "box", **sshd_server.connection("ssh"))
     return "box"
 
 

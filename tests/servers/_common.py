@@ -5,13 +5,16 @@ Kept separate so ``sshd.py`` and ``postgres.py`` stay focused on their own serve
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -101,3 +104,49 @@ def run(cmd: list[str], *, cwd: Path | None = None, timeout: float = 120) -> sub
             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         )
     return proc
+
+
+class ChildServer:
+    """A server run as one child process on a free loopback port, its files in a temp dir.
+
+    Subclasses write ``start()`` (launch ``self._proc`` and wait until it serves); stopping,
+    cleaning up and the context manager are the same for all of them.
+    """
+
+    def __init__(self, name: str, log_name: str, startup_timeout: float) -> None:
+        self.host = LOOPBACK
+        self.port = free_port()
+        self.startup_timeout = startup_timeout
+        self.tmpdir = Path(tempfile.mkdtemp(prefix=f"batchtasks-{name}-"))
+        self.log_path = self.tmpdir / log_name
+        self._proc: subprocess.Popen[bytes] | None = None
+        atexit.register(self.close)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -9,25 +9,20 @@ server mid-transfer like a real outage. ``root`` is the FTP root: FTP path ``/in
 
 from __future__ import annotations
 
-import atexit
 import ftplib
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from tests.servers._common import (
-    LOOPBACK,
+    ChildServer,
     ServerBinaryMissing,
-    free_port,
     port_is_free,
     tcp_banner_starts_with,
     wait_until,
 )
 
 
-class FtpServer:
+class FtpServer(ChildServer):
     """pyftpdlib with one read-write user; ``stop()``/``start()`` keep the same port.
 
     Attributes used by tests: ``host``, ``port``, ``username``, ``password``, ``root`` (the FTP
@@ -39,22 +34,12 @@ class FtpServer:
             import pyftpdlib  # noqa: F401
         except ImportError:
             raise ServerBinaryMissing("pyftpdlib not installed: run `uv sync` (it is a dev dependency)") from None
-        self.host = LOOPBACK
-        self.port = free_port()
+        super().__init__("ftp", "ftpd.log", startup_timeout)
         self.username = username
         self.password = password
-        self.startup_timeout = startup_timeout
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="batchtasks-ftp-"))
         self.root = self.tmpdir / "root"
         self.root.mkdir()
-        self.log_path = self.tmpdir / "ftpd.log"
-        self._proc: subprocess.Popen[bytes] | None = None
         self._log_file = None
-        atexit.register(self.close)
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> FtpServer:
         """Start (or restart) on the same port; returns once the ``220`` greeting is served."""
@@ -94,21 +79,11 @@ class FtpServer:
             self._log_file.close()
             self._log_file = None
 
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
-
     def client(self) -> ftplib.FTP:
         ftp = ftplib.FTP()
         ftp.connect(self.host, self.port, timeout=10)
         ftp.login(self.username, self.password)
         return ftp
-
-    def __enter__(self) -> FtpServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"FtpServer({self.username}@{self.host}:{self.port}, root={self.root})"

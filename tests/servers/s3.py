@@ -6,43 +6,29 @@ processes and must reach the store over HTTP exactly as they would reach MinIO o
 
 from __future__ import annotations
 
-import atexit
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.servers._common import LOOPBACK, free_port, wait_until
+from tests.servers._common import ChildServer, wait_until
 
 ACCESS_KEY = "batchtasks-test"
 SECRET_KEY = "batchtasks-test-secret"  # moto accepts any credentials; these only have to be consistent
 REGION = "us-east-1"
 
 
-class S3Server:
+class S3Server(ChildServer):
     """moto's S3 on 127.0.0.1:<free port>; ``client()`` is a boto3 client, ``airflow_connection()`` an AWS conn."""
 
     def __init__(self, *, startup_timeout: float = 60) -> None:
-        self.host = LOOPBACK
-        self.port = free_port()
-        self.startup_timeout = startup_timeout
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="batchtasks-s3-"))
-        self.log_path = self.tmpdir / "moto.log"
-        self._proc: subprocess.Popen[bytes] | None = None
-        atexit.register(self.close)
+        super().__init__("s3", "moto.log", startup_timeout)
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def _ready(self) -> bool:
         try:
@@ -89,24 +75,3 @@ class S3Server:
     def read(self, bucket: str, key: str) -> bytes:
         return self.client().get_object(Bucket=bucket, Key=key)["Body"].read()
 
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._proc = None
-
-    def close(self) -> None:
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-
-    def __enter__(self) -> S3Server:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

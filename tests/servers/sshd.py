@@ -103,6 +103,13 @@ class SshServer:
         ]
         self.config_path.write_text("\n".join(lines) + "\n")
 
+    def connection(self, conn_type: str = "sftp", **extra: object) -> dict[str, object]:
+        """An Airflow ``sftp`` (or ``ssh``) connection to this server, key auth, host key not checked."""
+        return {
+            "conn_type": conn_type, "host": self.host, "port": self.port, "login": self.username,
+            "extra": {"private_key": self.private_key, "no_host_key_check": True, **extra},
+        }
+
     # -- lifecycle ---------------------------------------------------------------------------------
 
     @property
