@@ -195,13 +195,14 @@ def _quoted(text: pa.Array, rules: CsvRules, doubled: bool = True) -> pa.Array:
 def _field(text: pa.Array, rules: CsvRules, plan: ColumnPlan) -> pa.Array:
     """Finished CSV fields of one column: quoted or escaped as ``csv.writer`` would, NULLs rendered."""
     plain = plan.chars is not None and not set(plan.chars) & set(rules.special)
-    if rules.quoting == csv.QUOTE_NONE:
-        escape = "\\\\" if rules.escapechar == "\\" else rules.escapechar
-        out = text if plain else pc.replace_substring_regex(text, f"({rules.special_regex})", f"{escape}\\1")
-    elif rules.quoting == csv.QUOTE_ALL or (rules.quoting == csv.QUOTE_NONNUMERIC and not plan.numeric):
-        out = _quoted(text, rules, doubled=plan.chars is None or rules.quotechar in plan.chars)
-    elif plain:
+    if rules.quoting == csv.QUOTE_ALL or (rules.quoting == csv.QUOTE_NONNUMERIC and not plan.numeric):
+        doubled = (plan.chars is None or rules.quotechar in plan.chars) and _contains_any(text, rules.quotechar)
+        out = _quoted(text, rules, doubled=doubled)
+    elif plain or not _contains_any(text, rules.special):
         out = text
+    elif rules.quoting == csv.QUOTE_NONE:
+        escape = "\\\\" if rules.escapechar == "\\" else rules.escapechar
+        out = pc.replace_substring_regex(text, f"({rules.special_regex})", f"{escape}\\1")
     else:
         needs = pc.match_substring_regex(text, rules.special_regex)
         if pc.any(needs).as_py():
@@ -254,6 +255,18 @@ class ArrowCsvWriter:
         """Format ``batch`` and write its bytes to the binary file object ``out``."""
         if batch.num_rows:
             out.write(self.chunk(batch))
+
+
+def _contains_any(text: pa.Array, chars: str) -> bool:
+    """Whether a value of the string array contains one of ``chars``.
+
+    One ``memchr``-speed search per character over the values' bytes, about 20x cheaper than the
+    per-value regex it lets us skip when, as in most columns of most batches, no value needs quoting.
+    """
+    if text.buffers()[2] is None:
+        return False
+    region = bytes(chunk_bytes(text))
+    return any(char.encode("utf-8") in region for char in chars)
 
 
 def chunk_bytes(lines: pa.Array) -> memoryview:

@@ -151,6 +151,35 @@ class _Truncated(Exception):
         self.size = size
 
 
+def open_reader(
+    sql: str,
+    connection_string: str,
+    parameters: list[str | None] | None = None,
+    max_text_size: int = MAX_TEXT_SIZE,
+    login_timeout: Any = None,
+) -> tuple[Any, set[int]]:
+    """The arrow-odbc batch reader the extract reads, and which of its columns are decimals fetched as text.
+
+    Public so that the benchmark measures the fetch alone with exactly these settings.
+    """
+    from arrow_odbc import read_arrow_batches_from_odbc
+
+    schema_map = _SchemaMap()
+    reader = read_arrow_batches_from_odbc(
+        query=sql,
+        connection_string=connection_string,
+        batch_size=BATCH_ROWS,
+        parameters=parameters,
+        max_bytes_per_batch=BATCH_BYTES,
+        max_text_size=max_text_size,
+        max_binary_size=max_text_size,
+        map_schema=schema_map,
+        fetch_concurrently=True,
+        login_timeout_sec=int(login_timeout) if login_timeout else None,
+    )
+    return reader, schema_map.decimal_columns
+
+
 def _extract_once(
     sql: str,
     connection_string: str,
@@ -165,23 +194,10 @@ def _extract_once(
     login_timeout: Any,
 ) -> int:
     from arrow_odbc import Error as ArrowOdbcError
-    from arrow_odbc import read_arrow_batches_from_odbc
 
-    schema_map = _SchemaMap()
     try:
-        reader = read_arrow_batches_from_odbc(
-            query=sql,
-            connection_string=connection_string,
-            batch_size=BATCH_ROWS,
-            parameters=parameters,
-            max_bytes_per_batch=BATCH_BYTES,
-            max_text_size=max_text_size,
-            max_binary_size=max_text_size,
-            map_schema=schema_map,
-            fetch_concurrently=True,
-            login_timeout_sec=int(login_timeout) if login_timeout else None,
-        )
-        plans = [plan_column(f, numeric_text=i in schema_map.decimal_columns) for i, f in enumerate(reader.schema)]
+        reader, decimal_columns = open_reader(sql, connection_string, parameters, max_text_size, login_timeout)
+        plans = [plan_column(f, numeric_text=i in decimal_columns) for i, f in enumerate(reader.schema)]
         writer = ArrowCsvWriter(plans, writer_kwargs)
     except UnsupportedColumn as exc:
         raise FastPathUnavailable(str(exc)) from exc

@@ -97,6 +97,20 @@ def test_sliced_batches_write_only_their_rows() -> None:
     assert out.getvalue() == expected.getvalue().encode()
 
 
+@pytest.mark.parametrize("output", DIALECTS, ids=lambda o: "-".join(repr(v) for v in o.values()))
+def test_text_needing_no_quotes_in_this_slice(output: dict[str, Any]) -> None:
+    """Specials outside a batch's rows (sliced away) must not quote or escape the rows it has."""
+    texts = ['a,"b"\n', "plain", "x y", None, "", "é€😀", 'c|\t"d"\r\n']
+    batch = pa.RecordBatch.from_arrays([pa.array(texts), pa.array(range(len(texts)))], ["t", "n"]).slice(1, 5)
+    options = writer_options(output)
+    writer = ArrowCsvWriter([plan_column(f) for f in batch.schema], options)
+    out = io.BytesIO()
+    writer.write(batch, out)
+    expected = io.StringIO()
+    csv.writer(expected, **options).writerows(zip(texts[1:6], range(1, 6), strict=True))
+    assert out.getvalue() == expected.getvalue().encode()
+
+
 def test_decimal_text_is_a_number_for_nonnumeric_quoting() -> None:
     numbers, texts = pa.array(["1.5000", None, "0.00000015"]), pa.array(["x", "y", None])
     batch = pa.RecordBatch.from_arrays([numbers, texts], ["n", "s"])
