@@ -10,6 +10,7 @@ Extract (the same ``select *`` for every path, CSV with header):
 
 * ``psql \\copy (...) to file csv header``: the reference;
 * ours, ODBC connection: arrow-odbc + vectorised CSV (``sql_extract.extract``, as the extract step runs it);
+* the same arrow-odbc reader with nothing written (``odbc_arrow.open_reader``): the driver's floor;
 * ours, postgres connection: ``COPY ... TO STDOUT``;
 * the portable path on the ODBC connection (pyodbc ``fetchmany`` + ``csv.writer``);
 * Airflow ``OdbcHook.get_records`` + ``csv.writer``; ``pandas.read_sql`` + ``to_csv`` (what teams often write).
