@@ -29,8 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -43,6 +43,8 @@ PASSWORDS: dict[str, str] = {name: name for name in USERS}
 
 COMPONENTS: tuple[str, ...] = ("api-server", "scheduler", "dag-processor", "triggerer")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+#: Methods that can be sent again without doing anything twice (RFC 9110, 9.2.2).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
@@ -300,15 +302,14 @@ class AirflowInstance:
         (self.home / "simple_auth_manager_passwords.json").write_text(json.dumps(PASSWORDS) + "\n")
 
     def _migrate(self) -> None:
-        """``airflow db migrate``, or copy a DB migrated earlier by the same Airflow version (saves ~5 s).
+        """``airflow db migrate``, or copy a DB migrated earlier by the same code (saves ~5 s).
 
-        The copy is only used for a brand-new home; an existing DB is always migrated for real.
+        The copy is only used for a brand-new home; an existing DB is always migrated for real. Its name
+        holds a hash of everything that decides the tables it carries (see ``_template_key``), so a
+        template made by an older checkout (other provider tables or migrations) is never reused.
         """
         db = self.home / "airflow.db"
-        template = (
-            Path(tempfile.gettempdir())
-            / f"airflow-runner-{importlib.metadata.version('apache-airflow-core')}.db"
-        )
+        template = Path(tempfile.gettempdir()) / f"airflow-runner-{_template_key()}.db"
         if self.reuse_migrated_db and not db.exists() and template.exists():
             shutil.copyfile(template, db)
             self._enable_wal()
@@ -375,13 +376,28 @@ class AirflowInstance:
             self._tokens[username] = resp.json()["access_token"]
         return self._tokens[username]
 
-    def api(self, method: str, path: str, username: str | None = "admin", **kw: Any) -> httpx.Response:
+    def api(
+        self,
+        method: str,
+        path: str,
+        username: str | None = "admin",
+        *,
+        replay_if: Callable[[], bool] | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
         """Raw call (``path`` like ``/api/v2/dags``) as ``username`` (None: anonymous); no status check.
 
-        A 500 "database is locked" is retried (up to 5 times). On SQLite the api-server can deadlock itself:
-        the audit-log dependency of write endpoints commits synchronously on the event loop while a
-        task-execution request holds the write lock and needs that same loop to commit; sqlite3's busy
-        timeout (5 s) breaks the tie by failing our request before anything was changed.
+        A 500 "database is locked" is sent again (up to 5 times) when that cannot do anything twice: for
+        idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) always; for any other (POST, PATCH) only if
+        the caller passes ``replay_if`` and it answers True after the failure, i.e. it checked that the
+        failed attempt left nothing behind (``trigger`` looks for the run it named). Otherwise the 500 is
+        returned as it came: the failure may have come after the request had done its work (an endpoint
+        that acts, then writes its audit entry), and a blind replay would do it twice.
+
+        Why the 500 happens: on SQLite the api-server can deadlock itself. The audit-log dependency of
+        write endpoints commits synchronously on the event loop while a task-execution request holds the
+        write lock and needs that same loop to commit; sqlite3's busy timeout (5 s) breaks the tie by
+        failing our request.
         """
         headers = dict(kw.pop("headers", None) or {})
         if username is not None:
@@ -389,6 +405,8 @@ class AirflowInstance:
         for _ in range(5):
             resp = self.client.request(method, path, headers=headers, **kw)
             if not (resp.status_code >= 500 and "database is locked" in resp.text):
+                break
+            if method.upper() not in IDEMPOTENT_METHODS and (replay_if is None or not replay_if()):
                 break
             time.sleep(0.5)
         return resp
@@ -420,10 +438,11 @@ class AirflowInstance:
             time.sleep(0.5)
 
     def unpause(self, dag_id: str) -> None:
-        self._json("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+        # Sets a state rather than changing it by a step: sending it twice is the same as once.
+        self._json("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}, replay_if=lambda: True)
 
     def pause(self, dag_id: str) -> None:
-        self._json("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": True})
+        self._json("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": True}, replay_if=lambda: True)
 
     def trigger(
         self,
@@ -432,12 +451,26 @@ class AirflowInstance:
         logical_date: datetime | str | None = None,
         username: str = "admin",
     ) -> str:
-        """Create a manual DAG run; return its run_id. ``logical_date`` must be timezone-aware if given."""
+        """Create a manual DAG run; return its run_id. ``logical_date`` must be timezone-aware if given.
+
+        The run id is chosen here, in Airflow's own format, so a failed attempt can be checked: it is only
+        sent again when no run of that id exists (see ``api``).
+        """
         if isinstance(logical_date, datetime):
             logical_date = logical_date.isoformat()
-        body = {"logical_date": logical_date, "conf": conf or {}}
-        run = self._json("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body, username=username)
-        return run["dag_run_id"]
+        run_id = f"manual__{datetime.now(timezone.utc).isoformat()}"
+        body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}}
+
+        def not_created() -> bool:
+            return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").status_code == 404
+
+        resp = self.api(
+            "POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body, username=username, replay_if=not_created
+        )
+        if resp.status_code >= 500 and not not_created():
+            return run_id  # the request failed after creating the run: it exists, and only once
+        _raise_for(resp, f"POST /api/v2/dags/{dag_id}/dagRuns")
+        return resp.json()["dag_run_id"]
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self._json("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
@@ -490,6 +523,19 @@ def _format_log_entry(entry: Any) -> str:
     event = entry.pop("event", "")
     extra = " ".join(f"{k}={v}" for k, v in entry.items())
     return f"{head}: {event} {extra}".rstrip()
+
+
+def _template_key() -> str:
+    """Airflow's version + a hash of the provider's table models and migrations (the tables a migrated DB holds)."""
+    import hashlib
+
+    import airflow_batchtasks.db
+
+    digest = hashlib.sha256()
+    folder = Path(airflow_batchtasks.db.__file__).parent
+    for path in sorted(p for p in folder.rglob("*") if p.suffix in (".py", ".ini", ".mako")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"{importlib.metadata.version('apache-airflow-core')}-{digest.hexdigest()[:16]}"
 
 
 def _raise_for(resp: httpx.Response, what: str) -> None:

@@ -1,5 +1,8 @@
 """Smoke test of the real-Airflow harness, so a broken harness fails here and not inside feature tests.
 
+The replay rule of ``api`` is checked against a scripted server (the rule is the harness's own logic; the
+real api-server's "database is locked" cannot be produced on demand).
+
 Covers: DAG parsing, unpause, trigger, LocalExecutor running two dependent tasks, env passthrough
 (plain variable and an ``AIRFLOW_CONN_*`` JSON connection seen by the task), task logs over the API, and
 SimpleAuthManager roles (viewer may read, may not trigger; anonymous is rejected).
@@ -12,9 +15,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.e2e.airflow_instance import StartAirflow
+from tests.e2e.airflow_instance import AirflowInstance, StartAirflow
 
 pytestmark = pytest.mark.e2e
 
@@ -90,3 +94,53 @@ def test_smoke_run_and_roles(tmp_path: Path, start_airflow: StartAirflow) -> Non
         ).status_code
         == 200
     )
+
+
+LOCKED = httpx.Response(500, json={"detail": "(sqlite3.OperationalError) database is locked"})
+
+
+def scripted(tmp_path: Path, answer: object) -> AirflowInstance:
+    """A harness whose HTTP client talks to ``answer`` (request -> response) instead of an api-server."""
+    instance = AirflowInstance(tmp_path / "home", tmp_path / "dags", port=1)
+    instance._client = httpx.Client(base_url=instance.base_url, transport=httpx.MockTransport(answer))  # type: ignore[arg-type]
+    return instance
+
+
+def test_a_locked_database_is_replayed_only_where_that_cannot_act_twice(tmp_path: Path) -> None:
+    sent: list[str] = []
+
+    def first_locked(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        return LOCKED if sent.count(request.method) == 1 else httpx.Response(200, json={})
+
+    airflow = scripted(tmp_path, first_locked)
+    assert airflow.api("GET", "/api/v2/dags", username=None).status_code == 200, "a read is sent again"
+    assert sent == ["GET", "GET"]
+    resp = airflow.api("POST", "/api/v2/dags/x/dagRuns", username=None, json={})
+    assert resp.status_code == 500 and sent.count("POST") == 1, "a POST is never replayed blindly"
+    sent.clear()
+    assert airflow.api("PATCH", "/api/v2/dags/x", username=None, replay_if=lambda: False).status_code == 500
+    assert sent == ["PATCH"], "nor when the check finds the first attempt did something"
+    assert airflow.api("PATCH", "/api/v2/dags/x", username=None, replay_if=lambda: True).status_code == 200
+    assert sent == ["PATCH", "PATCH"]
+
+
+@pytest.mark.parametrize("created_before_failing", [True, False])
+def test_trigger_after_a_locked_database_makes_exactly_one_run(tmp_path: Path, created_before_failing: bool) -> None:
+    runs: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/token":
+            return httpx.Response(201, json={"access_token": "t"})
+        if request.method == "GET":
+            found = request.url.path.rsplit("/", 1)[-1] in runs
+            return httpx.Response(200 if found else 404, json={})
+        run_id = json.loads(request.content)["dag_run_id"]
+        if not runs and not created_before_failing:
+            runs.append("")  # the first attempt fails before doing anything
+            return LOCKED
+        runs.append(run_id)
+        return LOCKED if len(runs) == 1 else httpx.Response(200, json={"dag_run_id": run_id})
+
+    run_id = scripted(tmp_path, server).trigger("x")
+    assert [r for r in runs if r] == [run_id], "one run, whether the failed attempt had created it or not"
