@@ -18,6 +18,7 @@ from airflow_batchtasks import config
 from airflow_batchtasks.dag_factory.error_dag import ERRORS_DAG_ID, build_error_dag
 from airflow_batchtasks.dag_factory.orchestration_dag import build_orchestration_dag
 from airflow_batchtasks.dag_factory.project_dag import build_project_dag, project_dag_id
+from airflow_batchtasks.dag_factory.resend_dag import build_resend_dag, is_resend_dag_id, resend_queues
 from airflow_batchtasks.dag_factory.task_dag import build_task_dag, unsupported_errors
 from airflow_batchtasks.definitions.catalog import Catalog, load_catalog
 from airflow_batchtasks.definitions.errors import DefinitionError
@@ -52,6 +53,11 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
     for name, entry in catalog.tasks.items():
         if only and name != only:
             continue
+        if is_resend_dag_id(name):  # shown on the errors DAG: the name belongs to a resend DAG
+            errors.setdefault(None, []).append(DefinitionError(
+                entry.doc.file, entry.doc.line, "name", f"`{name}` is reserved for the provider's resend DAGs", name,
+                kind="task"))
+            continue
         problems = unsupported_errors(entry)
         if problems:
             errors.setdefault(name, []).extend(problems)
@@ -79,6 +85,14 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
             errors.setdefault(name, []).append(
                 DefinitionError(entry.doc.file, entry.doc.line, "", str(exc), name, kind="orchestration")
             )
+
+    for dag_id, queue in resend_queues(catalog).items():
+        if (only and dag_id != only) or dag_id in dags:
+            continue
+        try:
+            dags[dag_id] = build_resend_dag(dag_id, queue)
+        except Exception:  # never hide the batch tasks' DAGs
+            log.exception("resend DAG %s could not be built", dag_id)
 
     for name, errs in errors.items():
         dag_id = name or ERRORS_DAG_ID

@@ -5,6 +5,14 @@ vendor is always in the file history. The record lists each destination as it
 is done; a retry skips the destinations that already hold this exact file
 (same md5), so retrying a half-failed delivery neither duplicates nor trips
 over ``overwrite: false`` on the destinations that succeeded.
+
+Destination paths are templates rendered with the run's arguments; before
+anything is archived or sent, each rendered path is checked to stay inside
+the folder its definition names and each file name to be a plain name
+(:mod:`airflow_batchtasks.storage.paths`). A path that escapes fails the step
+at once, without retry: the same arguments would escape again. The resend
+run (:mod:`airflow_batchtasks.operators.resend`) puts files through the same
+functions.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import Any
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
 from airflow_batchtasks.operators.destinations import DestinationExists, open_destination
-from airflow_batchtasks.storage.paths import archive_dir
+from airflow_batchtasks.storage.paths import PathEscapes, archived_file, check_destination_path, check_file_name
 from airflow_batchtasks.storage.records import FileRecord, copy_file, read_record, write_record
 
 
@@ -24,11 +32,40 @@ def destination_key(spec: dict[str, Any]) -> str:
     return f"{spec['type']}:{spec.get('conn_id') or ''}:{spec['path']}"
 
 
+def describe_destination(spec: dict[str, Any]) -> str:
+    return f"{spec['type']} {spec.get('conn_id') or ''} {spec['path']}".replace("  ", " ")
+
+
+def contained_destinations(templates: Sequence[str], rendered: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rendered`` destinations, each path checked against its template (see ``check_destination_path``).
+
+    :raises PathEscapes: naming the destination (``destinations[<i>].path``) and why
+    """
+    for index, (template, spec) in enumerate(zip(templates, rendered, strict=True)):
+        try:
+            check_destination_path(template, spec["path"])
+        except PathEscapes as exc:
+            raise PathEscapes(f"destinations[{index}].path: {exc}") from None
+    return list(rendered)
+
+
+def put_file(src: Any, name: str, spec: dict[str, Any]) -> str:
+    """Put the stored file ``src`` as ``name`` at destination ``spec`` (atomic); returns where it landed."""
+    check_file_name(name)
+    destination = open_destination(spec)
+    try:
+        with src.open("rb") as fh:
+            return destination.put(fh, name, bool(spec.get("overwrite", True)))
+    finally:
+        destination.close()
+
+
 class DeliverOperator(BatchStepOperator):
     """Archive the packaged files and deliver them.
 
     :param destinations: the definition's destinations (``type``, ``conn_id``, ``path``,
-        ``overwrite``, ``skip_empty``); paths are templated
+        ``overwrite``, ``skip_empty``); paths are templated, and each rendered path must stay
+        inside the folder its template names
     """
 
     template_fields: Sequence[str] = ("destinations",)
@@ -37,41 +74,43 @@ class DeliverOperator(BatchStepOperator):
     def __init__(self, *, destinations: list[dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.destinations = destinations
+        # kept apart from the templated field: the check compares each rendered path with its template
+        self.path_templates = [d["path"] for d in destinations]
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         files: list[dict[str, Any]] = context["ti"].xcom_pull(task_ids="package") or []
         run_id = context["run_id"]
+        try:
+            destinations = contained_destinations(self.path_templates, self.destinations)
+            targets = [archived_file(self.dag_id, run_id, item["md5"], item["name"]) for item in files]
+        except PathEscapes as exc:
+            raise AirflowFailException(str(exc)) from None
         delivered = []
-        for item in files:
+        for item, archived in zip(files, targets, strict=True):
             src = storage_path(item["url"])
-            archived = archive_dir(self.dag_id, run_id) / item["md5"][:12] / item["name"]
             record = read_record(archived)
             if record is None:
                 copy_file(src, archived)
                 record = FileRecord(item["name"], item["size"], item["md5"], self.batch_task, run_id, item.get("rows"))
                 write_record(archived, record)
-            for spec in self.destinations:
+            for spec in destinations:
                 self._deliver(src, item, spec, record, archived)
             delivered.append({**item, "archive": str(archived)})
         return delivered
 
     def _deliver(self, src: Any, item: dict[str, Any], spec: dict[str, Any], record: FileRecord, archived: Any) -> None:
         key = destination_key(spec)
-        where = f"{spec['type']} {spec.get('conn_id') or ''} {spec['path']}".replace("  ", " ")
+        where = describe_destination(spec)
         if spec.get("skip_empty") and item.get("rows") == 0:
             self.log.info("%s has no data rows: not sent to %s (skip_empty)", item["name"], where)
             return
         if record.delivered_to(key, item["md5"]):
             self.log.info("%s already delivered to %s by an earlier try", item["name"], where)
             return
-        destination = open_destination(spec)
         try:
-            with src.open("rb") as fh:
-                final = destination.put(fh, item["name"], bool(spec.get("overwrite", True)))
+            final = put_file(src, item["name"], spec)
         except DestinationExists as exc:
             raise AirflowFailException(str(exc)) from exc
-        finally:
-            destination.close()
         self.log.info("Delivered %s to %s", item["name"], final)
         record.destinations.append(
             {

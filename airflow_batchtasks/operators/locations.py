@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from airflow_batchtasks.storage.paths import archive_root, safe_segment
+from airflow_batchtasks.storage.paths import archive_root, archive_segment
 
 # A query or script, not a data file: refuse anything bigger rather than exhaust the worker's memory.
 MAX_BYTES = 16 * 1024 * 1024
@@ -152,7 +152,7 @@ def _cache_file(location: dict[str, Any], context: Any) -> Any:
     identity = {k: location.get(k) for k in ("type", "conn_id", "path", "url", "ref")}
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
     dag_id = context["ti"].dag_id
-    return archive_root() / "_cache" / safe_segment(dag_id) / digest
+    return archive_root() / "_cache" / archive_segment(dag_id) / digest
 
 
 def _read_cache(location: dict[str, Any], context: Any) -> tuple[bytes, str] | None:

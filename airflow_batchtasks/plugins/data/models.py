@@ -22,10 +22,15 @@ class Destination(BaseModel):
 
 
 class Resend(BaseModel):
+    """A resend of an archived file: queued by the API, done by a run of a resend DAG on a worker."""
+
     at: str
     by: str
     destinations: list[dict[str, Any]] = Field(default_factory=list)
-    outcome: str
+    outcome: str = Field("", description="sent | partial | failed: <why>; empty until the run has ended")
+    state: str = Field("done", description="queued | running | done | failed")
+    dag_id: str | None = Field(None, description="the resend DAG whose run does it")
+    run_id: str | None = Field(None, description="that run (older resends, done by the API server, have none)")
 
 
 class FileInfo(BaseModel):
@@ -41,6 +46,16 @@ class FileInfo(BaseModel):
     created: datetime | None = None
     destinations: list[Destination] = Field(default_factory=list)
     resends: list[Resend] = Field(default_factory=list)
+
+
+class ResendQueued(BaseModel):
+    """The answer to a resend request (202): the run that does it, and the file as the history shows it."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    airflow_url: str
+    file: FileInfo
 
 
 class FileList(BaseModel):

@@ -1,120 +1,115 @@
-"""Resend an archived file to the task's *current* destinations (Atlas Hub's "resend").
+"""Resend an archived file to the task's *current* destinations (Atlas Hub's "resend"), through Airflow.
 
-The archived copy is checked against its recorded md5 first, so a damaged
-archive is never sent. Delivery reuses the deliver step's own code
-(``open_destination``: atomic temporary name + rename, the destination's
-``overwrite`` setting) and the outcome is appended to the file's record
-(``resends``: at, by, destinations, outcome) and to the index. The upload runs
-in the API server process, which therefore needs the same network access and
-connections as the workers (connections are read through Airflow's hooks).
+The API server does not upload anything: a resend is a run of the resend DAG of
+the task's deliver queue (:mod:`airflow_batchtasks.dag_factory.resend_dag`), so it
+runs on a worker that reaches the destinations, like the deliver step. Here the
+request is checked (the caller's right is checked by the route: DAG-run edit on
+the task's DAG), the run queued with everything the worker needs in its conf,
+and the queued run noted in the file's index row so the history shows it at once.
 
-Destination paths may be templates; they are rendered for the run that made
-the file (``ds``, ``ds_nodash``, ``run_id``, ``params``/``dag_run.conf`` and
-the date helpers), so a path like ``/in/{{ ds_nodash }}`` lands where the
-original delivery went.
+Checked before queueing, each a clear answer instead of a failed run:
+
+- the file is known and its record is in the archive (404 / 409);
+- the task has a valid definition with destinations (409);
+- each destination path renders for the run that made the file and stays inside the
+  folder its definition names (422: the run's arguments would write elsewhere);
+- no resend of this file is already queued or running (409).
+
+The worker checks the archived copy's md5 and the paths again and records the outcome
+(:mod:`airflow_batchtasks.operators.resend`). Templated paths are rendered for the
+file's run: ``ds``, ``ds_nodash``, ``ts``, ``run_id``, ``params`` (the definition's
+defaults overridden by the run's conf) and the date helpers; values of sensitive
+argument names (Airflow's masker rules) are not copied into the resend run's conf.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.models.dagrun import DagRun
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 from sqlalchemy import select
 
-from airflow_batchtasks.definitions.date_helpers import FILTERS, MACROS
-from airflow_batchtasks.operators.deliver import destination_key
-from airflow_batchtasks.operators.destinations import open_destination
-from airflow_batchtasks.plugins.data import catalog_cache, files
-from airflow_batchtasks.plugins.data.errors import Conflict, DataError
-from airflow_batchtasks.plugins.data.models import FileInfo
-from airflow_batchtasks.storage.records import md5_of, read_record, write_record
+from airflow_batchtasks.dag_factory.resend_dag import deliver_queue, resend_dag_id
+from airflow_batchtasks.definitions.masking import mask_data
+from airflow_batchtasks.operators import resend as resend_step
+from airflow_batchtasks.plugins.data import airflow_calls, catalog_cache, files
+from airflow_batchtasks.plugins.data.errors import Conflict, Invalid
+from airflow_batchtasks.plugins.data.models import ResendQueued
+from airflow_batchtasks.plugins.data.runs import run_url
+from airflow_batchtasks.storage.records import read_record
 
 if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
     from sqlalchemy.orm import Session
 
 
-class DeliveryFailed(DataError):
-    """Every or some destination refused the file; the record still holds the attempt."""
-
-    status_code = 502
-
-
 def _context(session: Session, task: str, run_id: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """What a destination path of ``run_id`` was rendered with (JSON-ready, for the resend run's conf)."""
     run = session.scalar(select(DagRun).where(DagRun.dag_id == task, DagRun.run_id == run_id))
     when = (run.logical_date or run.run_after) if run is not None else datetime.now(timezone.utc)
     conf = dict(run.conf or {}) if run is not None else {}
+    params = mask_data({**defaults, **conf})
     ds = when.strftime("%Y-%m-%d")
-    return {
+    context = {
         "ds": ds,
         "ds_nodash": ds.replace("-", ""),
         "ts": when.isoformat(),
         "run_id": run_id,
-        "params": {**defaults, **conf},
-        "dag_run": {"run_id": run_id, "conf": conf},
-        **MACROS,
+        "params": params,
+        "dag_run": {"run_id": run_id, "conf": params},
     }
+    return json.loads(json.dumps(context, default=str))
 
 
 def render_path(path: str, context: dict[str, Any]) -> str:
-    if "{{" not in path and "{%" not in path:
-        return path
-    env = SandboxedEnvironment(undefined=StrictUndefined)
-    env.filters.update(FILTERS)
+    """A destination path rendered for a past run; Conflict when it cannot be."""
     try:
-        return env.from_string(path).render(**context)
+        return resend_step.render_path(path, context)
     except TemplateError as exc:
         raise Conflict(f"destination path `{path}` cannot be rendered for this run: {exc}") from None
 
 
-def resend(session: Session, task: str, fid: str, user: str) -> FileInfo:
-    """Send file ``fid`` of ``task`` again; returns the updated file (with the new ``resends`` entry)."""
+def resend(session: Session, task: str, fid: str, user: BaseUser) -> ResendQueued:
+    """Queue a resend of file ``fid`` of ``task``; returns the queued run and the file."""
+    from airflow_batchtasks.plugins.data.actions import dag_bag
+
     info, archived = files.get_file(session, task, fid)
-    record = read_record(archived)
-    if record is None:
+    if read_record(archived) is None:
         raise Conflict(f"the record of `{info.name}` is missing from the archive")
-    size, md5 = md5_of(archived)
-    if md5 != record.md5 or size != record.size:
-        raise Conflict(
-            f"archived `{info.name}` is damaged: md5 {md5} ({size} bytes) does not match the recorded "
-            f"{record.md5} ({record.size} bytes); nothing was sent"
-        )
     entry = catalog_cache.get_catalog().tasks.get(task)
     if entry is None:
         raise Conflict(f"task `{task}` has no valid definition: its current destinations are unknown")
     destinations = [d.model_dump() for d in entry.model.destinations]
     if not destinations:
         raise Conflict(f"task `{task}` has no destinations to resend to")
-    defaults = {k: p.default for k, p in entry.model.params.items()}
-    context = _context(session, task, info.run_id, defaults)
-    sent = []
-    for spec in destinations:
-        spec = {**spec, "path": render_path(spec["path"], context)}
-        result: dict[str, Any] = {"key": destination_key(spec), "type": spec["type"], "conn_id": spec.get("conn_id")}
-        try:
-            destination = open_destination(spec)
-            try:
-                with archived.open("rb") as fh:
-                    result["path"] = destination.put(fh, record.name, bool(spec.get("overwrite", True)))
-            finally:
-                destination.close()
-            result["outcome"] = "sent"
-        except Exception as exc:  # one failing destination must not stop the others
-            result["path"] = spec["path"]
-            result["outcome"] = f"failed: {type(exc).__name__}: {str(exc)[:300]}"
-        sent.append(result)
-    failed = [r for r in sent if r["outcome"] != "sent"]
-    outcome = "sent" if not failed else ("failed" if len(failed) == len(sent) else "partial")
-    record.resends.append(
-        {"at": datetime.now(timezone.utc).isoformat(), "by": user, "destinations": sent, "outcome": outcome}
-    )
-    write_record(archived, record)
-    updated = files.store_record(session, task, fid, {"destinations": record.destinations, "resends": record.resends})
-    if failed:
-        raise DeliveryFailed(
-            f"resend of `{record.name}` {outcome}: "
-            + "; ".join(f"{r['type']} {r['path']}: {r['outcome']}" for r in failed)
-        )
-    return updated
+    context = _context(session, task, info.run_id, {k: p.default for k, p in entry.model.params.items()})
+    try:
+        resend_step.rendered_destinations(destinations, context)
+    except resend_step.ResendRefused as exc:
+        raise Invalid(f"resend of `{info.name}` refused: {exc}") from None
+    if files.pending_resends(session, task, fid):
+        raise Conflict(f"a resend of `{info.name}` is already queued or running: wait for it to end")
+    dag_id = resend_dag_id(deliver_queue(entry.model))
+    dag = dag_bag().get_latest_version_of_dag(dag_id, session=session)
+    if dag is None:
+        raise Conflict(f"the resend DAG `{dag_id}` is not parsed yet: try again once Airflow has parsed the "
+                       "definitions")
+    from airflow.models.dag import DagModel
+
+    if session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == dag_id)):
+        raise Conflict(f"the resend DAG `{dag_id}` is paused in Airflow: unpause it to resend files")
+    conf = {
+        "task": task, "file_id": fid, "archive_path": files.archive_path(session, task, fid),
+        "requested_by": user.get_name(), "context": context,
+    }
+    run = airflow_calls.create_manual_run(dag, conf, user, session)
+    at = datetime.now(timezone.utc).isoformat()
+    files.add_pending_resend(session, task, fid, {"at": at, "by": user.get_name(), "destinations": [],
+                                                  "outcome": "", "dag_id": dag_id, "run_id": run.run_id})
+    session.commit()
+    info, _ = files.get_file(session, task, fid)
+    return ResendQueued(dag_id=dag_id, run_id=run.run_id, state=str(run.state), airflow_url=run_url(dag_id, run.run_id),
+                        file=info)

@@ -97,7 +97,8 @@ def task_detail(
         definition_text = definition.yaml if data == definition.data else yaml.safe_dump(
             data, sort_keys=False, allow_unicode=True)
     active = any(r.state in ACTIVE_STATES for r in run_page.runs) or detail.status in ("New", "Processing", "Retry") \
-        and detail.last_run is not None and detail.last_run.state in ACTIVE_STATES
+        and detail.last_run is not None and detail.last_run.state in ACTIVE_STATES \
+        or any(r.state in ("queued", "running") for f in file_page.files for r in f.resends)
     return render(
         request, "task_detail.html", user,
         task=detail, data=data, definition_text=definition_text,
@@ -224,7 +225,6 @@ def resend_file(request: Request, name: str, file_id: str, user: ActionUser, ses
     target = _task_page(request, name, "#files")
     return _done(
         request, target, lambda: files_api.resend_file(name, file_id, user, session),
-        lambda info: f"{info.name} sent again to "
-        + ", ".join(f"{d['type']} {d.get('path', '')}" for d in (info.resends[-1].destinations if info.resends else []))
-        + ".",
+        lambda queued: f"Resend of {queued.file.name} queued (run {queued.run_id}); its progress shows in the "
+        "file history.",
     )

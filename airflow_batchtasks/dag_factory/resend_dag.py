@@ -1,0 +1,90 @@
+"""The resend DAGs: where "send this archived file again" runs, one DAG per deliver queue.
+
+A resend puts a file on vendor servers, so it must run where deliveries run
+(a worker that can reach them, with its identity), never in the API server.
+The API queues a run of the resend DAG of the task's deliver queue
+(``queues.deliver``, else ``queue``, else Airflow's default) with the file and
+the caller in its conf; the run's one step (:class:`~airflow_batchtasks.operators.resend.ResendOperator`)
+goes to that queue. Tasks sharing a queue share a DAG, so a deployment gets
+one resend DAG per distinct deliver queue: usually one.
+
+The DAGs are not tagged ``batchtasks`` (they are not batch tasks: no task list,
+no status) but ``batchtasks:resend``; they are never scheduled and start unpaused
+so a resend queued through the API runs without a manual unpause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from airflow_batchtasks.dag_factory.schedules import EPOCH
+from airflow_batchtasks.definitions.catalog import Catalog
+from airflow_batchtasks.definitions.models import Task
+
+RESEND_DAG_PREFIX = "batchtasks_resend"
+RESEND_TAG = "batchtasks:resend"
+STEP_ID = "resend"
+
+
+def deliver_queue(task: Task) -> str | None:
+    """The queue the task's deliver step runs on (``None``: Airflow's default queue)."""
+    return task.queues.get("deliver") or task.queue or None
+
+
+def resend_dag_id(queue: str | None) -> str:
+    """``batchtasks_resend`` for the default queue, ``batchtasks_resend__<queue>`` for the others.
+
+    Queue names may hold ``:`` and ``@``, which DAG ids may not: such a name is cleaned and a short
+    digest of the exact name keeps two queues apart.
+    """
+    if not queue:
+        return RESEND_DAG_PREFIX
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", queue):
+        return f"{RESEND_DAG_PREFIX}__{queue}"
+    digest = hashlib.sha256(queue.encode()).hexdigest()[:8]
+    return f"{RESEND_DAG_PREFIX}__{re.sub(r'[^A-Za-z0-9_.-]', '_', queue)}_{digest}"
+
+
+def is_resend_dag_id(dag_id: str) -> bool:
+    return dag_id == RESEND_DAG_PREFIX or dag_id.startswith(f"{RESEND_DAG_PREFIX}__")
+
+
+def resend_queues(catalog: Catalog) -> dict[str, str | None]:
+    """DAG id -> queue, for every deliver queue of a task that has destinations."""
+    return {
+        resend_dag_id(deliver_queue(entry.model)): deliver_queue(entry.model)
+        for entry in catalog.tasks.values()
+        if entry.model.destinations
+    }
+
+
+def build_resend_dag(dag_id: str, queue: str | None) -> Any:
+    from airflow.sdk import DAG
+
+    from airflow_batchtasks.operators.resend import ResendOperator
+
+    where = f"queue `{queue}`" if queue else "Airflow's default queue"
+    dag = DAG(
+        dag_id=dag_id,
+        description=f"Batch Tasks: resends of archived files, on {where}",
+        schedule=None,
+        start_date=EPOCH,
+        catchup=False,
+        tags=[RESEND_TAG],
+        doc_md=(
+            "### Batch Tasks resends\n\n"
+            f"Each run sends one archived file again to its task's current destinations, on {where} "
+            "(the deliver queue of the tasks it serves). Runs are queued by the Batch Tasks API and UI "
+            "(`POST /batchtasks/api/v1/tasks/{name}/files/{file_id}/resend`), which check the caller's "
+            "right on the task first; the outcome is appended to the file's record in the archive."
+        ),
+        is_paused_upon_creation=False,
+        default_args={"retries": 0},
+    )
+    with dag:
+        step = ResendOperator(task_id=STEP_ID)
+        if queue:
+            step.queue = queue
+    return dag
