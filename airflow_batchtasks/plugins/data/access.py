@@ -12,14 +12,26 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from airflow.api_fastapi.app import get_auth_manager
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.auth.managers.models.resource_details import (
+    ConnectionDetails,
+    DagAccessEntity,
+    DagDetails,
+)
 from airflow.models.dag import DagModel
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.base_auth_manager import ResourceMethod
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 
-__all__ = ["DagAccessEntity", "allowed_dag_ids", "can_access_all_dags", "is_authorized", "readable_dag_ids"]
+__all__ = [
+    "DagAccessEntity",
+    "allowed_dag_ids",
+    "can_access_all_dags",
+    "can_edit_connection",
+    "can_read_variables",
+    "is_authorized",
+    "readable_dag_ids",
+]
 
 
 def is_authorized(
@@ -73,3 +85,31 @@ def allowed_dag_ids(
     if not ids or can_access_all_dags(user, method, entity):
         return set(ids)
     return {i for i in ids if is_authorized(user, method, [i], entity)}
+
+
+def can_edit_connection(user: BaseUser, conn_id: str | None = None) -> bool:
+    """Whether ``user`` may edit connection ``conn_id`` (None: connections in general), as ``PUT /connections``.
+
+    The right to write a definition that runs code (see ``definitions.code_features``): whoever may edit
+    connections can already read their secrets, so code that can reach them adds nothing to what they hold.
+    """
+    return get_auth_manager().is_authorized_connection(
+        method="PUT", details=ConnectionDetails(conn_id=conn_id, team_name=_connection_team(conn_id)), user=user
+    )
+
+
+def _connection_team(conn_id: str | None) -> str | None:
+    """The connection's team when Airflow runs multi-team (as Airflow's own connection routes ask), else None."""
+    from airflow.configuration import conf
+
+    if conn_id is None or not conf.getboolean("core", "multi_team", fallback=False):
+        return None
+    from airflow.models.connection import Connection
+
+    get_team = getattr(Connection, "get_team_name", None)  # Airflow 3.1 has no teams on connections
+    return get_team(conn_id) if get_team is not None else None
+
+
+def can_read_variables(user: BaseUser) -> bool:
+    """Whether ``user`` may read Airflow variables (``GET /variables``): what ``{{ var... }}`` in a definition reads."""
+    return get_auth_manager().is_authorized_variable(method="GET", user=user)

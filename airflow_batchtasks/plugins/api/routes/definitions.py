@@ -4,19 +4,33 @@ Authorization is on the DAGs a definition makes: a task's or orchestration's
 own DAG; a project's ``project__<name>`` DAG and its tasks' DAGs (reading needs
 any of them, writing needs all). Writes need DAG edit (``PUT``) and answer 405
 when ``[batchtasks] definitions_writable`` is false.
+
+Definitions are code: creating, replacing or duplicating one whose code-bearing parts are new
+(scripts, ``python``/``ssh`` sources, fetched queries, templates that reach beyond run data, see
+``definitions.code_features``) also needs the right to edit connections, templates reading
+``var`` the right to read variables, and ``expose_connections`` the right to edit each connection
+the script gets. A replace that keeps those parts as they are (a reschedule) needs DAG edit only.
+Refusals are 403 with the missing right named, checked before anything is written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field, model_validator
 
+from airflow_batchtasks.definitions.code_features import CodeFeature, added_features, exposed_connections
 from airflow_batchtasks.plugins.api.deps import GetUserDep, forbid_unless
 from airflow_batchtasks.plugins.data import audit, catalog_cache
 from airflow_batchtasks.plugins.data import definitions_store as store
-from airflow_batchtasks.plugins.data.access import is_authorized, readable_dag_ids
+from airflow_batchtasks.plugins.data.access import (
+    can_edit_connection,
+    can_read_variables,
+    is_authorized,
+    readable_dag_ids,
+)
 from airflow_batchtasks.plugins.data.models import Definition
 
 router = APIRouter(tags=["Definitions"])
@@ -77,6 +91,37 @@ def _require(user: Any, method: str, kind: str, name: str) -> None:
         forbid_unless(is_authorized(user, method, dag_ids(kind, name)))  # type: ignore[arg-type]
 
 
+def _require_code_rights(user: Any, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
+    """403 unless ``user`` holds the rights that the code-bearing parts ``new`` adds to ``old`` need.
+
+    ``old``: the current definition's data (None when the definition is new: every part counts).
+    """
+    added = added_features(old, new)
+    code = [f for f in added if f.right == "connections"]
+    if code and not can_edit_connection(user):
+        _forbid("this definition runs code, which needs the right to edit connections besides DAG edit", code)
+    variables = [f for f in added if f.right == "variables"]
+    if variables and not can_read_variables(user):
+        _forbid("this definition reads Airflow variables, which needs the right to read variables", variables)
+    if code:  # the changed code gets the exposed connections' secrets: each must be the writer's to edit
+        denied = [c for c in exposed_connections(new) if not can_edit_connection(user, c)]
+        if denied:
+            names = ", ".join(f"`{c}`" for c in denied)
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"Forbidden: `processing.expose_connections` hands the script the secrets of every connection "
+                f"the definition names; you may not edit {names}",
+            )
+
+
+def _forbid(why: str, parts: list[CodeFeature]) -> None:
+    listed = "; ".join(f.describe() for f in parts)
+    raise HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        f"Forbidden: {why} ({listed}). Ask someone who holds it to write this, or leave these parts as they are.",
+    )
+
+
 @router.get("/definitions", response_model=DefinitionList)
 def list_definitions(user: GetUserDep, kind: str | None = None) -> DefinitionList:
     """Definitions (of one ``kind`` if given) the caller may read, and the folder's current errors."""
@@ -91,9 +136,11 @@ def list_definitions(user: GetUserDep, kind: str | None = None) -> DefinitionLis
 @router.post("/definitions", response_model=Definition, status_code=status.HTTP_201_CREATED)
 def create_definition(body: DefinitionBody, user: GetUserDep) -> Definition:
     """Add a definition (written to ``file`` or ``<name>.yaml``); 409 if the name exists, 422 with errors."""
+    forbid_unless(readable_dag_ids(user, "PUT") != set())  # may edit no DAG at all: refused before parsing
     doc = store.single_document(store.document_text(body.content), body.file or "<body>")
     kind, name = doc.data["kind"], doc.data["name"]
     _require(user, "PUT", kind, name)
+    _require_code_rights(user, None, doc.data)
     # no dag_id: the DAG does not exist yet, and Airflow's audit log hides entries of unknown DAGs
     with audit.audited(user, "definition_create", None, kind=kind, name=name, file=body.file):
         return store.create(body.content, body.file)
@@ -121,6 +168,8 @@ def get_definition(kind: str, name: str, user: GetUserDep) -> Definition:
 def replace_definition(kind: str, name: str, body: DefinitionBody, user: GetUserDep) -> Definition:
     """Replace the definition in its file (other documents and comments of the file are kept)."""
     _require(user, "PUT", kind, name)
+    doc = store.single_document(store.document_text(body.content), "<body>")
+    _require_code_rights(user, store.find(kind, name).doc.data, doc.data)
     with audit.audited(user, "definition_update", name if kind != "project" else None, kind=kind, name=name):
         return store.update(kind, name, body.content)
 
@@ -139,6 +188,7 @@ def duplicate_definition(kind: str, name: str, body: DuplicateBody, user: GetUse
     """A disabled (task) / inactive (orchestration) copy named ``body.name``, next to the original."""
     _require(user, "GET", kind, name)
     _require(user, "PUT", kind, body.name)
+    _require_code_rights(user, None, store.find(kind, name).doc.data)  # a copy is new code
     with audit.audited(user, "definition_duplicate", name if kind != "project" else None,
                        kind=kind, source=name, name=body.name):
         return store.duplicate(kind, name, body.name)
