@@ -7,6 +7,9 @@ in memory, logs chunks rather than lines, and gives up after ten silent
 seconds (``CMD_TIMEOUT``), which a quiet nightly batch job easily is. Here a
 command runs as long as it needs: the step's ``execution_timeout`` is the
 limit, and killing the task closes the channel.
+
+Run arguments (``params``, ``dag_run.conf``) in the command are quoted as one
+shell word each (``shell_words``); ``| unquoted`` pastes one as it is.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import selectors
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_batchtasks.compat import AirflowException
+from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.log_lines import LineLogger, Redactor
+from airflow_batchtasks.operators.run_args import ArgumentTemplateError
+from airflow_batchtasks.operators.shell_words import ShellBinder
 
 READ_SIZE = 32 * 1024
 
@@ -26,7 +31,7 @@ class SshCommandOperator(BatchStepOperator):
     """Run ``command`` (or the text fetched from ``command_from``) on ``conn_id``'s host; non-zero exit fails.
 
     :param conn_id: Airflow SSH connection
-    :param command: shell command line (templated)
+    :param command: shell command line (templated; run arguments quoted as one shell word each)
     :param command_from: a ``Location`` (as a dict) whose text is the command; fetched and rendered
         while templates render, so the UI's rendered template shows the command that ran
     """
@@ -45,19 +50,31 @@ class SshCommandOperator(BatchStepOperator):
         self._client: Any = None
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        """Render as usual; a ``command_from`` text is fetched and rendered here too.
+        """Render the other fields as usual; the command (or the text ``command_from`` points at) with quoting.
 
-        So the UI's "Rendered Template" shows the command that ran, as for ``query_from``.
+        So the UI's "Rendered Template" shows the command that ran, quotes included, as for ``query_from``.
         """
+        template, self.command = self.command, None  # rendered below, with run arguments quoted
         super().render_template_fields(context, jinja_env)
-        if self.command is None and self.command_from:
+        if template is None and self.command_from:
             from airflow_batchtasks.operators.locations import LocationError, fetch_text
 
             try:
-                text = fetch_text(self.command_from, context, self.log)
+                template = fetch_text(self.command_from, context, self.log)
             except LocationError as exc:
                 raise AirflowException(f"source.command_from: {exc}") from exc
-            self.command = self.render_template(text, context, jinja_env or self.get_template_env())
+        if template is not None:
+            self.command = self._render_quoted(template, context, jinja_env or self.get_template_env())
+
+    def _render_quoted(self, template: str, context: Any, jinja_env: Any) -> str:
+        binder = ShellBinder()
+        env = jinja_env.overlay()
+        env.filters = {**jinja_env.filters, "unquoted": binder.unquoted}
+        field = "source.command" if self.command_from is None else "source.command_from"
+        try:
+            return binder.finish(str(self.render_template(template, binder.context(context), env)))
+        except ArgumentTemplateError as exc:
+            raise AirflowFailException(f"{field}: {exc}") from exc
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         from airflow.providers.ssh.hooks.ssh import SSHHook

@@ -93,3 +93,107 @@ def test_command_from_a_file_in_the_definitions_folder(
     assert result.state == "success", result.steps
     assert target.read_text() == "cleaned\n"
     assert "cleaning for world" in capfd.readouterr().out
+
+
+# -- run arguments never become shell code ------------------------------------------------------------
+
+#: What someone who may trigger a run could pass; ``{pwned}`` is a file the injected command would create.
+HOSTILE = {
+    "semicolon": "x; touch {pwned}",
+    "subst": "$(touch {pwned})",
+    "backticks": "`touch {pwned}`",
+    "newline": "a\ntouch {pwned}",
+    "single_quote": "'; touch {pwned}; '",
+    "double_quote": "\"; touch {pwned}; \"",
+    "dollars": "${{HOME}} $HOME \\ end",
+}
+
+#: How an author may write an argument into a command; ``{v}`` is where the expression goes, and what
+#: the remote program must receive around the value.
+FORMS = {
+    "bare": ("{v}", "{value}"),
+    "single_quoted": ("'{v}'", "{value}"),
+    "double_quoted": ('"{v}"', "{value}"),
+    "inside_single_quotes": ("'before {v} after'", "before {value} after"),
+    "inside_double_quotes": ('"before {v} after $USER"', "before {value} after {user}"),
+    "option_word": ("--value={v}", "--value={value}"),
+}
+
+
+def _hostile_task(name: str, command: str, params: dict[str, str]) -> str:
+    import json
+
+    declared = {key: {"default": "plain"} for key in params}
+    return (f"kind: task\nname: {name}\nschedule: none\nparams: {json.dumps(declared)}\n"
+            f"source: {json.dumps({'type': 'ssh', 'conn_id': 'box', 'command': command})}\n")
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_hostile_run_arguments_reach_the_command_as_one_literal_word(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, box: str, sshd_server: SshServer, form: str,
+) -> None:
+    pwned = sshd_server.root / f"pwned-{form}"
+    values = {key: text.format(pwned=pwned) for key, text in HOSTILE.items()}
+    out = sshd_server.root / f"received-{form}"
+    out.mkdir()
+    written, expected = FORMS[form]
+    # printf '%s|' prints each argument it gets followed by `|`: one argument, one `|`
+    command = "; ".join(
+        f"printf '%s|' {written.format(v='{{ params.' + key + ' }}')} > {out}/{key}" for key in values
+    )
+    result = run_definition(tmp_path, monkeypatch, _hostile_task("remote_hostile", command, values),
+                            "remote_hostile", conf=values)
+
+    assert result.state == "success", result.steps
+    assert not pwned.exists(), "a run argument ran as a shell command"
+    for key, value in values.items():
+        received = (out / key).read_text()
+        assert received == expected.format(value=value, user=sshd_server.username) + "|", (key, received)
+
+
+@pytest.mark.parametrize(
+    "expression", ["{{ params.x.value }}", "{{ params['x'] }}", "{{ params.get('x') }}", "{{ dag_run.conf.x }}",
+                   "{{ dag_run.conf['x'] | string }}", "{{ '' ~ params.x }}"],
+)
+def test_every_way_of_writing_an_argument_is_quoted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, box: str, sshd_server: SshServer, expression: str,
+) -> None:
+    pwned = sshd_server.root / "pwned-ways"
+    value = f"x; touch {pwned}"
+    out = sshd_server.root / "ways.txt"
+    result = run_definition(tmp_path, monkeypatch, _hostile_task(
+        "remote_ways", f"printf '%s|' {expression} > {out}", {"x": value}), "remote_ways", conf={"x": value})
+
+    assert result.state == "success", result.steps
+    assert not pwned.exists()
+    assert out.read_text() == value + "|"
+
+
+def test_unquoted_is_the_explicit_opt_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, box: str, sshd_server: SshServer,
+) -> None:
+    out = sshd_server.root / "opt-out.txt"
+    command = f"printf '[%s]' {{{{ params.opts }}}} {{{{ params.opts | unquoted }}}} > {out}"
+    result = run_definition(tmp_path, monkeypatch, _hostile_task("remote_opt_out", command, {"opts": ""}),
+                            "remote_opt_out", conf={"opts": "-a -l"})
+
+    assert result.state == "success", result.steps
+    assert out.read_text() == "[-a -l][-a][-l]", "quoted: one word; `| unquoted`: the shell splits it"
+
+
+def test_an_argument_where_quoting_cannot_help_fails_the_step_without_running_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, box: str, sshd_server: SshServer,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    pwned = sshd_server.root / "pwned-refused"
+    ran = sshd_server.root / "refused-ran.txt"
+    command = f"touch {ran}; echo `echo {{{{ params.x }}}}`"
+    result = run_definition(tmp_path, monkeypatch, _hostile_task("remote_refused", command, {"x": ""}),
+                            "remote_refused", conf={"x": f"\\`touch {pwned}\\`"})
+    log = capfd.readouterr().out
+
+    assert result.state == "failed"
+    assert result.steps == {"extract": "failed"}
+    assert "source.command: run argument `params.x` cannot be quoted safely inside backquotes" in log
+    assert not ran.exists(), "nothing of the command ran"
+    assert not pwned.exists()

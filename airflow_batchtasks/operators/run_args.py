@@ -1,0 +1,197 @@
+"""Run arguments seen through a template: each one renders as a marker, never as its text.
+
+Whoever may trigger a run chooses its arguments (``params``, ``dag_run.conf``),
+so their text must never become part of a query, a shell line or a URL as code.
+While such a template renders, every run argument is a :class:`Bound`: it
+prints as a unique marker and keeps its value aside. After rendering, the
+caller replaces each marker by a safe form of the value (a SQL bind
+placeholder, one quoted shell word, a URL-encoded segment: see
+``sql_params``, ``shell_words`` and ``http``).
+
+Everything a template author writes in the ordinary way keeps the argument
+bound: ``params.x``, ``params['x']``, ``params.get('x')``, ``params.x.value``
+(as with Airflow's ``Param``), ``dag_run.conf.x``, items of lists and keys of
+dicts, loops, ``| string``, ``~`` concatenation, ``| int`` / ``| float``
+(a number cannot carry code). A filter that changes the text (``| upper``,
+``| replace``) would only change the marker, so it is refused by
+:meth:`ArgBinder.check_leftovers` with the argument's name: transform the
+value where it is used (in SQL, in the remote shell) instead.
+
+The value is kept in ``__dunder__`` slots because Airflow's Jinja sandbox lets
+templates read ``_single_underscore`` attributes but never ``__dunder__`` ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+_MARKER = "\x00btBind{}Mk\x00"
+MARKER_RE = re.compile("\x00btBind(\\d+)Mk\x00")
+# What is left of a marker a filter changed (`| upper`, `| urlencode`, `| truncate`).
+_REMNANT_RE = re.compile("btbind(\\d+)mk", re.IGNORECASE)
+# Attributes of Airflow's DagRun that hand out the whole run, `conf` included, unbound.
+_DAG_RUN_DUMPS = ("dict", "json", "copy")
+_MAPPING_METHODS = ("get", "items", "keys", "values")
+
+
+class ArgumentTemplateError(ValueError):
+    """A run argument was used in a template in a way its value cannot be kept safe."""
+
+
+class Bound:
+    """A run argument seen through a template: renders as a marker, compares as its value."""
+
+    __slots__ = ("__bt_binder__", "__bt_name__", "__bt_value__")
+
+    def __init__(self, binder: ArgBinder, name: str, value: Any) -> None:
+        self.__bt_binder__ = binder
+        self.__bt_name__ = name
+        self.__bt_value__ = value
+
+    def __str__(self) -> str:
+        return self.__bt_binder__.marker(self.__bt_name__, self.__bt_value__)
+
+    __html__ = __str__
+
+    def __bool__(self) -> bool:
+        return bool(self.__bt_value__)
+
+    def __eq__(self, other: object) -> bool:
+        return self.__bt_value__ == raw(other)
+
+    def __hash__(self) -> int:
+        value = self.__bt_value__
+        return hash(value) if value.__hash__ else id(self)
+
+    def __len__(self) -> int:
+        return len(self.__bt_value__)
+
+    def __int__(self) -> int:
+        return int(self.__bt_value__)
+
+    def __float__(self) -> float:
+        return float(self.__bt_value__)
+
+    def __iter__(self) -> Iterator[Any]:
+        if isinstance(self.__bt_value__, Mapping):
+            return iter(self._mapping())
+        return (Bound(self.__bt_binder__, f"{self.__bt_name__}[{i}]", item) for i, item in enumerate(self.__bt_value__))
+
+    def _mapping(self) -> BoundMapping:
+        return BoundMapping(self.__bt_binder__, self.__bt_value__, self.__bt_name__)
+
+    def __contains__(self, item: object) -> bool:
+        return raw(item) in self.__bt_value__
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        value = self.__bt_value__
+        if isinstance(value, Mapping) and attr in value:
+            return Bound(self.__bt_binder__, f"{self.__bt_name__}.{attr}", value[attr])
+        if attr == "value":
+            return self  # `params.x.value`, as written for Airflow's Param: the same argument, still bound
+        if attr in _MAPPING_METHODS and isinstance(value, Mapping):
+            return getattr(self._mapping(), attr)
+        raise ArgumentTemplateError(
+            f"run argument `{self.__bt_name__}` is used as `{self.__bt_name__}.{attr}` in the template; "
+            f"run arguments are {self.__bt_binder__.kept_as}, so use them as they are"
+        )
+
+    def __getitem__(self, key: Any) -> Bound:
+        return Bound(self.__bt_binder__, f"{self.__bt_name__}[{key!r}]", self.__bt_value__[raw(key)])
+
+
+def raw(value: Any) -> Any:
+    """The value behind a :class:`Bound` (anything else as it is)."""
+    return value.__bt_value__ if isinstance(value, Bound) else value
+
+
+class BoundMapping(Mapping[str, Any]):
+    """``params`` / ``dag_run.conf`` as the template sees them: every value a :class:`Bound`."""
+
+    __slots__ = ("__bt_binder__", "__bt_prefix__", "__bt_values__")
+
+    def __init__(self, binder: ArgBinder, values: Mapping[str, Any], prefix: str) -> None:
+        self.__bt_binder__ = binder
+        self.__bt_values__ = values
+        self.__bt_prefix__ = prefix
+
+    def __getitem__(self, key: Any) -> Bound:
+        key = raw(key)
+        return Bound(self.__bt_binder__, f"{self.__bt_prefix__}.{key}", self.__bt_values__[key])
+
+    def __getattr__(self, key: str) -> Bound:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError as exc:
+            raise AttributeError(key) from exc
+
+    def __iter__(self) -> Iterator[Bound]:
+        # keys are bound too: whoever triggers a run also chooses the keys of `dag_run.conf`
+        return (Bound(self.__bt_binder__, f"a key of {self.__bt_prefix__}", key) for key in self.__bt_values__)
+
+    def __len__(self) -> int:
+        return len(self.__bt_values__)
+
+
+class DagRunView:
+    """The run as the template sees it: everything as usual but ``conf`` is bound."""
+
+    __slots__ = ("__bt_run__", "conf")
+
+    def __init__(self, dag_run: Any, binder: ArgBinder) -> None:
+        self.__bt_run__ = dag_run
+        self.conf = BoundMapping(binder, getattr(dag_run, "conf", None) or {}, "dag_run.conf")
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") or attr.startswith("model_") or attr in _DAG_RUN_DUMPS:
+            raise AttributeError(attr)
+        return getattr(self.__bt_run__, attr)
+
+
+class ArgBinder:
+    """Collects the values behind markers while a template renders.
+
+    :param kept_as: how the caller keeps arguments safe, for error messages ("bound as SQL parameters")
+    """
+
+    def __init__(self, kept_as: str) -> None:
+        self.kept_as = kept_as
+        self.values: list[Any] = []
+        self.names: list[str] = []
+
+    def marker(self, name: str, value: Any) -> str:
+        self.values.append(value)
+        self.names.append(name)
+        return _MARKER.format(len(self.values) - 1)
+
+    def context(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of ``context`` in which ``params`` and ``dag_run.conf`` are bound."""
+        bound = dict(context)
+        bound["params"] = BoundMapping(self, context.get("params") or {}, "params")
+        if context.get("dag_run") is not None:
+            bound["dag_run"] = DagRunView(context["dag_run"], self)
+        return bound
+
+    def value_of(self, match: re.Match[str]) -> Any:
+        return self.values[int(match.group(1))]
+
+    def name_of(self, match: re.Match[str]) -> str:
+        return self.names[int(match.group(1))]
+
+    def check_leftovers(self, text: str) -> None:
+        """Refuse a marker a filter changed: the argument's value would silently be lost or altered."""
+        remnant = _REMNANT_RE.search(text)
+        if remnant is None and "\x00" not in text:
+            return
+        index = int(remnant.group(1)) if remnant else -1
+        name = f"`{self.names[index]}`" if 0 <= index < len(self.names) else "a run argument"
+        raise ArgumentTemplateError(
+            f"run argument {name} was transformed inside the template (e.g. `| upper`, `| replace`); "
+            f"run arguments are {self.kept_as}, so use them as they are and transform them where they are used"
+        )
