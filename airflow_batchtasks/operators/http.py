@@ -25,6 +25,7 @@ from typing import Any
 from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
+from airflow_batchtasks.definitions.masking import register_secrets
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import mark_partial
 from airflow_batchtasks.storage.paths import check_file_name
@@ -103,6 +104,8 @@ class HttpCallOperator(BatchStepOperator):
         request: dict[str, Any] = {}
         if self.json_body is not None:
             request["json"] = self.json_body
+        # sensitive headers and body values (rendered) are hidden from this task's log, e.g. an echoing API
+        register_secrets({"endpoint": self.endpoint, "headers": self.headers, "json": self.json_body})
         self.log.info("%s %s on connection %s", self.method, self.endpoint, self.conn_id)
         response = hook.run(
             self.endpoint, data=self.data, headers=self.headers,

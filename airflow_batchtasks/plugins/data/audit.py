@@ -4,6 +4,12 @@ Airflow's own ``action_logging`` dependency logs a request before it runs and
 so cannot say how it ended; ours is written after the action, in its own
 session (a rolled-back action still leaves its refusal on record), with the
 user, the action, the target (DAG id, run id) and the outcome.
+
+Every viewer reads these entries (``/api/v2/eventLogs``), so they are masked
+as Airflow's own audit logging masks request bodies: values under sensitive
+key names (``db_password``, ``api_token``...) are ``***``, in ``params`` and
+in the ``args`` text (``db_password=***``), and any of those values quoted by
+an error in the outcome is masked there too (and in the error the caller gets).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.models.log import Log
 from airflow.utils.session import create_session
 
-from airflow_batchtasks.plugins.data.errors import DataError
+from airflow_batchtasks.definitions import masking
+from airflow_batchtasks.plugins.data.errors import DataError, Invalid
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -36,9 +43,11 @@ def record(
     outcome: str = "done",
     **extra: Any,
 ) -> None:
-    """Write one audit entry; never raises (an audit failure must not hide the action's own result)."""
+    """Write one audit entry, masked (see the module doc); never raises (an audit failure must not hide the
+    action's own result)."""
     name = user if isinstance(user, str) or user is None else user.get_name()
-    payload = {"outcome": outcome, **{k: v for k, v in extra.items() if v is not None}}
+    details = {k: v for k, v in extra.items() if v is not None}
+    payload = {"outcome": masking.mask_message(outcome, secrets_of(details)), **masked(details)}
     try:
         with create_session() as session:
             session.add(
@@ -53,6 +62,34 @@ def record(
             )
     except Exception:
         log.exception("could not write the audit entry %s for %s", action, dag_id)
+
+
+def masked(details: dict[str, Any]) -> dict[str, Any]:
+    """An entry's details as viewers may read them: ``args`` text and every other value masked."""
+    shown = masking.mask_data({k: v for k, v in details.items() if k != "args"})
+    if isinstance(details.get("args"), str):
+        shown = {"args": masking.mask_args(details["args"]), **shown}
+    return shown
+
+
+def secrets_of(details: dict[str, Any]) -> list[str]:
+    """The values :func:`masked` hides, to scrub from messages (an invalid argument's error quotes it)."""
+    secrets = masking.secret_values({k: v for k, v in details.items() if k != "args"})
+    if isinstance(details.get("args"), str):
+        secrets += masking.args_secrets(details["args"])
+    return secrets
+
+
+def _scrub(exc: Exception, secrets: list[str]) -> None:
+    """Mask ``secrets`` in an error the caller will see (``str(exc)``, and a 422's list of errors)."""
+    if not secrets:
+        return
+    exc.args = tuple(masking.mask_message(a, secrets) if isinstance(a, str) else a for a in exc.args)
+    if isinstance(exc, Invalid):
+        exc.errors = [masking.mask_message(e, secrets) for e in exc.errors]
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, str):
+        exc.detail = masking.mask_message(detail, secrets)  # type: ignore[attr-defined]
 
 
 class Audit:
@@ -74,10 +111,12 @@ def audited(
     try:
         yield entry
     except DataError as exc:
+        _scrub(exc, secrets_of({k: v for k, v in entry.extra.items() if v is not None}))
         record(user, action, dag_id=dag_id, run_id=entry.run_id,
                outcome=f"refused ({exc.status_code}): {exc}", **entry.extra)
         raise
     except Exception as exc:
+        _scrub(exc, secrets_of({k: v for k, v in entry.extra.items() if v is not None}))
         status = getattr(exc, "status_code", None)
         outcome = f"refused ({status}): {getattr(exc, 'detail', exc)}" if status else f"error: {type(exc).__name__}"
         record(user, action, dag_id=dag_id, run_id=entry.run_id, outcome=outcome, **entry.extra)

@@ -9,6 +9,11 @@ messages) if it introduces an error anywhere: a deleted project that tasks
 still use, a name clash with another file, a bad key. Errors that were already
 there before the change do not block it, so one broken file never freezes the
 folder. Files are replaced atomically (temporary file + rename) under a lock.
+
+What leaves this module is masked (:mod:`airflow_batchtasks.definitions.masking`):
+definitions come back with their secrets as ``***`` (data and YAML text), and
+errors name files relative to the definitions folder, never the server's paths.
+A definition written back with those masks keeps the stored secrets.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 import yaml
 
 from airflow_batchtasks import config
+from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.definitions.catalog import SUFFIXES, Catalog, Entry, add_documents, iter_files, resolve
 from airflow_batchtasks.definitions.errors import DefinitionError
 from airflow_batchtasks.definitions.models import KINDS, NAME_RE
@@ -46,18 +52,15 @@ DISABLED_KEY = {"task": "enabled", "orchestration": "active"}
 
 
 def relative(file: str, root: Path | None = None) -> str:
-    root = root or catalog_cache.definitions_root()
-    try:
-        return Path(file).resolve().relative_to(root).as_posix()
-    except ValueError:
-        return Path(file).name
+    return masking.relative_path(file, root or catalog_cache.definitions_root())
 
 
 def to_definition(entry: Entry, kind: str) -> Definition:
+    """The definition as a viewer may see it: secrets masked in its data and in its text (comments kept)."""
     data = entry.doc.data if isinstance(entry.doc.data, dict) else {}
     return Definition(
         kind=kind, name=entry.model.name, file=relative(entry.doc.file), line=entry.doc.line,
-        yaml=entry.doc.text.rstrip() + "\n", data=data,
+        yaml=masking.mask_text(entry.doc.text.rstrip() + "\n", data), data=masking.mask_definition(data),
     )
 
 
@@ -86,8 +89,17 @@ def list_definitions(kind: str | None = None) -> tuple[list[Definition], list[De
 
 
 def display(err: DefinitionError) -> str:
-    """``file:line: field: message`` with the file relative to the definitions folder."""
-    return str(DefinitionError(relative(err.file), err.line, err.field, err.message, err.name, err.kind))
+    """``file:line: field: message`` with files relative to the definitions folder (in the message too)."""
+    root = catalog_cache.definitions_root()
+    message = masking.mask_message(masking.hide_paths(err.message, root))
+    return str(DefinitionError(relative(err.file, root), err.line, err.field, message, err.name, err.kind,
+                               err.severity))
+
+
+def _shown(errors: list[str], *documents: Any) -> list[str]:
+    """Error lines without the secrets of the ``documents`` they are about (an error may quote a value)."""
+    secrets = [s for data in documents if isinstance(data, dict) for s in masking.secret_values(data, True)]
+    return [masking.mask_message(e, secrets) for e in errors]
 
 
 # ----------------------------------------------------------------------------- input
@@ -167,11 +179,13 @@ def validate_text(text: str, file: str | None = None) -> list[str]:
     existing = catalog_cache.get_catalog().by_kind(kind).get(name)
     if file is None and existing is not None:
         path = Path(existing.doc.file)
-        return new_errors(root, {path: _replace_document(path, existing.doc.line, text)})
+        text = masking.restore_text(text, existing.doc.data, doc.data)
+        errors = new_errors(root, {path: _replace_document(path, existing.doc.line, text)})
+        return _shown(errors, doc.data, existing.doc.data)
     path = _target(root, file or f"{name}.yaml")
     current = _read(path) if path.exists() else None
     merged = text if not current or not current.strip() else current.rstrip("\n") + "\n---\n" + text
-    return new_errors(root, {path: merged})
+    return _shown(new_errors(root, {path: merged}), doc.data)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -282,8 +296,10 @@ def _replace_document(path: Path, line: int, new_text: str | None) -> str | None
     return text[:start] + new_text + text[end:]
 
 
-def _apply(root: Path, overrides: dict[Path, str | None]) -> None:
-    errors = new_errors(root, overrides)
+def _apply(root: Path, overrides: dict[Path, str | None], *documents: Any) -> None:
+    """Write the change if it introduces no error; else Invalid with the errors (secrets of ``documents``
+    masked in them)."""
+    errors = _shown(new_errors(root, overrides), *documents)
     if errors:
         raise Invalid(f"the change would introduce {len(errors)} error(s)", errors)
     for path, text in overrides.items():
@@ -306,12 +322,17 @@ def create(body: str | dict[str, Any], file: str | None = None) -> Definition:
         path = _target(root, file or f"{name}.yaml")
         current = _read(path) if path.exists() else None
         merged = text if not current or not current.strip() else current.rstrip("\n") + "\n---\n" + text
-        _apply(root, {path: merged})
+        _apply(root, {path: merged}, doc.data)
     return to_definition(find(kind, name), kind)
 
 
 def update(kind: str, name: str, body: str | dict[str, Any]) -> Definition:
-    """Replace a definition in place; its kind and name cannot change (use duplicate for a copy)."""
+    """Replace a definition in place; its kind and name cannot change (use duplicate for a copy).
+
+    A value sent back exactly as it was shown masked (``***``) keeps the stored secret
+    (:func:`~airflow_batchtasks.definitions.masking.restore_text`), so editing a definition read
+    from this API never writes ``***`` over a token.
+    """
     _check_writable()
     root = catalog_cache.definitions_root()
     text = document_text(body)
@@ -321,7 +342,8 @@ def update(kind: str, name: str, body: str | dict[str, Any]) -> Definition:
     with _locked(root):
         entry = find(kind, name)
         path = Path(entry.doc.file)
-        _apply(root, {path: _replace_document(path, entry.doc.line, text)})
+        text = masking.restore_text(text, entry.doc.data, doc.data)
+        _apply(root, {path: _replace_document(path, entry.doc.line, text)}, doc.data, entry.doc.data)
     return to_definition(find(kind, name), kind)
 
 

@@ -2,7 +2,8 @@
 
 Reads Airflow's own tables (dag_run, task_instance, log) so the API, the
 Airflow UI and Airflow's REST API always agree; output files come from the
-file-history index.
+file-history index. A run's arguments (``conf``) are shown with secrets masked
+by Airflow's key-name rules (:mod:`airflow_batchtasks.definitions.masking`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from airflow.models.log import Log
 from airflow.models.taskinstance import TaskInstance as TI
 from sqlalchemy import func, or_, select
 
+from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.plugins.data import files
 from airflow_batchtasks.plugins.data.errors import Invalid, NotFound
 from airflow_batchtasks.plugins.data.models import AuditEntry, FileInfo, RunDetail, RunInfo, RunList, Step
@@ -107,7 +109,7 @@ def run_info(run: DagRun, task_status: str, skipped: bool, run_files: list[FileI
         start_date=run.start_date,
         end_date=run.end_date,
         logical_date=run.logical_date,
-        conf=dict(run.conf or {}),
+        conf=masking.mask_data(dict(run.conf or {})),
         files=run_files or [],
         airflow_url=run_url(run.dag_id, run.run_id),
     )

@@ -13,6 +13,10 @@ stays one round trip:
   updated: when Airflow last stored a changed DAG, i.e. the definition (or the
   provider's rendering of it) last changed. Not file mtimes: a touched but
   unchanged file is not an update, and a DB query can filter on them.
+
+A task's details are what any reader of the DAG may see: its definition and
+run arguments with secrets masked, its errors naming files relative to the
+definitions folder (:mod:`airflow_batchtasks.definitions.masking`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy import and_, exists, func, literal, select
 from sqlalchemy.orm import aliased
 
+from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.plugins.data import catalog_cache, runs
 from airflow_batchtasks.plugins.data.errors import Invalid
 from airflow_batchtasks.plugins.data.models import Definition, RunInfo, TaskDetail, TaskList, TaskSummary
@@ -206,24 +211,24 @@ def get_task(session: Session, name: str) -> TaskDetail:
     runs.task_dag(session, name)
     page = session.execute(select(_task_rows(TaskFilter(name=name), None).subquery())).all()
     summary = summaries(session, page)[0]
+    from airflow_batchtasks.plugins.data.definitions_store import display, to_definition
+
     catalog = catalog_cache.get_catalog()
     entry = catalog.tasks.get(name)
     definition = None
-    errors = [str(e) for e in catalog.errors if e.name == name and e.kind in ("task", None)]
+    errors = [display(e) for e in catalog.errors if e.name == name and e.kind in ("task", None)]
     params: dict[str, dict[str, Any]] = {}
     next_runs: list[str] = []
     if entry is not None:
-        from airflow_batchtasks.plugins.data.definitions_store import to_definition
-
         definition: Definition | None = to_definition(entry, "task")
         task = entry.model
-        params = {k: v.model_dump(exclude_none=True) for k, v in task.params.items()}
+        params = masking.mask_params({k: v.model_dump(exclude_none=True) for k, v in task.params.items()})
         if summary.enabled and task.enabled:
             next_runs = upcoming(task.schedule, task.timezone or "UTC")
         try:
             from airflow_batchtasks.dag_factory.task_dag import unsupported_errors
 
-            errors.extend(str(e) for e in unsupported_errors(entry))
+            errors.extend(display(e) for e in unsupported_errors(entry))
         except ImportError:  # pragma: no cover - dag_factory always ships with the provider
             pass
     return TaskDetail(

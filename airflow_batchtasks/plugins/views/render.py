@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
+from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.plugins.views import security
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
@@ -43,10 +44,8 @@ REPORT_CLASS = {
 
 
 def redact(value: Any) -> Any:
-    """Airflow's secrets masker over ``value``: sensitive keys (password, token, ...) and known secrets -> ***."""
-    from airflow._shared.secrets_masker import redact as airflow_redact
-
-    return airflow_redact(value)
+    """Secrets in ``value`` -> ``***`` by Airflow's masker rules (the one masking module every surface uses)."""
+    return masking.mask_data(value)
 
 
 def _as_datetime(value: Any) -> datetime | None:

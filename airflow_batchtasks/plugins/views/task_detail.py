@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import yaml
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.plugins.api.deps import SessionDep
 from airflow_batchtasks.plugins.api.routes import bulk as bulk_api
 from airflow_batchtasks.plugins.api.routes import definitions as definitions_api
@@ -31,7 +31,7 @@ from airflow_batchtasks.plugins.data.errors import DataError
 from airflow_batchtasks.plugins.data.models import FileList, RunList
 from airflow_batchtasks.plugins.data.status import RUN_STATUSES
 from airflow_batchtasks.plugins.views import security
-from airflow_batchtasks.plugins.views.render import back, redact, render
+from airflow_batchtasks.plugins.views.render import back, render
 from airflow_batchtasks.plugins.views.security import ActionUser, PageUser, require
 
 router = APIRouter()
@@ -90,12 +90,10 @@ def task_detail(
         run_error = str(exc)
     file_page: FileList = files.list_files(session, name, limit=FILES_PAGE, offset=files_offset)
     definition = detail.definition
-    data = redact(dict(definition.data)) if definition is not None else {}
+    # the data layer masked the definition (data and text, comments kept) and its errors' paths
+    data = dict(definition.data) if definition is not None else {}
     model_tz = str(data.get("timezone") or "UTC")
-    definition_text = ""
-    if definition is not None:  # the file's own text (comments kept) unless the masker had to hide something
-        definition_text = definition.yaml if data == definition.data else yaml.safe_dump(
-            data, sort_keys=False, allow_unicode=True)
+    definition_text = definition.yaml if definition is not None else ""
     active = any(r.state in ACTIVE_STATES for r in run_page.runs) or detail.status in ("New", "Processing", "Retry") \
         and detail.last_run is not None and detail.last_run.state in ACTIVE_STATES \
         or any(r.state in ("queued", "running") for f in file_page.files for r in f.resends)
@@ -144,7 +142,8 @@ def run_task(
     target = _task_page(request, name)
     body = tasks_api.RunBody(args=args.strip() or None)
     return _done(request, target, lambda: tasks_api.run_task(name, user, session, body),
-                 lambda run: f"Run {run.run_id} queued" + (f" with {args.strip()}" if args.strip() else "") + ".",
+                 lambda run: f"Run {run.run_id} queued"
+                 + (f" with {masking.mask_args(args.strip())}" if args.strip() else "") + ".",
                  form="run", args=args)
 
 

@@ -69,7 +69,8 @@ def test_task_without_project_has_only_the_provider_tag(build_from, sql_task) ->
 def test_doc_shows_description_location_and_definition(daily, defs) -> None:
     assert daily.description == "Yesterday's sales to the vendor"
     assert "Yesterday's sales to the vendor" in daily.doc_md
-    assert f"Defined in `{defs}/sales.yaml` (line 8)" in daily.doc_md
+    assert "Defined in `sales.yaml` (line 8)" in daily.doc_md
+    assert str(defs) not in daily.doc_md  # the server's paths are not for every reader of the DAG
     assert "```yaml\nkind: task\nname: daily_sales\nproject: sales\n" in daily.doc_md
     assert "query: \"select * from sales where region = '{{ params.region }}'\"" in daily.doc_md
     assert "owners: [alice, bob]" not in daily.doc_md  # only this definition, not the whole file
