@@ -80,11 +80,9 @@ class DeliverOperator(BatchStepOperator):
     def execute(self, context: Any) -> list[dict[str, Any]]:
         files: list[dict[str, Any]] = context["ti"].xcom_pull(task_ids="package") or []
         run_id = context["run_id"]
-        try:
-            destinations = contained_destinations(self.path_templates, self.destinations)
-            targets = [archived_file(self.dag_id, run_id, item["md5"], item["name"]) for item in files]
-        except PathEscapes as exc:
-            raise AirflowFailException(str(exc)) from None
+        # PathEscapes is an AirflowFailException: an escaping path fails the step without retry
+        destinations = contained_destinations(self.path_templates, self.destinations)
+        targets = [archived_file(self.dag_id, run_id, item["md5"], item["name"]) for item in files]
         delivered = []
         for item, archived in zip(files, targets, strict=True):
             src = storage_path(item["url"])

@@ -20,6 +20,7 @@ import re
 from typing import TYPE_CHECKING
 
 from airflow_batchtasks import config
+from airflow_batchtasks.compat import AirflowFailException
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -39,8 +40,12 @@ _CLEANED_AIRFLOW_RUN_ID = re.compile(
 _ESCAPE = "~"
 
 
-class PathEscapes(ValueError):
-    """A rendered path or name would write outside the folder it belongs to."""
+class PathEscapes(AirflowFailException, ValueError):
+    """A rendered path or name would write outside the folder it belongs to.
+
+    An ``AirflowFailException``: the step fails without retry, since the same arguments would
+    escape again (a ``ValueError`` too, for callers that check names outside a step).
+    """
 
 
 def safe_segment(value: str) -> str:
