@@ -82,3 +82,15 @@ def orchestration_poll_interval() -> int:
         return max(1, int(_get("orchestration_poll_interval", "5")))
     except ValueError:
         return 5
+
+
+def sql_batch_size() -> int:
+    """Rows per fetch round trip when a query streams to a file (``fetchmany``, server-side cursors, arrow-odbc)."""
+    value = _get("sql_batch_size", "10000")
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ValueError(f"[batchtasks] sql_batch_size must be a positive integer, not {value!r}")
+    return size

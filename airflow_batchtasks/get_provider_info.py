@@ -82,7 +82,9 @@ def get_provider_info() -> dict:
                         "default": "10",
                     },
                     "sql_batch_size": {
-                        "description": "Rows fetched per round trip when streaming a query to a file.",
+                        "description": "Rows fetched per round trip when streaming a query to a file "
+                        "(fetchmany, PostgreSQL server-side cursors, arrow-odbc batches; COPY streams "
+                        "without batches). Read by the worker when the extract step runs.",
                         "version_added": "0.1.0",
                         "type": "integer",
                         "example": "50000",

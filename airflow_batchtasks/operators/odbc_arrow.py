@@ -107,10 +107,13 @@ def extract(
     encoding: str,
     include_headers: bool,
     log: logging.Logger,
-) -> int:
-    """Run ``sql`` through arrow-odbc and write the CSV to ``target`` (an ObjectStoragePath); return the row count.
+    batch_size: int = BATCH_ROWS,
+) -> tuple[int, int]:
+    """Run ``sql`` through arrow-odbc and write the CSV to ``target`` (an ObjectStoragePath).
 
-    Raises :class:`FastPathUnavailable` when the portable path must be used instead.
+    Returns the row count and the number of batches fetched (at most ``batch_size`` rows each, fewer when
+    :data:`BATCH_BYTES` cannot hold that many). Raises :class:`FastPathUnavailable` when the portable
+    path must be used instead.
     """
     connection_string = odbc_connection_string(hook)
     parameters = text_parameters(values)
@@ -134,6 +137,7 @@ def extract(
                 log=log,
                 max_text_size=text_size,
                 login_timeout=timeout,
+                batch_size=batch_size,
             )
         except _Truncated as exc:
             needed = max(exc.size or 0, text_size) * 2
@@ -157,6 +161,7 @@ def open_reader(
     parameters: list[str | None] | None = None,
     max_text_size: int = MAX_TEXT_SIZE,
     login_timeout: Any = None,
+    batch_size: int = BATCH_ROWS,
 ) -> tuple[Any, set[int]]:
     """The arrow-odbc batch reader the extract reads, and which of its columns are decimals fetched as text.
 
@@ -168,7 +173,7 @@ def open_reader(
     reader = read_arrow_batches_from_odbc(
         query=sql,
         connection_string=connection_string,
-        batch_size=BATCH_ROWS,
+        batch_size=batch_size,
         parameters=parameters,
         max_bytes_per_batch=BATCH_BYTES,
         max_text_size=max_text_size,
@@ -192,11 +197,14 @@ def _extract_once(
     log: logging.Logger,
     max_text_size: int,
     login_timeout: Any,
-) -> int:
+    batch_size: int,
+) -> tuple[int, int]:
     from arrow_odbc import Error as ArrowOdbcError
 
     try:
-        reader, decimal_columns = open_reader(sql, connection_string, parameters, max_text_size, login_timeout)
+        reader, decimal_columns = open_reader(
+            sql, connection_string, parameters, max_text_size, login_timeout, batch_size
+        )
         plans = [plan_column(f, numeric_text=i in decimal_columns) for i, f in enumerate(reader.schema)]
         writer = ArrowCsvWriter(plans, writer_kwargs)
     except UnsupportedColumn as exc:
@@ -205,7 +213,7 @@ def _extract_once(
         _raise_truncated(exc)
         raise
     utf8 = codecs.lookup(encoding).name == "utf-8"
-    rows = 0
+    rows = fetches = 0
     last_log = time.monotonic()
     with target.open("wb") if utf8 else target.open("w", encoding=encoding, newline="") as out:
         if include_headers:
@@ -218,13 +226,14 @@ def _extract_once(
                 elif batch.num_rows:
                     out.write(str(writer.chunk(batch), "utf-8"))
                 rows += batch.num_rows
+                fetches += 1
                 if time.monotonic() - last_log >= LOG_EVERY_SECONDS:
                     log.info("%d rows so far", rows)
                     last_log = time.monotonic()
         except ArrowOdbcError as exc:
             _raise_truncated(exc)
             raise
-    return rows
+    return rows, fetches
 
 
 def _raise_truncated(exc: Exception) -> None:

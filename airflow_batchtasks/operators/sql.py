@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
+from airflow_batchtasks import config
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.locations import LocationError, fetch_text
@@ -32,7 +33,8 @@ class SqlExtractOperator(BatchStepOperator):
     :param output_format: the definition's ``output`` block (format, delimiter, quoting, terminators, encoding)
     :param include_headers: write the column names as the first line
     :param require_rows: fail (without retry) when the query returns no row
-    :param batch_size: rows per ``fetchmany``
+    :param batch_size: rows per fetch round trip; default ``[batchtasks] sql_batch_size``, read when the
+        step runs (the worker's configuration, not the DAG processor's)
     """
 
     template_fields: Sequence[str] = ("query", "query_from", "output_name")
@@ -50,7 +52,7 @@ class SqlExtractOperator(BatchStepOperator):
         output_format: dict[str, Any],
         include_headers: bool = True,
         require_rows: bool = False,
-        batch_size: int = 10_000,
+        batch_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -100,13 +102,17 @@ class SqlExtractOperator(BatchStepOperator):
         # Imported here: the fast paths pull in pyarrow, which DAG parsing must not pay for.
         from airflow_batchtasks.operators import sql_extract
 
+        try:
+            batch_size = self.batch_size or config.sql_batch_size()
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from exc
         rows, path = sql_extract.extract(
             BaseHook.get_hook(self.conn_id),
             self._query_for,
             target,
             self.output_format,
             include_headers=self.include_headers,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             log=self.log,
         )
         self.log.info("Query done through %s: %d rows written to %s", path, rows, name)

@@ -64,9 +64,11 @@ def extract(
         sql, values = query_for("qmark")
         _log_query(log, ARROW_ODBC, sql, values)
         try:
-            rows = odbc_arrow.extract(
-                hook, sql, values, target, kwargs, encoding=encoding, include_headers=include_headers, log=log
+            rows, fetches = odbc_arrow.extract(
+                hook, sql, values, target, kwargs, encoding=encoding, include_headers=include_headers, log=log,
+                batch_size=batch_size,
             )
+            log_fetches(log, rows, fetches, batch_size)
             return rows, ARROW_ODBC
         except odbc_arrow.FastPathUnavailable as exc:
             log.info("arrow-odbc cannot write this extract exactly (%s): using the portable path", exc)
@@ -114,8 +116,8 @@ def write_rows(
     batch_size: int,
     log: logging.Logger,
 ) -> int:
-    """The portable path: ``fetchmany`` batches into ``csv.writer``."""
-    cursor = _streaming_cursor(conn)
+    """The portable path: ``fetchmany`` batches of ``batch_size`` rows into ``csv.writer``."""
+    cursor = _streaming_cursor(conn, batch_size)
     try:
         if values:
             cursor.execute(sql, values)
@@ -123,7 +125,7 @@ def write_rows(
             cursor.execute(sql)
         batches = _batches(cursor, batch_size)
         first = next(batches, [])
-        rows = 0
+        rows = fetches = 0
         last_log = time.monotonic()
         with target.open("w", encoding=encoding, newline="") as fh:
             writer = csv.writer(fh, **writer_kwargs)
@@ -133,20 +135,28 @@ def write_rows(
             for batch in _chain(first, batches):
                 writer.writerows(_plain_decimals(batch, decimals) if decimals else batch)
                 rows += len(batch)
+                fetches += 1
                 if time.monotonic() - last_log >= LOG_EVERY_SECONDS:
                     log.info("%d rows so far", rows)
                     last_log = time.monotonic()
+        log_fetches(log, rows, fetches, batch_size)
         return rows
     finally:
         cursor.close()
 
 
-def _streaming_cursor(conn: Any) -> Any:
+def log_fetches(log: logging.Logger, rows: int, fetches: int, batch_size: int) -> None:
+    """How the rows came: what ``[batchtasks] sql_batch_size`` changes, in the step's log."""
+    log.info("Fetched %d rows in %d batch(es) of up to %d rows ([batchtasks] sql_batch_size)", rows, fetches,
+             batch_size)
+
+
+def _streaming_cursor(conn: Any, batch_size: int) -> Any:
     """A cursor that does not buffer the whole result set client-side where the driver allows it."""
     module = type(conn).__module__
     if module.startswith("psycopg"):
         cursor = conn.cursor(name="batchtasks_extract")
-        cursor.itersize = 10_000
+        cursor.itersize = batch_size
         return cursor
     return conn.cursor()
 

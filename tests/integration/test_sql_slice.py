@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -216,3 +218,53 @@ def pg_native_conn(monkeypatch: pytest.MonkeyPatch, postgres_server: PostgresSer
         login=postgres_server.user, password=postgres_server.password, schema=postgres_server.database,
     )
     return "pg_native"
+
+
+@pytest.fixture
+def statement_log(postgres_server: PostgresServer) -> Iterator[Callable[[], str]]:
+    """The server's log of every statement the test role sends from now on (PostgreSQL's own ``log_statement``)."""
+    postgres_server.execute(f"alter role {postgres_server.user} set log_statement = 'all'", superuser=True,
+                            database="postgres")
+    start = postgres_server.log_path.stat().st_size
+    try:
+        yield lambda: postgres_server.log_path.read_bytes()[start:].decode("utf-8", "replace")
+    finally:
+        postgres_server.execute(f"alter role {postgres_server.user} reset log_statement", superuser=True,
+                                database="postgres")
+
+
+@pytest.mark.parametrize("conn_fixture", ["pg_native_conn", "odbc_conn", "sqlite_conn"])
+def test_sql_batch_size_is_the_rows_per_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sales_table: int, conn_fixture: str,
+    request: pytest.FixtureRequest, statement_log: Callable[[], str], capfd: pytest.CaptureFixture[str],
+) -> None:
+    """``[batchtasks] sql_batch_size`` reaches the fetch on every path that fetches in batches.
+
+    ``quoting: nonnumeric`` keeps PostgreSQL off COPY (which streams without batches), so the native
+    connection uses its server-side cursor, whose ``FETCH FORWARD n`` the server logs.
+    """
+    conn_id = request.getfixturevalue(conn_fixture)
+    monkeypatch.setenv("AIRFLOW__BATCHTASKS__SQL_BATCH_SIZE", "7")
+    out = tmp_path / "out"
+    result = run_definition(tmp_path, monkeypatch, _task(
+        "batched",
+        f"source: {{type: sql, conn_id: {conn_id}, query: 'select id from sales where id <= 20 order by id'}}",
+        "output: {name: ids.csv, quoting: nonnumeric}",
+        f"destinations: [{{type: local, path: '{out}'}}]",
+    ), "batched")
+    assert result.state == "success", result.steps
+    assert (out / "ids.csv").read_text().splitlines() == ['"id"', *map(str, range(1, 21))]
+    assert "Fetched 20 rows in 3 batch(es) of up to 7 rows" in capfd.readouterr().out, "the step's log: 7 + 7 + 6"
+    if conn_fixture == "pg_native_conn":
+        fetches = re.findall(r'FETCH FORWARD (\d+) FROM "batchtasks_extract"', statement_log())
+        assert fetches and set(fetches) == {"7"}, fetches
+
+
+@pytest.fixture
+def sqlite_conn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    db = tmp_path / "sales.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table sales (id integer)")
+        conn.executemany("insert into sales values (?)", [(i,) for i in range(1, 31)])
+    set_connection(monkeypatch, "sqlite_sales", conn_type="sqlite", host=str(db))
+    return "sqlite_sales"
