@@ -94,3 +94,14 @@ def sql_batch_size() -> int:
     if size < 1:
         raise ValueError(f"[batchtasks] sql_batch_size must be a positive integer, not {value!r}")
     return size
+
+def max_request_bytes() -> int:
+    """Largest request body the plugin's API and pages read (``max_request_mb``; larger ones get 413)."""
+    value = _get("max_request_mb", "4")
+    try:
+        megabytes = float(value)
+    except ValueError:
+        megabytes = 0
+    if megabytes <= 0:
+        raise ValueError(f"[batchtasks] max_request_mb must be a positive number, not {value!r}")
+    return int(megabytes * 1024 * 1024)

@@ -56,6 +56,14 @@ def get_provider_info() -> dict:
                         "example": "False",
                         "default": "True",
                     },
+                    "max_request_mb": {
+                        "description": "Largest request body, in MB, the provider's REST API and pages "
+                        "accept; a larger one is refused with 413 before it is read.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "8",
+                        "default": "4",
+                    },
                     "test_clock_enabled": {
                         "description": "Testing aid: let an orchestration instance's conf carry "
                         "`_batchtasks_clock: {start, speed}` so its steps see a fake, faster clock. "

@@ -10,6 +10,11 @@ conflicting state, 422 bad input with ``errors``, 405 read-only, 502 delivery
 failure); orchestration errors map 404/409. Airflow's security dependencies
 give 401 (no credentials) and 403 (not allowed). OpenAPI is served at
 ``/batchtasks/api/v1/openapi.json`` to authenticated callers only.
+
+Guards around every route: request bodies over ``[batchtasks] max_request_mb``
+get 413 before they are read (:mod:`~airflow_batchtasks.plugins.http_guards`),
+and a write authenticated by the session cookie must come from this origin or
+carry the pages' CSRF token (:func:`~airflow_batchtasks.plugins.views.security.cookie_write_guard`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from airflow_batchtasks.plugins.data.errors import DataError, Invalid
+from airflow_batchtasks.plugins.http_guards import BodyLimit
 
 API_PREFIX = "/api/v1"
 
@@ -29,8 +35,10 @@ def create_app() -> FastAPI:
     from airflow.api_fastapi.core_api.security import get_user
     from fastapi import Depends
 
+    from airflow_batchtasks import config
     from airflow_batchtasks.orchestration import instances
     from airflow_batchtasks.plugins.api.routes import bulk, cron, definitions, files, orchestrations, runs, tasks
+    from airflow_batchtasks.plugins.views import security
 
     app = FastAPI(
         title="Batch Tasks API",
@@ -41,7 +49,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    api = APIRouter(prefix=API_PREFIX)
+    # before any route: a cookie-authenticated write must come from this origin (views.security)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(security.cookie_write_guard)])
     for module in (tasks, runs, bulk, files, definitions, orchestrations, cron):
         api.include_router(module.router)
 
@@ -67,6 +76,14 @@ def create_app() -> FastAPI:
         code = 404 if isinstance(exc, instances.NotFound) else 409
         return JSONResponse({"detail": str(exc)}, status_code=code)
 
+    @app.exception_handler(RecursionError)
+    def too_deep(request: Request, exc: RecursionError) -> JSONResponse:
+        # a JSON body nested deep enough to exhaust Python's stack (e.g. a `definition` object):
+        # bad input, not a server error
+        return JSONResponse({"detail": "the request is nested too deeply"}, status_code=422)
+
+    # outermost: a body over the limit is refused before the API or a page reads it
+    app.add_middleware(BodyLimit, max_bytes=config.max_request_bytes)
     return app
 
 

@@ -4,7 +4,9 @@ A separate app (not routes on the API app) because pages answer errors as HTML
 and logins as redirects, while the API answers JSON; each app keeps its own
 exception handlers. Both call the same data layer and the same auth checks.
 Static assets (CSS, JS, icons) carry no data and are served without login, so
-the 401 page is styled too.
+the 401 page is styled too. Every response carries a Content-Security-Policy
+(own scripts and styles only; framed only by Airflow's own UI) and
+``X-Content-Type-Options: nosniff``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from airflow_batchtasks.plugins.data.errors import DataError
+from airflow_batchtasks.plugins.http_guards import PAGE_HEADERS, SecurityHeaders
 from airflow_batchtasks.plugins.views import security
 from airflow_batchtasks.plugins.views.render import STATIC_DIR, templates
 
@@ -78,4 +81,5 @@ def create_ui_app() -> FastAPI:
         )
         return _error_page(request, 422, "Invalid input", problems)
 
+    app.add_middleware(SecurityHeaders, headers=PAGE_HEADERS)  # CSP (frame-ancestors 'self'), nosniff
     return app

@@ -16,7 +16,9 @@
   cookie, so every POST must come from this origin (``Origin``, else
   ``Referer``) and carry :func:`csrf_token`, an HMAC of the user and a
   timestamp keyed with the API server's ``[api] secret_key`` (valid 12 hours).
-  The cookie's ``SameSite=Lax`` is a further layer, not relied upon.
+  The cookie's ``SameSite=Lax`` is a further layer, not relied upon. The REST API
+  holds cookie-authenticated writes to the same rule (:func:`cookie_write_guard`):
+  same origin, or the token in the ``X-CSRF-Token`` header; Bearer calls are unchanged.
 - **Flash messages** ride a signed, short-lived cookie (post/redirect/get).
 """
 
@@ -33,6 +35,7 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 from fastapi import Depends, Form, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.utils import get_authorization_scheme_param
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from airflow_batchtasks.plugins.api.deps import requires_dag
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 CSRF_MAX_AGE = 12 * 3600
+#: Header in which a script of the pages sends :func:`csrf_token` with a REST API write.
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FLASH_COOKIE = "bt_flash"
 FLASH_MAX_AGE = 120
 
@@ -120,12 +126,16 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(source).netloc.lower() == host.split(",")[0].strip().lower()
 
 
+def _token_valid(user: BaseUser, token: str) -> bool:
+    stamp, _, mac = token.partition(".")
+    fresh = stamp.isdigit() and 0 <= time.time() - int(stamp) <= CSRF_MAX_AGE
+    return fresh and hmac.compare_digest(mac, _sign(user, stamp))
+
+
 def check_csrf(request: Request, user: BaseUser, token: str) -> None:
     if not _same_origin(request):
         raise CsrfRejected("the form was not sent from this Airflow's pages (Origin/Referer check)")
-    stamp, _, mac = token.partition(".")
-    fresh = stamp.isdigit() and 0 <= time.time() - int(stamp) <= CSRF_MAX_AGE
-    if not (fresh and hmac.compare_digest(mac, _sign(user, stamp))):
+    if not _token_valid(user, token):
         raise CsrfRejected("the form has expired or was not issued to you: reload the page and try again")
 
 
@@ -136,6 +146,27 @@ def action_user(request: Request, user: PageUser, csrf: Annotated[str, Form()] =
 
 
 ActionUser = Annotated[BaseUser, Depends(action_user)]
+
+
+async def cookie_write_guard(request: Request) -> None:
+    """REST API dependency: a write authenticated by the session cookie comes from this origin or the pages.
+
+    A Bearer token is sent on purpose by its holder, so Bearer calls pass unchanged;
+    a cookie is sent by the browser to whoever asks, so a cookie-authenticated
+    POST/PUT/PATCH/DELETE needs this origin (``Origin``, else ``Referer``) or the
+    pages' CSRF token in the :data:`CSRF_HEADER` header. Refused: 403, nothing done.
+    """
+    if request.method in _SAFE_METHODS:
+        return
+    scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() == "bearer" and credentials:
+        return
+    user = await get_user(request, None, None)  # 401 without a session, as every route
+    if _same_origin(request) or _token_valid(user, request.headers.get(CSRF_HEADER, "")):
+        return
+    raise HTTPException(status.HTTP_403_FORBIDDEN,
+                        "a request signed in by the session cookie must come from this Airflow's pages "
+                        f"(Origin/Referer) or carry their {CSRF_HEADER} header; API clients send a Bearer token")
 
 
 # ----------------------------------------------------------------------------- flash messages
