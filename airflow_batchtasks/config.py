@@ -95,6 +95,7 @@ def sql_batch_size() -> int:
         raise ValueError(f"[batchtasks] sql_batch_size must be a positive integer, not {value!r}")
     return size
 
+
 def max_request_bytes() -> int:
     """Largest request body the plugin's API and pages read (``max_request_mb``; larger ones get 413)."""
     value = _get("max_request_mb", "4")
