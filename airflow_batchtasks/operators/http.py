@@ -14,13 +14,23 @@ start of the body in the log. Retries apply to 5xx, 408, 425 and 429 (often tran
 Multi-Status, or a JSON body with ``"status": "PARTIAL"``, ends the step
 PARTIAL (see ``operators.partial``); 207 is accepted even when not listed.
 With ``keep_response`` the body is streamed to staging as the output file.
+
+Run arguments (``params``, ``dag_run.conf``) in ``endpoint`` are URL-encoded as
+one path segment or query value each (``/`` ``?`` ``&`` ``@`` ``:`` included), so
+an argument can neither change the path's shape nor the host; ``| unquoted``
+pastes one as it is. Whatever the template, the final URL must stay on the
+connection's scheme, host and port: an endpoint with its own scheme or host
+(``https://other``, ``//other``, ``@other`` on a connection without a host) is
+refused before any request is sent.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from airflow.providers.http.hooks.http import HttpHook
 
@@ -28,6 +38,7 @@ from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.definitions.masking import register_secrets
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import mark_partial
+from airflow_batchtasks.operators.run_args import MARKER_RE, ArgBinder, ArgumentTemplateError, as_text
 from airflow_batchtasks.storage.paths import check_file_name
 
 BEARER_EXTRA = "bearer_token"
@@ -35,6 +46,8 @@ MULTI_STATUS = 207
 SHOWN_BODY = 2000  # characters of a body put in the log / error
 PARTIAL_SCAN_LIMIT = 10 * 1024 * 1024  # a kept body larger than this is not parsed for a PARTIAL status
 CHUNK = 1024 * 1024
+# `https://other/...`, `//other/...` (also with backslashes, which browsers and some parsers read as `/`)
+_OWN_ORIGIN = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*:)?[/\\]{2}")
 
 
 class BatchHttpHook(HttpHook):
@@ -60,7 +73,7 @@ class HttpCallOperator(BatchStepOperator):
     """Call ``method endpoint`` on ``conn_id`` and check the status; optionally keep the body as the output.
 
     :param conn_id: Airflow HTTP connection (base URL, auth, default headers in extra)
-    :param endpoint: path (and query) appended to the connection's URL (templated)
+    :param endpoint: path (and query) appended to the connection's URL (templated; run arguments URL-encoded)
     :param method: GET, POST, PUT, PATCH or DELETE
     :param json_body: sent as JSON (templated, also inside nested values)
     :param data: raw body (form string) when there is no ``json_body`` (templated)
@@ -99,8 +112,20 @@ class HttpCallOperator(BatchStepOperator):
         self.keep_response = keep_response
         self.output_name = output_name
 
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render the other fields as usual, and ``endpoint`` with every run argument URL-encoded."""
+        template, self.endpoint = self.endpoint, ""
+        super().render_template_fields(context, jinja_env)
+        binder = UrlBinder()
+        env = binder.environment(jinja_env or self.get_template_env())
+        try:
+            self.endpoint = binder.finish(str(self.render_template(template, binder.context(context), env)))
+        except ArgumentTemplateError as exc:
+            raise AirflowFailException(f"source.endpoint: {exc}") from exc
+
     def execute(self, context: Any) -> list[dict[str, Any]]:
         hook = BatchHttpHook(method=self.method, http_conn_id=self.conn_id)
+        check_stays_on_host(hook, self.endpoint)
         request: dict[str, Any] = {}
         if self.json_body is not None:
             request["json"] = self.json_body
@@ -154,6 +179,43 @@ class HttpCallOperator(BatchStepOperator):
         self.log.info("Response body kept as %s (%d bytes)", name, size)
         body = bytes(head) if size <= PARTIAL_SCAN_LIMIT else bytes(head[:SHOWN_BODY])
         return [{"name": name, "url": str(target), "rows": 0 if size == 0 else None}], body
+
+
+class UrlBinder(ArgBinder):
+    """Renders run arguments as markers, then URL-encodes each one (``quote(value, safe="")``)."""
+
+    def __init__(self) -> None:
+        super().__init__("URL-encoded (write `| unquoted` to paste one as it is)")
+
+    def finish(self, rendered: str) -> str:
+        self.check_leftovers(MARKER_RE.sub("", rendered))
+        return MARKER_RE.sub(lambda m: quote(as_text(self.value_of(m), ","), safe=""), rendered)
+
+
+def check_stays_on_host(hook: HttpHook, endpoint: str) -> None:
+    """Refuse an endpoint that would send the call (and the connection's credentials) to another origin."""
+    if _OWN_ORIGIN.match(endpoint):
+        raise AirflowFailException(
+            f"source.endpoint `{endpoint}` has its own scheme or host: an endpoint is a path on the connection's URL"
+        )
+    base, url = hook.url_from_endpoint(""), hook.url_from_endpoint(endpoint)
+    if _origin(url) is None or _origin(url) != _origin(base):
+        raise AirflowFailException(
+            f"source.endpoint `{endpoint}` makes the URL {url}, which is not on the host of connection "
+            f"`{hook.http_conn_id}` ({base}): refused"
+        )
+
+
+def _origin(url: str) -> tuple[str | None, str | None, int | None] | None:
+    """Scheme, host and port as ``requests`` will read them (urllib3's parser), ``None`` if unreadable."""
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    try:
+        parsed = parse_url(url)
+    except LocationParseError:
+        return None
+    return parsed.scheme, parsed.host, parsed.port
 
 
 #: 4xx answers that may succeed later: timeout, too early, too many requests.

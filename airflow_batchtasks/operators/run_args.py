@@ -23,6 +23,7 @@ templates read ``_single_underscore`` attributes but never ``__dunder__`` ones.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -104,6 +105,17 @@ class Bound:
         return Bound(self.__bt_binder__, f"{self.__bt_name__}[{key!r}]", self.__bt_value__[raw(key)])
 
 
+def as_text(value: Any, separator: str = " ") -> str:
+    """An argument's value as text: ``None`` empty, lists joined by ``separator``, dicts as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return separator.join(as_text(v, separator) for v in value)
+    return json.dumps(value, default=str) if isinstance(value, dict) else str(value)
+
+
 def raw(value: Any) -> Any:
     """The value behind a :class:`Bound` (anything else as it is)."""
     return value.__bt_value__ if isinstance(value, Bound) else value
@@ -177,6 +189,16 @@ class ArgBinder:
         if context.get("dag_run") is not None:
             bound["dag_run"] = DagRunView(context["dag_run"], self)
         return bound
+
+    def unquoted(self, value: Any) -> str:
+        """The ``unquoted`` filter: the author's explicit opt-out, the argument's text pasted as it is."""
+        return as_text(raw(value))
+
+    def environment(self, jinja_env: Any) -> Any:
+        """``jinja_env`` plus the ``unquoted`` filter (an overlay: the DAG's own environment is not changed)."""
+        env = jinja_env.overlay()
+        env.filters = {**jinja_env.filters, "unquoted": self.unquoted}
+        return env
 
     def value_of(self, match: re.Match[str]) -> Any:
         return self.values[int(match.group(1))]

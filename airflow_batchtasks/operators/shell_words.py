@@ -27,12 +27,11 @@ shell's own parsing only: a command that runs its arguments as code (``eval``, `
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from typing import Any
 
-from airflow_batchtasks.operators.run_args import MARKER_RE, ArgBinder, ArgumentTemplateError, raw
+from airflow_batchtasks.operators.run_args import MARKER_RE, ArgBinder, ArgumentTemplateError, as_text
 
 # Characters after which a `#` starts a comment and `((`/`[[` a compound command.
 _WORD_BREAK = " \t\n;&|()<>"
@@ -54,31 +53,17 @@ class ShellBinder(ArgBinder):
     def __init__(self) -> None:
         super().__init__("quoted as one shell word each (write `| unquoted` to paste one as it is)")
 
-    def unquoted(self, value: Any) -> str:
-        """The ``unquoted`` filter: the explicit opt-out, the value's text pasted as it is."""
-        return _text(raw(value))
-
     def finish(self, rendered: str) -> str:
         """The command line with every marker replaced by its quoted value."""
         self.check_leftovers(MARKER_RE.sub("", rendered))
         return _Scanner(rendered, self).run()
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)):
-        return " ".join(_text(v) for v in value)
-    return json.dumps(value, default=str) if isinstance(value, dict) else str(value)
-
-
 def _words(value: Any) -> str:
     """Unquoted position: one quoted word per list item, else one word."""
     if isinstance(value, (list, tuple)):
-        return " ".join(shlex.quote(_text(v)) for v in value) if value else "''"
-    return shlex.quote(_text(value))
+        return " ".join(shlex.quote(as_text(v)) for v in value) if value else "''"
+    return shlex.quote(as_text(value))
 
 
 class _Scanner:
@@ -124,10 +109,10 @@ class _Scanner:
         if state in _OPEN:
             self.out.append(_words(value))
         elif state == "CMT":
-            self.out.append(shlex.quote(_text(value).replace("\n", " ").replace("\r", " ")))
+            self.out.append(shlex.quote(as_text(value).replace("\n", " ").replace("\r", " ")))
         else:
             quote = "'" if state == "SQ" else '"'
-            word = shlex.quote(_text(value))
+            word = shlex.quote(as_text(value))
             # `'{{ x }}'` exactly: drop the author's now useless quotes instead of adding empty ones
             if self.out and self.out[-1] == quote and self.text.startswith(quote, self.i):
                 self.out[-1] = word

@@ -68,8 +68,7 @@ class SshCommandOperator(BatchStepOperator):
 
     def _render_quoted(self, template: str, context: Any, jinja_env: Any) -> str:
         binder = ShellBinder()
-        env = jinja_env.overlay()
-        env.filters = {**jinja_env.filters, "unquoted": binder.unquoted}
+        env = binder.environment(jinja_env)
         field = "source.command" if self.command_from is None else "source.command_from"
         try:
             return binder.finish(str(self.render_template(template, binder.context(context), env)))

@@ -199,3 +199,72 @@ def test_a_partial_answer_marks_the_step_partial(
 
     assert result.state == "success", result.steps
     assert xcom(result, "extract", "partial") == {"partial": True, "reason": reason}
+
+
+# -- run arguments never change where the call goes --------------------------------------------------
+
+
+@pytest.fixture
+def other_api() -> Iterator[HttpApiServer]:
+    """A second server: where a hostile run argument would like the call (and its credentials) to go."""
+    server = HttpApiServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _endpoint_task(name: str, conn_id: str, endpoint: str) -> str:
+    return (f"kind: task\nname: {name}\nschedule: none\nparams: {{tenant: {{default: acme}}, q: {{default: x}}}}\n"
+            f"source: {json.dumps({'type': 'http', 'conn_id': conn_id, 'endpoint': endpoint, 'method': 'GET'})}\n")
+
+
+def test_run_arguments_are_url_encoded_in_the_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, basic_conn: str,
+) -> None:
+    api.answers["/api/tenants/..%2F..%2Fadmin%3Fdrop%3D1/users"] = Answer(200, b"{}")
+    result = run_definition(tmp_path, monkeypatch, _endpoint_task(
+        "tenant_users", basic_conn, "/api/tenants/{{ params.tenant }}/users?q={{ dag_run.conf.q }}&limit=5",
+    ), "tenant_users", conf={"tenant": "../../admin?drop=1", "q": "a b&role=admin#x"})
+
+    assert result.state == "success", result.steps
+    [request] = api.requests
+    assert request.path == "/api/tenants/..%2F..%2Fadmin%3Fdrop%3D1/users?q=a%20b%26role%3Dadmin%23x&limit=5"
+
+
+def test_a_run_argument_cannot_send_the_call_and_its_credentials_to_another_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, other_api: HttpApiServer,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # a connection that holds the scheme and the credentials, the endpoint template the rest
+    set_connection(monkeypatch, "hostless_api", conn_type="http", schema="http", login="batch-user",
+                   password=PASSWORD)
+    result = run_definition(tmp_path, monkeypatch, _endpoint_task(
+        "hostless_users", "hostless_api", "{{ params.tenant }}/api/users",
+    ), "hostless_users", conf={"tenant": f"@{other_api.host}:{other_api.port}"})
+    log = capfd.readouterr().out
+
+    assert result.state == "failed"
+    assert result.steps == {"extract": "failed"}
+    assert other_api.requests == [], "the call went to the host a run argument chose"
+    assert "which is not on the host of connection `hostless_api` (http://): refused" in log
+    assert PASSWORD not in log
+
+
+def test_unquoted_pastes_the_text_but_the_call_stays_on_the_connection_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: HttpApiServer, other_api: HttpApiServer,
+    basic_conn: str, capfd: pytest.CaptureFixture[str],
+) -> None:
+    api.answers["/api/tenants/acme/users"] = Answer(200, b"{}")
+    result = run_definition(tmp_path, monkeypatch, _endpoint_task(
+        "tenant_path", basic_conn, "/api/{{ params.tenant | unquoted }}",
+    ), "tenant_path", conf={"tenant": "tenants/acme/users"})
+    assert result.state == "success", result.steps
+    assert [r.path for r in api.requests] == ["/api/tenants/acme/users"]
+
+    result = run_definition(tmp_path, monkeypatch, _endpoint_task(
+        "tenant_elsewhere", basic_conn, "{{ params.tenant | unquoted }}/users",
+    ), "tenant_elsewhere", conf={"tenant": f"http://{other_api.host}:{other_api.port}"})
+    assert result.state == "failed"
+    assert other_api.requests == []
+    assert "has its own scheme or host: an endpoint is a path on the connection's URL" in capfd.readouterr().out
