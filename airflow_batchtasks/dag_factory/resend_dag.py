@@ -6,7 +6,9 @@ The API queues a run of the resend DAG of the task's deliver queue
 (``queues.deliver``, else ``queue``, else Airflow's default) with the file and
 the caller in its conf; the run's one step (:class:`~airflow_batchtasks.operators.resend.ResendOperator`)
 goes to that queue. Tasks sharing a queue share a DAG, so a deployment gets
-one resend DAG per distinct deliver queue: usually one.
+one resend DAG per distinct deliver queue: usually one. Its runs go one at a
+time (later requests wait queued), so two resends of one file never rewrite
+its record at once.
 
 The DAGs are not tagged ``batchtasks`` (they are not batch tasks: no task list,
 no status) but ``batchtasks:resend``; they are never scheduled and start unpaused
@@ -81,6 +83,8 @@ def build_resend_dag(dag_id: str, queue: str | None) -> Any:
             "right on the task first; the outcome is appended to the file's record in the archive."
         ),
         is_paused_upon_creation=False,
+        # one resend at a time per queue: two resends of one file never rewrite its record at once
+        max_active_runs=1,
         default_args={"retries": 0},
     )
     with dag:

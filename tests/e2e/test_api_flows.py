@@ -239,6 +239,15 @@ def test_run_now_then_runs_files_and_download(airflow: AirflowInstance, root: Pa
     assert downloads and downloads[0]["owner"] == "admin"
 
 
+def _resend_ended(airflow: AirflowInstance, resend_run: str) -> dict[str, Any]:
+    """The history entry of resend run ``resend_run`` of vendor_feed's file, once the run has ended."""
+    def ended() -> dict[str, Any] | None:
+        [file] = ok(call(airflow, "GET", "/tasks/vendor_feed/files"))["files"]
+        entry = next((r for r in file["resends"] if r["run_id"] == resend_run), None)
+        return entry if entry and entry["state"] in ("done", "failed") else None
+    return wait_for(f"resend {resend_run} to end", ended, timeout=180)
+
+
 def test_resend_to_sftp_checks_md5_and_records_it(airflow: AirflowInstance, inbox: Path, root: Path) -> None:
     run_id = ok(call(airflow, "POST", "/tasks/vendor_feed/runs", json={}))["run_id"]
     assert wait_run(airflow, "vendor_feed", run_id)["state"] == "success"
@@ -247,10 +256,10 @@ def test_resend_to_sftp_checks_md5_and_records_it(airflow: AirflowInstance, inbo
     delivered.unlink()
     [file] = ok(call(airflow, "GET", "/tasks/vendor_feed/files"))["files"]
 
-    resent = ok(call(airflow, "POST", f"/tasks/vendor_feed/files/{file['id']}/resend", user="op"))
+    queued = ok(call(airflow, "POST", f"/tasks/vendor_feed/files/{file['id']}/resend", user="op"), 202)
+    entry = _resend_ended(airflow, queued["run_id"])
     assert delivered.read_bytes() == original, "the file arrived again at the SFTP server"
-    [entry] = resent["resends"]
-    assert entry["by"] == "op" and entry["outcome"] == "sent"
+    assert entry["by"] == "op" and entry["outcome"] == "sent" and entry["state"] == "done"
     assert entry["destinations"][0]["type"] == "sftp" and entry["destinations"][0]["path"] == str(delivered)
     [archived_record] = list((root / "archive" / "vendor_feed").rglob("*.record.json"))
     assert json.loads(archived_record.read_text())["resends"][0]["by"] == "op", "the record in the archive says it too"
@@ -259,8 +268,9 @@ def test_resend_to_sftp_checks_md5_and_records_it(airflow: AirflowInstance, inbo
     archived = archived_record.with_name(archived_record.name.removesuffix(".record.json"))
     archived.write_bytes(original + b"tampered\n")
     delivered.unlink()
-    damaged = call(airflow, "POST", f"/tasks/vendor_feed/files/{file['id']}/resend")
-    assert damaged.status_code == 409 and "damaged" in damaged.json()["detail"]
+    damaged = ok(call(airflow, "POST", f"/tasks/vendor_feed/files/{file['id']}/resend"), 202)
+    entry = _resend_ended(airflow, damaged["run_id"])
+    assert entry["state"] == "failed" and "damaged" in entry["outcome"]
     assert not delivered.exists(), "a damaged archive is never sent"
     archived.write_bytes(original)
     assert call(airflow, "POST", "/tasks/vendor_feed/files/0123456789abcdef01234567/resend").status_code == 404

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 import pytest
 
 from tests.e2e.airflow_instance import AirflowInstance
-from tests.e2e.api_support import SECRET, call, ok, q, start_api_airflow, wait_run
+from tests.e2e.api_support import SECRET, call, ok, q, start_api_airflow, wait_for, wait_run
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +86,7 @@ ROUTES: list[tuple[str, str, str, Any, bool, int]] = [
     ("POST", "/runs/skip", "/runs/skip", {"runs": [{"task": "daily_sales", "run_id": "nope"}]}, False, 200),
     ("POST", "/runs/retry", "/runs/retry", {"runs": [{"task": "daily_sales", "run_id": "nope"}]}, False, 200),
     ("POST", f"{T}/cancel-retry", "/tasks/daily_sales/cancel-retry", None, False, 409),
-    ("POST", f"{F}/resend", "/tasks/daily_sales/files/{file}/resend", None, False, 200),
+    ("POST", f"{F}/resend", "/tasks/daily_sales/files/{file}/resend", None, False, 202),
     ("POST", "/definitions", "/definitions", {"yaml": "kind: task\nname: tmp_task\n"}, False, 422),
     ("PUT", D, "/definitions/task/warehouse_export", {"definition": WAREHOUSE}, False, 200),
     ("DELETE", D, "/definitions/task/nope", None, False, 404),
@@ -141,20 +141,43 @@ def test_viewer_sees_no_secret_in_definitions(setup: tuple[AirflowInstance, dict
         assert SECRET not in call(airflow, "GET", path, user="viewer").text
 
 
+def _resend_as(airflow: AirflowInstance, file_id: str, user: str) -> Any:
+    return call(airflow, "POST", f"/tasks/daily_sales/files/{file_id}/resend", user=user)
+
+
 def test_audit_log_has_user_action_target_outcome(setup: tuple[AirflowInstance, dict[str, str]]) -> None:
+    """Sets up its own actions: a resend and a refused skip by every role (the viewer's never reach the action)."""
     airflow, ids = setup
-    events = airflow.api("GET", "/api/v2/eventLogs", params={"dag_id": "daily_sales", "limit": 500}).json()
-    resends = [e for e in events["event_logs"] if e["event"] == "batchtasks.resend"]
-    assert {e["owner"] for e in resends} == {"user", "op", "admin"}, "the viewer's 403 never reached the action"
-    assert all(json.loads(e["extra"])["outcome"] == "done" for e in resends)
+    queued = {}
+    for user in USERS:
+        resp = _resend_as(airflow, ids["file"], user)
+        assert resp.status_code == (403 if user == "viewer" else 202), resp.text
+        if user != "viewer":
+            queued[resp.json()["run_id"]] = user
+        assert call(airflow, "POST", f"/tasks/daily_sales/runs/{ids['run']}/skip", user=user).status_code == (
+            403 if user == "viewer" else 409)
+    events = airflow.api("GET", "/api/v2/eventLogs", params={"dag_id": "daily_sales", "limit": 1000}).json()
+    resends = {json.loads(e["extra"]).get("resend_run_id"): e for e in events["event_logs"]
+               if e["event"] == "batchtasks.resend"}
+    assert {run_id: resends[run_id]["owner"] for run_id in queued} == queued
+    assert all(json.loads(resends[run_id]["extra"])["outcome"] == "done" for run_id in queued)
+    assert all(e["owner"] != "viewer" for e in resends.values()), "the viewer's 403 never reached the action"
     run_id = unquote(ids["run"])
     skips = [e for e in events["event_logs"] if e["event"] == "batchtasks.skip" and e["run_id"] == run_id]
     assert {e["owner"] for e in skips} == {"user", "op", "admin"}
     assert all(json.loads(e["extra"])["outcome"].startswith("refused (409)") for e in skips)
 
 
-def test_resends_of_the_matrix_are_recorded(setup: tuple[AirflowInstance, dict[str, str]]) -> None:
-    """Resends done by the matrix are on the file's record, one per allowed caller."""
+def test_resends_are_recorded_on_the_file(setup: tuple[AirflowInstance, dict[str, str]]) -> None:
+    """Each allowed caller's resend is a run (202) whose outcome ends up on the file's record, by its caller."""
     airflow, ids = setup
-    [file] = ok(call(airflow, "GET", "/tasks/daily_sales/files"))["files"]
-    assert sorted(r["by"] for r in file["resends"]) == ["admin", "op", "user"]
+    queued = {ok(_resend_as(airflow, ids["file"], user), 202)["run_id"]: user for user in ("user", "op", "admin")}
+
+    def ended() -> dict[str, str] | None:
+        [file] = ok(call(airflow, "GET", "/tasks/daily_sales/files"))["files"]
+        mine = {r["run_id"]: r for r in file["resends"] if r["run_id"] in queued}
+        done = len(mine) == len(queued) and all(r["state"] in ("done", "failed") for r in mine.values())
+        return {run_id: f"{r['by']}:{r['state']}" for run_id, r in mine.items()} if done else None
+
+    recorded = wait_for("the three resends to end", ended, timeout=300)
+    assert recorded == {run_id: f"{user}:done" for run_id, user in queued.items()}

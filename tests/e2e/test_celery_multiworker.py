@@ -176,6 +176,9 @@ def _check_history_and_resend(airflow: CeleryAirflowInstance, run_id: str, deliv
 
     delivered.unlink()
     resent = airflow.api("POST", f"/batchtasks/api/v1/tasks/{TASK}/files/{entry['id']}/resend")
-    assert resent.status_code == 200, resent.text
-    assert len(resent.json()["resends"]) == 1
+    assert resent.status_code == 202, resent.text  # a run of the resend DAG of the deliver queue, on worker B
+    queued = resent.json()
+    assert airflow.wait_for_run(queued["dag_id"], queued["run_id"], timeout=300) == "success"
+    [ti] = airflow.task_instances(queued["dag_id"], queued["run_id"])
+    assert ti["queue"] == "workers_b"
     assert hashlib.md5(delivered.read_bytes()).hexdigest() == md5

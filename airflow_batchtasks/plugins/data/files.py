@@ -296,14 +296,6 @@ def _pending(resends: str | None) -> list[dict[str, Any]]:
     return [e for e in json.loads(resends or "[]") if e.get("pending")]
 
 
-def pending_resends(session: Session, task: str, fid: str) -> list[dict[str, Any]]:
-    """Pending resends of one file whose run is still queued or running."""
-    row = session.execute(select(files_t.c.resends).where(files_t.c.task == task, files_t.c.id == fid)).first()
-    entries = _pending(row.resends) if row else []
-    states = _run_states(session, [(e["dag_id"], e["run_id"]) for e in entries])
-    return [e for e in entries if states.get((e["dag_id"], e["run_id"])) in ACTIVE]
-
-
 def _settle_resends(session: Session, task: str) -> bool:
     """Pick up the outcome of pending resends whose run has ended; True when the index changed.
 

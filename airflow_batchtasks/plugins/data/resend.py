@@ -13,7 +13,9 @@ Checked before queueing, each a clear answer instead of a failed run:
 - the task has a valid definition with destinations (409);
 - each destination path renders for the run that made the file and stays inside the
   folder its definition names (422: the run's arguments would write elsewhere);
-- no resend of this file is already queued or running (409).
+- the resend DAG is parsed and not paused (409).
+
+Several requests for one file each queue a run; the resend DAG runs them one by one.
 
 The worker checks the archived copy's md5 and the paths again and records the outcome
 (:mod:`airflow_batchtasks.operators.resend`). Templated paths are rendered for the
@@ -90,8 +92,6 @@ def resend(session: Session, task: str, fid: str, user: BaseUser) -> ResendQueue
         resend_step.rendered_destinations(destinations, context)
     except resend_step.ResendRefused as exc:
         raise Invalid(f"resend of `{info.name}` refused: {exc}") from None
-    if files.pending_resends(session, task, fid):
-        raise Conflict(f"a resend of `{info.name}` is already queued or running: wait for it to end")
     dag_id = resend_dag_id(deliver_queue(entry.model))
     dag = dag_bag().get_latest_version_of_dag(dag_id, session=session)
     if dag is None:
