@@ -155,18 +155,7 @@ class AirflowInstance:
         try:
             self._migrate()
             for name in self.components:
-                # Own session per component: stop() can kill the whole tree (executor workers, task
-                # supervisors, parser processes, uvicorn workers) with one killpg per component.
-                with open(self.log_dir / f"{name}.log", "ab") as log:
-                    self._procs[name] = subprocess.Popen(
-                        [*airflow_executable(), name],
-                        cwd=self.home,
-                        env=self.env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
+                self._spawn(name)
             self._wait_healthy(started + self.startup_timeout)
         except BaseException:
             self.stop()
@@ -201,6 +190,35 @@ class AirflowInstance:
                 self._client.close()
                 self._client = None
             self._tokens.clear()
+
+    def _spawn(self, name: str) -> None:
+        # Own session per component: stop() can kill the whole tree (executor workers, task
+        # supervisors, parser processes, uvicorn workers) with one killpg per component.
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self._procs[name] = subprocess.Popen(
+                [*airflow_executable(), name],
+                cwd=self.home,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop_component(self, name: str, timeout: float = 15.0) -> None:
+        """Stop one component (e.g. ``api-server``) the way :meth:`stop` does, the others keep running."""
+        proc = self._procs.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+        _killpg(proc, signal.SIGKILL)
+        proc.wait()
+
+    def start_component(self, name: str) -> None:
+        """Start a component :meth:`stop_component` stopped and wait until Airflow is healthy again."""
+        self._spawn(name)
+        self._wait_healthy(time.monotonic() + self.startup_timeout)
 
     @property
     def running(self) -> bool:
