@@ -46,6 +46,9 @@ TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 #: Methods that can be sent again without doing anything twice (RFC 9110, 9.2.2).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+#: username -> FAB role, for ``auth_manager=FAB_AUTH_MANAGER`` (same users and passwords as above).
+FAB_ROLES: dict[str, str] = {"admin": "Admin", "viewer": "Viewer", "user": "User", "op": "Op"}
 
 
 class AirflowError(RuntimeError):
@@ -104,6 +107,7 @@ class AirflowInstance:
         triggerer: bool = True,
         startup_timeout: float = 180.0,
         reuse_migrated_db: bool = True,
+        auth_manager: str = SIMPLE_AUTH_MANAGER,
     ) -> None:
         self.home = Path(home).resolve()
         self.dags_folder = Path(dags_folder).resolve()
@@ -113,6 +117,7 @@ class AirflowInstance:
         self.components = COMPONENTS if triggerer else tuple(c for c in COMPONENTS if c != "triggerer")
         self.startup_timeout = startup_timeout
         self.reuse_migrated_db = reuse_migrated_db
+        self.auth_manager = auth_manager
         self.log_dir = self.home / "process_logs"
         self.startup_seconds: float | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -154,6 +159,8 @@ class AirflowInstance:
         self._write_config()
         try:
             self._migrate()
+            if self.auth_manager == FAB_AUTH_MANAGER:
+                self._create_fab_users()
             for name in self.components:
                 self._spawn(name)
             self._wait_healthy(started + self.startup_timeout)
@@ -271,7 +278,7 @@ class AirflowInstance:
                 "load_examples": False,
                 # LocalExecutor forks `parallelism` workers up front: keep it small on small machines.
                 "parallelism": 4,
-                "auth_manager": SIMPLE_AUTH_MANAGER,
+                "auth_manager": self.auth_manager,
                 "simple_auth_manager_users": ",".join(f"{u}:{r}" for u, r in USERS.items()),
                 "simple_auth_manager_passwords_file": self.home / "simple_auth_manager_passwords.json",
                 "fernet_key": keep("core", "fernet_key", Fernet.generate_key().decode()),
@@ -344,6 +351,14 @@ class AirflowInstance:
             with sqlite3.connect(db) as src, sqlite3.connect(partial) as dst:
                 src.backup(dst)  # consistent copy even in WAL mode
             os.replace(partial, template)
+
+    def _create_fab_users(self) -> None:
+        """``airflow users create`` for each of ``USERS`` with its ``FAB_ROLES`` role (kept if it exists)."""
+        for name, role in FAB_ROLES.items():
+            done = self.cli("users", "create", "--username", name, "--password", PASSWORDS[name], "--role", role,
+                            "--firstname", name, "--lastname", "test", "--email", f"{name}@example.com", timeout=300)
+            if done.returncode != 0 and "already exist" not in done.stdout + done.stderr:
+                raise AirflowError(f"`airflow users create {name}` failed:\n{done.stdout}\n{done.stderr}")
 
     def _enable_wal(self) -> None:
         """Switch the DB to WAL (persistent): readers no longer block the one writer.
