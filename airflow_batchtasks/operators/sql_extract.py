@@ -147,8 +147,7 @@ def write_rows(
 
 def log_fetches(log: logging.Logger, rows: int, fetches: int, batch_size: int) -> None:
     """How the rows came: what ``[batchtasks] sql_batch_size`` changes, in the step's log."""
-    log.info("Fetched %d rows in %d batch(es) of up to %d rows ([batchtasks] sql_batch_size)", rows, fetches,
-             batch_size)
+    log.info("Fetched %d rows in %d round trip(s) of up to %d rows each", rows, fetches, batch_size)
 
 
 def _streaming_cursor(conn: Any, batch_size: int) -> Any:

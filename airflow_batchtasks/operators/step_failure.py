@@ -49,6 +49,29 @@ def definition_error(exc: BaseException) -> str | None:
         return "not found"  # ``{{ var.value.x }}`` of a variable that does not exist
     if "ProgrammingError" in names:
         return "invalid SQL"  # DB-API: syntax error, unknown table or column, wrong parameters
+    status = _client_error_status(exc)
+    if status is not None:
+        return f"HTTP {status} (the request itself is refused: asking again gets the same answer)"
+    return None
+
+
+def _client_error_status(exc: BaseException) -> int | None:
+    """The status of an HTTP 4xx answer behind ``exc`` (its ``raise ... from`` chain) that no retry can change.
+
+    408, 425 and 429 may pass (the http source's own rule), so they stay retryable: a URL location
+    (``query_from``, ``command_from``, a script's ``from``) answering 401 or 404 fails at once, as the
+    http source does.
+    """
+    from airflow_batchtasks.operators.http import RETRYABLE_CLIENT_ERRORS  # here: http imports this module
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        status = getattr(getattr(current, "response", None), "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS:
+            return status
+        current = current.__cause__
     return None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_batchtasks.operators.step_failure import read_failure
 from tests.integration.pipeline import archived_records, migrate_metadata_db, run_definition, set_connection
 from tests.integration.remote_folders import remote_folder
 
@@ -90,6 +91,10 @@ def test_overwrite_false_refuses_an_existing_file(
         f"[{dest.yaml_destination(overwrite=False)}]",
     ), f"no_overwrite_{kind}")
     assert result.steps["deliver"] == "failed"
+    failure = read_failure(result.dag_id, result.run_id, "deliver")
+    assert failure["error_type"] == "AirflowFailException" and failure["retryable"] is False, failure
+    assert failure["error"].startswith(f"{kind} /") and failure["error"].endswith(
+        "/fixed.csv exists and overwrite is false"), failure["error"]
     assert (dest.disk / "fixed.csv").read_bytes() == b"already here\n"
     assert dest.names() == ["fixed.csv"], "no temporary file left"
 
@@ -156,6 +161,10 @@ def test_no_matching_file_fails_the_extract_and_delivers_nothing(
     ), "nothing_there")
     assert result.steps["extract"] == "failed"
     assert result.state == "failed"
+    failure = read_failure(result.dag_id, result.run_id, "extract")
+    assert failure["error"].startswith("no file matches sftp ") and failure["error"].endswith(
+        f"/{src.disk.name}/sales_*.csv"), failure["error"]
+    assert failure["retryable"] is True, "a file that arrives late: the task's retries wait for it"
     assert not out.exists()
 
 
@@ -171,4 +180,8 @@ def test_output_name_with_several_files_is_refused(
         f"[{{type: local, path: '{out}'}}]", "output: {name: one.csv}",
     ), "two_into_one")
     assert result.steps["extract"] == "failed"
+    failure = read_failure(result.dag_id, result.run_id, "extract")
+    assert failure["error"] == ("output.name renames a single file, but 2 files match: omit output.name to keep "
+                                "their names, or zip them (output.zip)")
+    assert failure["retryable"] is False, "a definition error: no retry can fix it"
     assert not out.exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_batchtasks.operators.step_failure import read_failure
 from tests.integration.pipeline import migrate_metadata_db, run_definition, set_connection
 from tests.integration.remote_folders import remote_folder
 from tests.servers.http_files import TokenFileServer
@@ -105,6 +106,10 @@ def test_query_from_url_without_the_token_fails(tmp_path: Path, monkeypatch: pyt
             "query_from_url_no_token", f"{{type: url, url: '{web.base_url}/sql/daily.sql'}}", out,
         ), "query_from_url_no_token")
     assert result.steps["extract"] == "failed"
+    failure = read_failure(result.dag_id, result.run_id, "extract")
+    assert failure["error"].startswith("HTTP 401 (the request itself is refused"), failure["error"]
+    assert f"source.query_from: cannot read url {web.base_url}/sql/daily.sql: 401" in failure["error"]
+    assert failure["retryable"] is False, "a missing token stays missing: 4xx other than 408/425/429 is not retried"
     assert not out.exists()
 
 

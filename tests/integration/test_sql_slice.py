@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_batchtasks.operators.step_failure import read_failure
 from tests.integration.pipeline import archived_records, migrate_metadata_db, run_definition, set_connection
 from tests.servers import PostgresServer, SshServer, find_odbc_driver
 
@@ -129,6 +130,9 @@ def test_require_rows_fails_on_empty_result_and_delivers_nothing(
     ), "pg_empty")
     assert result.steps["extract"] == "failed"
     assert result.state == "failed"
+    failure = read_failure(result.dag_id, result.run_id, "extract")
+    assert failure["error"] == "the query returned no rows and source.require_rows is true"
+    assert failure["error_type"] == "AirflowFailException" and failure["retryable"] is False
     assert not out.exists() or not any(out.iterdir())
 
 
@@ -162,6 +166,10 @@ def test_overwrite_false_refuses_an_existing_file_and_leaves_it_intact(
         f"destinations: [{{type: sftp, conn_id: {sftp_conn}, path: {inbox}, overwrite: false}}]",
     ), "pg_no_overwrite")
     assert result.steps["deliver"] == "failed"
+    failure = read_failure(result.dag_id, result.run_id, "deliver")
+    assert failure["error"].startswith("sftp /") and failure["error"].endswith(
+        "/no_overwrite/fixed.csv exists and overwrite is false"), failure["error"]
+    assert failure["error_type"] == "AirflowFailException" and failure["retryable"] is False
     assert (inbox / "fixed.csv").read_text() == "already here\n"
     assert sorted(p.name for p in inbox.iterdir()) == ["fixed.csv"], "no temporary file left"
 
@@ -254,7 +262,7 @@ def test_sql_batch_size_is_the_rows_per_fetch(
     ), "batched")
     assert result.state == "success", result.steps
     assert (out / "ids.csv").read_text().splitlines() == ['"id"', *map(str, range(1, 21))]
-    assert "Fetched 20 rows in 3 batch(es) of up to 7 rows" in capfd.readouterr().out, "the step's log: 7 + 7 + 6"
+    assert "Fetched 20 rows in 3 round trip(s) of up to 7 rows each" in capfd.readouterr().out, "7 + 7 + 6"
     if conn_fixture == "pg_native_conn":
         fetches = re.findall(r'FETCH FORWARD (\d+) FROM "batchtasks_extract"', statement_log())
         assert fetches and set(fetches) == {"7"}, fetches

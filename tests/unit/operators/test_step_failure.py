@@ -67,3 +67,29 @@ def test_capturing_takes_structlog_and_stdlib_lines_and_stops_afterwards() -> No
     logging.getLogger("paramiko.transport").info("not captured")
     assert tail.lines() == ["INFO 5 rows in a.csv", "INFO paramiko.transport: Connected (version 2.0)"]
     assert structlog.get_config()["processors"] == before
+
+
+def _http_error(status: int) -> Exception:
+    """An HTTP answer's error as a URL location raises it: requests' HTTPError, wrapped twice."""
+    import requests
+
+    response = requests.Response()
+    response.status_code = status
+    try:
+        try:
+            raise requests.HTTPError(f"{status} Client Error", response=response)
+        except requests.HTTPError as inner:
+            raise RuntimeError("cannot read url https://example.invalid/q.sql") from inner
+    except RuntimeError as outer:
+        try:
+            raise AirflowException(f"source.query_from: {outer}") from outer
+        except AirflowException as exc:
+            return exc
+
+
+@pytest.mark.parametrize(("status", "retryable"), [(401, False), (404, False), (408, True), (429, True), (503, True)])
+def test_an_http_client_error_behind_a_failure_is_not_retried(status: int, retryable: bool) -> None:
+    reason = definition_error(_http_error(status))
+    assert (reason is None) is retryable
+    if not retryable:
+        assert reason.startswith(f"HTTP {status} ")
