@@ -19,12 +19,15 @@ from airflow.api_fastapi.auth.managers.models.resource_details import (
 )
 from airflow.models.dag import DagModel
 
+from airflow_batchtasks.plugins.data.errors import DataError
+
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.base_auth_manager import ResourceMethod
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 
 __all__ = [
     "DagAccessEntity",
+    "MissingRight",
     "allowed_dag_ids",
     "can_access_all_dags",
     "can_edit_connection",
@@ -32,6 +35,12 @@ __all__ = [
     "is_authorized",
     "readable_dag_ids",
 ]
+
+
+class MissingRight(DataError):
+    """403 whose message names the permission that is missing (a page shows it next to the form)."""
+
+    status_code = 403
 
 
 def is_authorized(

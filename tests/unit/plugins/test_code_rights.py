@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import HTTPException
 
 from airflow_batchtasks.plugins.api.routes import definitions as route
+from airflow_batchtasks.plugins.data.access import MissingRight
 
 PYTHON = {"kind": "task", "name": "split", "source": {"type": "python"}, "processing": {"inline": "pass"}}
 EXPOSED = {**PYTHON, "processing": {"inline": "pass", "expose_connections": True},
@@ -38,9 +38,9 @@ def rights(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 def refusal(old: dict[str, Any] | None, new: dict[str, Any]) -> str | None:
     try:
         route._require_code_rights(object(), old, new)
-    except HTTPException as exc:
+    except MissingRight as exc:
         assert exc.status_code == 403
-        return str(exc.detail)
+        return str(exc)
     return None
 
 

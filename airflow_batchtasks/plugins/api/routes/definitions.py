@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, model_validator
 
 from airflow_batchtasks.definitions.code_features import CodeFeature, added_features, exposed_connections
@@ -26,6 +26,7 @@ from airflow_batchtasks.plugins.api.deps import GetUserDep, forbid_unless
 from airflow_batchtasks.plugins.data import audit, catalog_cache
 from airflow_batchtasks.plugins.data import definitions_store as store
 from airflow_batchtasks.plugins.data.access import (
+    MissingRight,
     can_edit_connection,
     can_read_variables,
     is_authorized,
@@ -107,18 +108,16 @@ def _require_code_rights(user: Any, old: Mapping[str, Any] | None, new: Mapping[
         denied = [c for c in exposed_connections(new) if not can_edit_connection(user, c)]
         if denied:
             names = ", ".join(f"`{c}`" for c in denied)
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
+            raise MissingRight(
                 f"Forbidden: `processing.expose_connections` hands the script the secrets of every connection "
-                f"the definition names; you may not edit {names}",
+                f"the definition names; you may not edit {names}"
             )
 
 
 def _forbid(why: str, parts: list[CodeFeature]) -> None:
     listed = "; ".join(f.describe() for f in parts)
-    raise HTTPException(
-        status.HTTP_403_FORBIDDEN,
-        f"Forbidden: {why} ({listed}). Ask someone who holds it to write this, or leave these parts as they are.",
+    raise MissingRight(
+        f"Forbidden: {why} ({listed}). Ask someone who holds it to write this, or leave these parts as they are."
     )
 
 
