@@ -36,7 +36,7 @@ from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.definitions.catalog import SUFFIXES, Catalog, Entry, add_documents, iter_files, resolve
 from airflow_batchtasks.definitions.errors import DefinitionError
 from airflow_batchtasks.definitions.models import KINDS, NAME_RE
-from airflow_batchtasks.definitions.yaml_source import Document, parse_documents
+from airflow_batchtasks.definitions.yaml_source import Document, compose_documents, parse_documents
 from airflow_batchtasks.plugins.data import catalog_cache
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound, ReadOnly
 from airflow_batchtasks.plugins.data.models import Definition
@@ -253,21 +253,18 @@ class _Span:
 
 def _spans(text: str) -> list[_Span]:
     """Character span of every non-empty YAML document of ``text`` (as parse_documents sees them)."""
-    loader = _Loader(text)
     spans = []
     previous_end = 0
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
+    # within the parse budget; from a broken or over-budget document on, the text is left as it is
+    with contextlib.suppress(yaml.YAMLError):
+        for _, node in compose_documents(text):
+            if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
                 continue
             start = node.start_mark.index
             markers = list(re.finditer(r"^---[^\n]*\n", text[previous_end:start], re.MULTILINE))
             region = previous_end + (markers[-1].end() if markers else 0)
             spans.append(_Span(start, node.end_mark.index, node.start_mark.line + 1, region))
             previous_end = node.end_mark.index
-    finally:
-        loader.dispose()
     return spans
 
 
