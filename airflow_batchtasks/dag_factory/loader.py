@@ -75,11 +75,12 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
         tasks = [t for t in catalog.project_tasks(name) if t.name in dags or only]
         dags[dag_id] = build_project_dag(entry, tasks)
 
+    disabled = frozenset(name for name, entry in catalog.tasks.items() if not entry.model.enabled)
     for name, entry in catalog.orchestrations.items():
         if only and name != only:
             continue
         try:
-            dags[name] = build_orchestration_dag(entry)
+            dags[name] = build_orchestration_dag(entry, disabled)
         except Exception as exc:  # one DAG's failure must not hide the others
             log.exception("orchestration %s could not be built", name)
             errors.setdefault(name, []).append(

@@ -33,7 +33,7 @@ def limits_of(orch: Orchestration) -> Limits:
     )
 
 
-def step_rules(orch: Orchestration) -> list[StepRules]:
+def step_rules(orch: Orchestration, disabled_tasks: frozenset[str] = frozenset()) -> list[StepRules]:
     """The steps in chain order; a step without a time zone uses the orchestration's."""
     return [
         StepRules(
@@ -42,12 +42,14 @@ def step_rules(orch: Orchestration) -> list[StepRules]:
             starts_after=s.starts_after,
             timezone=s.timezone or orch.timezone,
             run_on_parent_failure=s.run_on_parent_failure,
+            task_enabled=s.task not in disabled_tasks,
         )
         for i, s in enumerate(orch.steps, start=1)
     ]
 
 
-def build_orchestration_dag(entry: Entry) -> DAG:
+def build_orchestration_dag(entry: Entry, disabled_tasks: frozenset[str] = frozenset()) -> DAG:
+    """The orchestration's DAG; ``disabled_tasks``: tasks whose definition says ``enabled: false``."""
     from airflow_batchtasks.operators.orchestration import OrchestrationReportOperator, OrchestrationStepOperator
 
     orch: Orchestration = entry.model
@@ -64,7 +66,7 @@ def build_orchestration_dag(entry: Entry) -> DAG:
         is_paused_upon_creation=not orch.active,
     )
     limits = limits_of(orch)
-    rules = step_rules(orch)
+    rules = step_rules(orch, disabled_tasks)
     with dag:
         previous = None
         for step in rules:

@@ -151,8 +151,9 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
         ti = context["ti"]
         if _state(ti.get_dagrun_state(dag_id=ti.dag_id, run_id=ti.run_id)) == "failed":
             self._stop(context, CANCELLED, "not started: the instance was stopped (its DAG run is failed)")
-        if self._target_paused(ti):
-            self._stop(context, FAILED, f"the DAG of task `{self.trigger_dag_id}` is paused in Airflow")
+        paused = self._target_paused(ti)
+        if paused:
+            self._stop(context, FAILED, paused)
         run_id = f"{context['run_id']}__{self.task_id}"
         self.trigger_run_id = run_id
         self.note = f"Step {self.rules.step} of orchestration `{self.orchestration}`, instance `{context['run_id']}`"
@@ -198,15 +199,33 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
         view = step_view_in_task(ti, step, task, state, self.log)
         return Parent(step, task, view["status"], view.get("reason"), view.get("origin"))
 
-    def _target_paused(self, ti: Any) -> bool:
+    def _target_paused(self, ti: Any) -> str | None:
+        """Why the task's DAG counts as paused (the step then fails at once), or ``None``.
+
+        A run triggered on a paused DAG stays queued forever, so the step would wait without end.
+        Airflow 3.2+ tells task code the DAG's pause state (``ti.get_dag``), which decides. Airflow
+        3.1 does not: there the task's definition decides (``enabled: false``, the DAG created
+        paused), and the log says that a pause made in Airflow alone is not seen.
+        """
+        task = self.trigger_dag_id
         get_dag = getattr(ti, "get_dag", None)  # Airflow 3.2+
+        if get_dag is not None:
+            try:
+                if get_dag(task).is_paused:
+                    return f"the DAG of task `{task}` is paused in Airflow"
+                return None
+            except Exception as exc:  # noqa: BLE001 - the trigger itself reports a missing DAG
+                self.log.warning("could not read the state of DAG %s: %s", task, exc)
+        if not self.rules.task_enabled:
+            return f"task `{task}` is disabled (enabled: false): its DAG is paused in Airflow"
         if get_dag is None:
-            return False
-        try:
-            return bool(get_dag(self.trigger_dag_id).is_paused)
-        except Exception as exc:  # noqa: BLE001 - the trigger itself reports a missing DAG
-            self.log.warning("could not read the state of DAG %s: %s", self.trigger_dag_id, exc)
-            return False
+            self.log.warning(
+                "This Airflow gives task code no way to read whether DAG %s is paused (Airflow 3.2 does): only "
+                "its definition's `enabled` is checked, and a run of a DAG paused in Airflow waits until it "
+                "is unpaused",
+                task,
+            )
+        return None
 
     def _record(self, context: Any, status: str, reason: str, **extra: Any) -> dict[str, Any]:
         now = datetime.now(timezone.utc)

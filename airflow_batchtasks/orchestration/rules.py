@@ -57,6 +57,9 @@ class StepRules:
     starts_after: time | None = None
     timezone: str = "UTC"
     run_on_parent_failure: bool = False
+    # The task's definition says ``enabled: false`` (its DAG is created paused). Only consulted where
+    # Airflow gives task code no way to read the DAG's pause state (3.1); from 3.2 that state decides.
+    task_enabled: bool = True
 
 
 @dataclass(frozen=True)

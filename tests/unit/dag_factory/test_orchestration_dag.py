@@ -115,3 +115,10 @@ def test_parsing_context_builds_only_the_orchestration(write, defs: Path, tasks:
     assert list(namespace) == ["nightly_identity_sync"]
     assert catalog.errors == []
     assert len(namespace["nightly_identity_sync"].task_ids) == 4
+
+
+def test_a_step_knows_its_task_is_disabled_by_its_definition(build_from, sql_task) -> None:
+    disabled = sql_task("import_users").replace("name: import_users", "name: import_users\nenabled: false")
+    tasks = "---\n".join([sql_task("export_users"), disabled, sql_task("notify_users")])
+    dag = build_from({"tasks.yaml": tasks, "orch.yaml": ORCH})["nightly_identity_sync"]
+    assert [dag.task_dict[t].rules.task_enabled for t in dag.task_ids[:3]] == [True, False, True]
