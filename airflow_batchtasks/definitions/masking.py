@@ -54,6 +54,8 @@ _WALK, _ALL, _PARAMS, _SPEC = "walk", "all", "params", "spec"
 _SPEC_VALUES = frozenset({"default", "enum", "examples"})
 
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s/@:]*:)(?P<secret>[^\s/@]+)(?=@)", re.IGNORECASE)
+#: ``Authorization`` values: the credential after its scheme is a secret of its own.
+_AUTH_SCHEME = re.compile(r"^(?:bearer|basic|token|digest|apikey|bot)\s+(?P<credential>\S+)$", re.IGNORECASE)
 _QUERY_ARG = re.compile(r"(?P<head>[?&;](?P<key>[^=&#\s]+)=)(?P<value>[^&#\s]*)")
 
 
@@ -181,7 +183,8 @@ def _mask(value: Any, mode: str, top: bool = False) -> Any:
 
 
 def _hidden(original: Any, masked: Any) -> Iterator[str]:
-    """The values (as text) that masking changed, comparing ``original`` with its ``masked`` copy."""
+    """The values (as text) that masking changed, comparing ``original`` with its ``masked`` copy; for an
+    ``Authorization``-style value (``Bearer x``) its credential alone too."""
     if isinstance(original, dict) and isinstance(masked, dict):
         for k, v in original.items():
             yield from _hidden(v, masked.get(k))
@@ -190,6 +193,9 @@ def _hidden(original: Any, masked: Any) -> Iterator[str]:
             yield from _hidden(o, m)
     elif original != masked and original not in (None, "") and not isinstance(original, (bool, dict, list)):
         yield str(original)
+        scheme = _AUTH_SCHEME.match(str(original))
+        if scheme:
+            yield scheme["credential"]
 
 
 def _min_length() -> int:
@@ -265,6 +271,10 @@ def _arg_tokens(args: str) -> list[tuple[str | None, str]] | None:
     return out
 
 
+def _names_a_secret(args: str) -> bool:
+    return any(is_sensitive(name) for name in re.findall(r"([^\s=\"']+)=", args))
+
+
 def _arg_hidden(name: str | None, value: str) -> bool:
     return name is None or is_sensitive(name) and value != ""
 
@@ -273,11 +283,11 @@ def mask_args(args: str) -> str:
     """Run arguments as text (``region=EU db_password=x``): values of sensitive names masked.
 
     A positional value (no ``name=``) cannot be told apart from a secret here, so it is masked; text
-    that does not split like a shell line is masked whole.
+    that does not split like a shell line is masked whole if it names a sensitive argument.
     """
     tokens = _arg_tokens(args)
     if tokens is None:
-        return MASK
+        return MASK if _names_a_secret(args) else args
     shown = []
     for name, value in tokens:
         if _arg_hidden(name, value):
@@ -289,11 +299,12 @@ def mask_args(args: str) -> str:
 
 
 def args_secrets(args: str) -> list[str]:
-    """The values :func:`mask_args` hides, and the whole text when it hides any (an error may quote it all)."""
+    """The values of sensitive names in ``args``, and the whole text when there are any (an error may quote
+    it all). Positional values are not among them: an error quoting one is about that value, not a secret's."""
     tokens = _arg_tokens(args)
     if tokens is None:
-        return [args]
-    hidden = [value for name, value in tokens if _arg_hidden(name, value) and value]
+        return [args] if _names_a_secret(args) else []
+    hidden = [value for name, value in tokens if name is not None and _arg_hidden(name, value)]
     return [args, *hidden] if hidden else []
 
 
@@ -307,7 +318,7 @@ def register_secrets(value: Any, mask_secret: Callable[[str], None] | None = Non
             mask_secret = getattr(module, "mask_secret", None)
     if mask_secret is None:
         return
-    for secret in secret_values(value):
+    for secret in secret_values(value):  # with the credential of a `Bearer x`: an API may quote it alone
         mask_secret(secret)
 
 

@@ -156,9 +156,11 @@ def test_run_argument_text_is_masked_by_name() -> None:
     assert masking.mask_args("db_password=RunPw-1 region=US") == "db_password=*** region=US"
     assert masking.mask_args("note='two words' api_token=x") == "'note=two words' api_token=***"
     assert masking.mask_args("EU 2026-11-20") == "*** ***"  # positional: its name is unknown here
-    assert masking.mask_args("db_password='unclosed") == MASK
+    assert masking.mask_args("region=EU db_password='unclosed") == MASK
+    assert masking.mask_args("region='unclosed") == "region='unclosed"
+    assert masking.args_secrets("x=1 api_token='unclosed") == ["x=1 api_token='unclosed"]
     assert masking.args_secrets("db_password=RunPw-1 region=US") == ["db_password=RunPw-1 region=US", "RunPw-1"]
-    assert masking.args_secrets("region=US") == []
+    assert masking.args_secrets("region=US") == [] and masking.args_secrets("EU") == []
 
 
 def test_messages_lose_the_secrets_they_quote() -> None:
@@ -172,7 +174,7 @@ def test_secrets_registered_for_task_logs() -> None:
     seen: list[str] = []
     masking.register_secrets({"headers": {"Authorization": "Bearer HdrTok-7Qm2", "X-Trace": "t"},
                               "json": {"password": "JsonPw-3kd9"}}, seen.append)
-    assert sorted(seen) == ["Bearer HdrTok-7Qm2", "JsonPw-3kd9"]
+    assert sorted(seen) == ["Bearer HdrTok-7Qm2", "HdrTok-7Qm2", "JsonPw-3kd9"]
 
 
 def test_server_paths_become_relative_to_the_definitions_folder(tmp_path: Path) -> None:
