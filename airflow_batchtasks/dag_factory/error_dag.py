@@ -13,8 +13,10 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseOperator
 
+from airflow_batchtasks import config
 from airflow_batchtasks.dag_factory.schedules import EPOCH
 from airflow_batchtasks.dag_factory.task_dag import TAG
+from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.definitions.errors import DefinitionError
 from airflow_batchtasks.orchestration.status import ORCHESTRATION_TAG
 
@@ -40,7 +42,8 @@ class DefinitionErrorOperator(BaseOperator):
 def build_error_dag(dag_id: str, errors: list[DefinitionError]) -> DAG:
     """The placeholder; one of an orchestration carries the ``orchestration`` tag, so it stays with the
     orchestrations (its instances' reports readable) and out of the task list."""
-    lines = [str(e) for e in errors]
+    root = config.definitions_folder()  # every reader of the DAG sees these: no server paths, no secrets
+    lines = [masking.hide_paths(masking.mask_message(str(e)), root) for e in errors]
     orchestration = dag_id != ERRORS_DAG_ID and all(e.kind == "orchestration" for e in errors)
     what = "orchestration" if orchestration else "batch task"
     doc = f"### Invalid {what} definition\n\nFix these and the DAG comes back:\n\n" + "\n".join(
