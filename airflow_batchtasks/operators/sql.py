@@ -73,7 +73,7 @@ class SqlExtractOperator(BatchStepOperator):
         ``self.query`` ends up with ``?`` where arguments go (what the UI's rendered
         template shows); the driver-specific SQL is made in ``execute``.
         """
-        template = self.query
+        template, self.query = self.query, None  # rendered below only, with run arguments bound
         super().render_template_fields(context, jinja_env)
         if self.query_from:
             try:
