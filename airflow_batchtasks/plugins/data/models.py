@@ -1,7 +1,10 @@
 """Response models shared by the API and the pages (plain pydantic, JSON-ready).
 
-Nothing here may carry a secret: definitions hold connection ids only and
-connections themselves are never read into these models.
+Nothing here may carry a secret: connections are never read into these
+models, and what a definition or a run holds under a sensitive key (a token
+in http headers, a password argument) is filled in masked by the data layer
+(:mod:`airflow_batchtasks.definitions.masking`): ``Definition.data`` and
+``.yaml``, ``TaskDetail.params`` and ``errors``, ``RunInfo.conf``.
 """
 
 from __future__ import annotations
