@@ -264,6 +264,18 @@ class Processing(Strict):
         _exactly_one(self, "script", "inline", "from_")
         return self
 
+    @field_validator("script", "entrypoint")
+    @classmethod
+    def _stays_inside(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A script path is relative to the definitions folder, an entrypoint to the script's own folder."""
+        if value is None or "{{" in value or "{%" in value:
+            return value  # templated: checked after rendering, when the step runs
+        parts = value.replace("\\", "/").split("/")
+        if not value.strip() or value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or ".." in parts:
+            folder = "the definitions folder" if info.field_name == "script" else "the script's folder"
+            raise ValueError(f"`{value}` must be a relative path inside {folder} (no `..`, not absolute)")
+        return value
+
 
 class Gpg(Strict):
     """Encrypt each output file to ``recipient``'s public key, found in a connection or a variable."""

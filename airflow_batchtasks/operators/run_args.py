@@ -23,15 +23,21 @@ templates read ``_single_underscore`` attributes but never ``__dunder__`` ones.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 _MARKER = "\x00btBind{}Mk\x00"
 MARKER_RE = re.compile("\x00btBind(\\d+)Mk\x00")
 # What is left of a marker a filter changed (`| upper`, `| urlencode`, `| truncate`).
 _REMNANT_RE = re.compile("btbind(\\d+)mk", re.IGNORECASE)
+#: Filters that keep a run argument whole (or make it a number or a list of arguments): not guarded.
+KEEPING_FILTERS = frozenset({
+    "string", "e", "escape", "safe", "default", "d", "attr", "first", "last", "list", "length", "count",
+    "int", "float", "join", "unquoted",
+})
 # Attributes of Airflow's DagRun that hand out the whole run, `conf` included, unbound.
 _DAG_RUN_DUMPS = ("dict", "json", "copy")
 _MAPPING_METHODS = ("get", "items", "keys", "values")
@@ -195,10 +201,34 @@ class ArgBinder:
         return as_text(raw(value))
 
     def environment(self, jinja_env: Any) -> Any:
-        """``jinja_env`` plus the ``unquoted`` filter (an overlay: the DAG's own environment is not changed)."""
+        """``jinja_env`` with guarded filters and ``unquoted`` (an overlay: the DAG's own environment is unchanged).
+
+        A filter that would change an argument's text (``| lower``, ``| replace``, ``| trim``) only
+        sees its marker, so its result would be silently wrong or lost: it is refused with the
+        argument's name. Filters that keep the argument whole (:data:`KEEPING_FILTERS`) work as usual.
+        """
         env = jinja_env.overlay()
-        env.filters = {**jinja_env.filters, "unquoted": self.unquoted}
+        env.filters = {
+            name: func if name in KEEPING_FILTERS else self._guarded(name, func)
+            for name, func in jinja_env.filters.items()
+        }
+        env.filters["unquoted"] = self.unquoted
         return env
+
+    def _guarded(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        position = 0 if getattr(func, "jinja_pass_arg", None) is None else 1  # after context/environment
+
+        @functools.wraps(func)  # keeps Jinja's pass_context/pass_environment mark
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if len(args) > position and isinstance(args[position], Bound):
+                raise ArgumentTemplateError(
+                    f"run argument `{args[position].__bt_name__}` goes through `| {name}` in the template; "
+                    f"run arguments are {self.kept_as}, so use them as they are and transform them where "
+                    "they are used"
+                )
+            return func(*args, **kwargs)
+
+        return guarded
 
     def value_of(self, match: re.Match[str]) -> Any:
         return self.values[int(match.group(1))]

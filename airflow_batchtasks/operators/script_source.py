@@ -7,7 +7,8 @@ Three sources, as in the definition's ``processing`` block:
   are relative to that folder and may not leave it (``../../etc/passwd``,
   absolute paths and symlinks pointing outside are refused), since the
   definitions folder is what users are allowed to ship.
-- ``inline``: the code itself.
+- ``inline``: the code itself, written as ``entrypoint`` (default ``main.py``) inside the
+  run's script folder; an ``entrypoint`` that leaves that folder (``../..``) is refused.
 - ``from``: a :class:`~airflow_batchtasks.definitions.models.Location`
   (sftp, ftp, smb, url, git, local) read through ``operators.locations``:
   the script's text, or with ``entrypoint`` a zip archive of the package.
@@ -69,7 +70,8 @@ def materialize(
         shutil.copyfile(source, target)
         return target
     if inline is not None:
-        target = dest / (entrypoint or DEFAULT_ENTRYPOINT)
+        target = _entry_path(dest, entrypoint or DEFAULT_ENTRYPOINT)
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(inline, encoding="utf-8")
         return target
     if location is not None:
@@ -103,8 +105,16 @@ def _unzip(data: bytes, dest: Path, where: str) -> None:
         archive.extractall(dest)
 
 
-def _entrypoint(package: Path, entrypoint: str) -> Path:
+def _entry_path(package: Path, entrypoint: str) -> Path:
+    """Where the entrypoint is: a file strictly inside the script's folder (``..``, absolute, the folder: refused)."""
     path = inside(package, entrypoint, "processing.entrypoint")
+    if path == package.resolve():
+        raise ScriptSourceError(f"processing.entrypoint `{entrypoint}` must name a file inside the script's folder")
+    return path
+
+
+def _entrypoint(package: Path, entrypoint: str) -> Path:
+    path = _entry_path(package, entrypoint)
     if not path.is_file():
         raise ScriptSourceError(f"processing.entrypoint `{entrypoint}` is not a file of the package")
     return path

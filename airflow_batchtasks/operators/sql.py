@@ -85,7 +85,8 @@ class SqlExtractOperator(BatchStepOperator):
             self.log.info("Removed from the query (one ODBC statement cannot run them): %s", " | ".join(removed))
         binder = ParamBinder()
         try:
-            rendered = self.render_template(template, binder.context(context), jinja_env or self.get_template_env())
+            env = binder.environment(jinja_env or self.get_template_env())
+            rendered = self.render_template(template, binder.context(context), env)
             self.query, _ = binder.finish(rendered, "qmark")
         except QueryParamError as exc:
             raise AirflowFailException(f"source.query: {exc}") from exc

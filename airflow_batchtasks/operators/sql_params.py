@@ -35,6 +35,11 @@ class ParamBinder(ArgBinder):
     def __init__(self) -> None:
         super().__init__("bound as SQL parameters")
 
+    def unquoted(self, value: Any) -> str:
+        raise QueryParamError(
+            "`| unquoted` is not available in queries: run arguments are always bound as SQL parameters"
+        )
+
     def finish(self, rendered: str, paramstyle: str) -> tuple[str, list[Any]]:
         """Replace markers (and quotes around them) with placeholders; return SQL and ordered values."""
         leftover = _MARKER_RE.sub("", rendered)

@@ -394,3 +394,44 @@ destinations: [{{type: local, path: '{out}'}}]
         assert result.state == "success", (name, result.steps)
     assert (out / "hello.txt").read_text() == "hello from a location"
     assert (out / "tool.txt").read_text() == "made by a zipped package"
+
+
+def test_an_inline_entrypoint_cannot_write_outside_the_scripts_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+) -> None:
+    import tempfile
+    import uuid
+
+    from airflow_batchtasks.definitions.catalog import load_catalog
+
+    escaped = f"escaped-{uuid.uuid4().hex}.py"
+    # written as it is, the definition is refused when loaded, with file, line and key
+    defs = tmp_path / "static"
+    defs.mkdir()
+    (defs / "task.yaml").write_text(
+        "kind: task\nname: py_escape\nschedule: none\nsource: {type: python}\n"
+        f"processing:\n  inline: print(1)\n  entrypoint: ../../{escaped}\n"
+    )
+    [error] = load_catalog(defs).errors
+    assert "task.yaml:" in str(error) and "processing.entrypoint" in str(error)
+    assert "must be a relative path inside the script's folder" in str(error)
+
+    # chosen by a run argument, it is refused when the step runs, before anything is written
+    out = tmp_path / "out"
+    result = run_definition(tmp_path, monkeypatch, f"""
+kind: task
+name: py_escape
+schedule: none
+params: {{entry: {{default: main.py}}}}
+source: {{type: python}}
+processing:
+  inline: print([])
+  entrypoint: "{{{{ params.entry }}}}"
+destinations: [{{type: local, path: '{out}'}}]
+""", "py_escape", conf={"entry": f"../../{escaped}"})
+    log = capfd.readouterr().out
+
+    assert result.state == "failed"
+    assert result.steps["process"] == "failed"
+    assert f"processing.entrypoint `../../{escaped}` leaves" in log
+    assert not (Path(tempfile.gettempdir()) / escaped).exists(), "the script was written outside its folder"

@@ -120,7 +120,7 @@ def test_an_argument_transformed_in_the_template_is_refused_with_its_name(
     log = capfd.readouterr().out
 
     assert result.steps == {"extract": "failed", "package": "upstream_failed", "deliver": "upstream_failed"}
-    assert "source.query: run argument `params.who` was transformed inside the template" in log
+    assert "source.query: run argument `params.who` goes through `| lower` in the template" in log
     assert not out.exists()
 
 

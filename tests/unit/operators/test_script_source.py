@@ -82,3 +82,20 @@ def test_a_zipped_package_is_unpacked_but_a_member_leaving_it_is_refused(tmp_pat
     assert not (tmp_path / "evil.py").exists()
     with pytest.raises(ScriptSourceError, match="must hold a zip"):
         _unzip(b"print(1)", tmp_path / "notzip", "url x")
+
+
+@pytest.mark.parametrize("entrypoint", ["../../escaped.py", "/tmp/escaped.py", "sub/../../escaped.py", "."])
+def test_an_inline_script_entrypoint_stays_in_the_script_folder(
+    tmp_path: Path, defs: Path, entrypoint: str
+) -> None:
+    with pytest.raises(ScriptSourceError, match="processing.entrypoint"):
+        materialize(tmp_path / "box" / "run", definitions_folder=defs, inline="print(1)\n", entrypoint=entrypoint)
+    assert not (tmp_path / "escaped.py").exists()
+    assert not (tmp_path / "box" / "escaped.py").exists()
+
+
+def test_an_inline_script_may_name_a_file_in_a_subfolder(tmp_path: Path, defs: Path) -> None:
+    entry = materialize(tmp_path / "run", definitions_folder=defs, inline="print(1)\n", entrypoint="tools/job.py")
+
+    assert entry == (tmp_path / "run" / "tools" / "job.py").resolve()
+    assert entry.read_text() == "print(1)\n"
