@@ -188,8 +188,24 @@ def test_a_user_cannot_read_a_connection_through_a_definition(airflow: AirflowIn
 def test_the_auth_manager_under_test_decides(airflow: AirflowInstance) -> None:
     """The FAB half really runs FAB (its role API answers, with Airflow's four roles), the other half does not."""
     roles = airflow.api("GET", "/auth/fab/v1/roles")
+    is_json = roles.headers.get("content-type", "").startswith("application/json")
     if airflow.auth_manager == FAB_AUTH_MANAGER:
-        assert roles.status_code == 200, roles.text
+        assert roles.status_code == 200 and is_json, roles.text[:500]
         assert {"Viewer", "User", "Op", "Admin"} <= {r["name"] for r in roles.json()["roles"]}
-    else:
-        assert roles.status_code == 404
+    else:  # no such API: the UI's page fallback answers
+        assert not is_json, roles.text[:500]
+
+
+def test_the_task_page_shows_why_a_duplicate_was_refused(airflow: AirflowInstance) -> None:
+    """The page's duplicate form goes through the same check, and says which right is missing."""
+    ui = f"{airflow.base_url}/batchtasks/ui"
+    headers = {"Authorization": f"Bearer {airflow.token('user')}", "Origin": airflow.base_url}
+    before = folder_snapshot(airflow)
+    with httpx.Client(headers=headers, timeout=30) as browser:
+        page = browser.get(f"{ui}/tasks/slow_split")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert page.status_code == 200 and token, page.text[:500]
+        done = browser.post(f"{ui}/tasks/slow_split/duplicate", data={"csrf": token.group(1), "new_name": "ui_copy"},
+                            follow_redirects=True)
+    assert done.status_code == 200 and CODE_RIGHT in done.text, done.text[:2000]
+    assert folder_snapshot(airflow) == before
