@@ -8,7 +8,10 @@ How a script is run (the README documents it for users):
   and new files are written beside them; it is deleted afterwards;
 - with ``BATCHTASK_*`` environment variables and nothing else of the worker's
   environment (``script_env``), connection secrets only on opt-in;
-- its stdout and stderr go to the task log line by line, as they are printed.
+- its stdout and stderr go to the task log line by line, as they are printed;
+- run arguments may not choose its code: ``requirements`` and ``from`` that use ``params`` or
+  ``dag_run.conf`` fail the step (a package or a URL picked by whoever triggers the run would be
+  code they chose); ``script`` and ``entrypoint`` may, since they stay inside their folders.
 
 Its result: when the last non-empty stdout line is a Python or JSON list of
 paths (``print(out_paths)``), exactly those files are the output (``[]`` = no
@@ -35,9 +38,10 @@ from typing import IO, Any
 
 from airflow_batchtasks import config
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
-from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
+from airflow_batchtasks.operators.base import BatchStepOperator, fill_run_dates, storage_path
 from airflow_batchtasks.operators.log_lines import LineLogger, Redactor
 from airflow_batchtasks.operators.partial import PARTIAL_EXIT_CODE, mark_partial
+from airflow_batchtasks.operators.run_args import ArgumentTemplateError, argument_used
 from airflow_batchtasks.operators.script_env import connection_env, inherited_env, metadata_env
 from airflow_batchtasks.operators.script_source import ScriptSourceError, materialize
 from airflow_batchtasks.operators.venvs import ensure_venv
@@ -92,6 +96,21 @@ class ProcessOperator(BatchStepOperator):
         self.project = project
         self.description = description
         self._proc: subprocess.Popen[bytes] | None = None
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render as usual, after checking that no run argument chooses a package or where the code comes from."""
+        fill_run_dates(context)
+        env = jinja_env or self.get_template_env()
+        for field, key in (("requirements", "processing.requirements"), ("location", "processing.from")):
+            try:
+                name = argument_used(self.render_template, getattr(self, field), context, env)
+            except ArgumentTemplateError as exc:
+                raise AirflowFailException(f"{key}: {exc}") from exc
+            if name:
+                raise AirflowFailException(
+                    f"{key}: run argument `{name}` cannot be used here: it would choose which code runs"
+                )
+        super().render_template_fields(context, jinja_env)
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         upstream: list[dict[str, Any]] = []

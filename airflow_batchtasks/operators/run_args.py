@@ -247,3 +247,31 @@ class ArgBinder:
             f"run argument {name} was transformed inside the template (e.g. `| upper`, `| replace`); "
             f"run arguments are {self.kept_as}, so use them as they are and transform them where they are used"
         )
+
+
+def argument_used(render: Callable[..., Any], template: Any, context: Mapping[str, Any], jinja_env: Any) -> str | None:
+    """The first run argument ``template`` puts into its result, ``None`` if none.
+
+    For fields where arguments may not go at all, such as those that choose which code runs (a
+    package to install, where a script or command is fetched from): no quoting makes that safe.
+    ``render`` is the operator's ``render_template``.
+    """
+    binder = ArgBinder("not allowed in this field")
+    rendered = render(template, binder.context(context), binder.environment(jinja_env))
+    for text in _texts(rendered):
+        found = MARKER_RE.search(text) or _REMNANT_RE.search(text)
+        if found:
+            return binder.names[int(found.group(1))]
+    return None
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, (list, tuple, set)):
+        for item in value:
+            yield from _texts(item)

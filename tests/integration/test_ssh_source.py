@@ -197,3 +197,22 @@ def test_an_argument_where_quoting_cannot_help_fails_the_step_without_running_it
     assert "source.command: run argument `params.x` cannot be quoted safely inside backquotes" in log
     assert not ran.exists(), "nothing of the command ran"
     assert not pwned.exists()
+
+
+def test_a_run_argument_cannot_choose_where_command_from_is_fetched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, box: str, sshd_server: SshServer,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    scripts = tmp_path / "definitions" / "commands"
+    scripts.mkdir(parents=True)
+    ran = sshd_server.root / "chosen-ran.txt"
+    (scripts / "other.sh").write_text(f"touch {ran}\n")
+    result = run_definition(tmp_path, monkeypatch, _hostile_task(
+        "remote_chosen", "unused", {"script": ""},
+    ).replace('"command": "unused"', '"command_from": {"type": "local", "path": "commands/{{ params.script }}"}'),
+        "remote_chosen", conf={"script": "other.sh"})
+    log = capfd.readouterr().out
+
+    assert result.state == "failed"
+    assert "source.command_from: run argument `params.script` cannot choose where the command comes from" in log
+    assert not ran.exists()
