@@ -144,3 +144,25 @@ def test_trigger_after_a_locked_database_makes_exactly_one_run(tmp_path: Path, c
 
     run_id = scripted(tmp_path, server).trigger("x")
     assert [r for r in runs if r] == [run_id], "one run, whether the failed attempt had created it or not"
+
+
+def test_the_migrated_template_database_is_keyed_by_the_provider_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A template DB migrated by an older checkout (other tables or migrations) is never copied into a new home."""
+    import shutil
+
+    import airflow_batchtasks.db
+    from dev.airflow_runner import _template_key
+
+    copy = tmp_path / "db"
+    shutil.copytree(Path(airflow_batchtasks.db.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(airflow_batchtasks.db, "__file__", str(copy / "__init__.py"))
+    before = _template_key()
+    assert _template_key() == before, "stable for the same code"
+    (copy / "migrations" / "versions" / "0002_more.py").write_text('revision = "bt0002"\n')
+    after_migration = _template_key()
+    assert after_migration != before, "a new migration: a new template"
+    tables = copy / "tables.py"
+    tables.write_text(tables.read_text() + "\n# a changed model\n")
+    assert _template_key() not in (before, after_migration), "a changed table model: a new template"
