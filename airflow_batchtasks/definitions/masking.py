@@ -118,19 +118,32 @@ def _hiding_enabled() -> bool:
         return True
 
 
+_fields_seen: tuple[int, int, frozenset[str]] = (0, 0, frozenset())
+
+
 def sensitive_fields() -> frozenset[str]:
     """The names Airflow masks here: the masker's configured list (set at Airflow start), else the config's."""
+    global _fields_seen
     masker = _masker()
     configured = getattr(masker, "sensitive_variables_fields", None) if masker is not None else None
-    return frozenset(str(f).lower() for f in configured) if configured else _configured_fields()
+    if not configured:
+        return _configured_fields()
+    if _fields_seen[:2] != (id(configured), len(configured)):  # Airflow assigns a new list when it reconfigures
+        _fields_seen = (id(configured), len(configured), frozenset(str(f).lower() for f in configured))
+    return _fields_seen[2]
+
+
+@functools.lru_cache(maxsize=8192)
+def _names_sensitive(key: str, fields: frozenset[str]) -> bool:
+    normalized = re.sub(r"\W+", "_", key.strip().lower())
+    return any(field in normalized for field in fields)
 
 
 def is_sensitive(key: Any) -> bool:
     """Whether the value under ``key`` is a secret by Airflow's rules (``should_hide_value_for_key``)."""
     if not isinstance(key, str) or not _hiding_enabled():
         return False
-    normalized = re.sub(r"\W+", "_", key.strip().lower())
-    return any(field in normalized for field in sensitive_fields())
+    return _names_sensitive(key, sensitive_fields())
 
 
 def _known_secrets(text: str) -> str:
