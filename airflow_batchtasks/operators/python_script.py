@@ -38,10 +38,10 @@ from typing import IO, Any
 
 from airflow_batchtasks import config
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
-from airflow_batchtasks.operators.base import BatchStepOperator, fill_run_dates, storage_path
+from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
 from airflow_batchtasks.operators.log_lines import LineLogger, Redactor
 from airflow_batchtasks.operators.partial import PARTIAL_EXIT_CODE, mark_partial
-from airflow_batchtasks.operators.run_args import ArgumentTemplateError, argument_used
+from airflow_batchtasks.operators.run_args import refuse_arguments
 from airflow_batchtasks.operators.script_env import connection_env, inherited_env, metadata_env
 from airflow_batchtasks.operators.script_source import ScriptSourceError, materialize
 from airflow_batchtasks.operators.venvs import ensure_venv
@@ -99,17 +99,8 @@ class ProcessOperator(BatchStepOperator):
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         """Render as usual, after checking that no run argument chooses a package or where the code comes from."""
-        fill_run_dates(context)
-        env = jinja_env or self.get_template_env()
-        for field, key in (("requirements", "processing.requirements"), ("location", "processing.from")):
-            try:
-                name = argument_used(self.render_template, getattr(self, field), context, env)
-            except ArgumentTemplateError as exc:
-                raise AirflowFailException(f"{key}: {exc}") from exc
-            if name:
-                raise AirflowFailException(
-                    f"{key}: run argument `{name}` cannot be used here: it would choose which code runs"
-                )
+        refuse_arguments(self, self.requirements, "processing.requirements", context, jinja_env, "a package to install")
+        refuse_arguments(self, self.location, "processing.from", context, jinja_env, "where the script comes from")
         super().render_template_fields(context, jinja_env)
 
     def execute(self, context: Any) -> list[dict[str, Any]]:

@@ -265,6 +265,23 @@ def argument_used(render: Callable[..., Any], template: Any, context: Mapping[st
     return None
 
 
+def refuse_arguments(operator: Any, template: Any, key: str, context: Any, jinja_env: Any, what: str) -> None:
+    """Fail the step (not retried) when ``template`` of field ``key`` uses a run argument.
+
+    :param what: what an argument would choose there, for the message ("where the query comes from")
+    """
+    from airflow_batchtasks.compat import AirflowFailException
+    from airflow_batchtasks.operators.base import fill_run_dates
+
+    fill_run_dates(context)
+    try:
+        name = argument_used(operator.render_template, template, context, jinja_env or operator.get_template_env())
+    except ArgumentTemplateError as exc:
+        raise AirflowFailException(f"{key}: {exc}") from exc
+    if name:
+        raise AirflowFailException(f"{key}: run argument `{name}` cannot choose {what}")
+
+
 def _texts(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value

@@ -17,6 +17,7 @@ from airflow_batchtasks import config
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.locations import LocationError, fetch_text
+from airflow_batchtasks.operators.run_args import refuse_arguments
 from airflow_batchtasks.operators.sql_params import ParamBinder, QueryParamError, named_values
 from airflow_batchtasks.operators.sql_rewrite import strip_unsupported_statements
 from airflow_batchtasks.storage.paths import check_file_name
@@ -74,6 +75,7 @@ class SqlExtractOperator(BatchStepOperator):
         template shows); the driver-specific SQL is made in ``execute``.
         """
         template, self.query = self.query, None  # rendered below only, with run arguments bound
+        refuse_arguments(self, self.query_from, "source.query_from", context, jinja_env, "where the query comes from")
         super().render_template_fields(context, jinja_env)
         if self.query_from:
             try:

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
-from airflow_batchtasks.operators.base import BatchStepOperator, fill_run_dates
+from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.log_lines import LineLogger, Redactor
-from airflow_batchtasks.operators.run_args import ArgumentTemplateError, argument_used
+from airflow_batchtasks.operators.run_args import ArgumentTemplateError, refuse_arguments
 from airflow_batchtasks.operators.shell_words import ShellBinder
 
 READ_SIZE = 32 * 1024
@@ -56,17 +56,8 @@ class SshCommandOperator(BatchStepOperator):
         So the UI's "Rendered Template" shows the command that ran, quotes included, as for ``query_from``.
         """
         template, self.command = self.command, None  # rendered below, with run arguments quoted
-        if self.command_from:
-            fill_run_dates(context)
-            try:
-                name = argument_used(self.render_template, self.command_from, context,
-                                     jinja_env or self.get_template_env())
-            except ArgumentTemplateError as exc:
-                raise AirflowFailException(f"source.command_from: {exc}") from exc
-            if name:
-                raise AirflowFailException(
-                    f"source.command_from: run argument `{name}` cannot choose where the command comes from"
-                )
+        refuse_arguments(self, self.command_from, "source.command_from", context, jinja_env,
+                         "where the command comes from")
         super().render_template_fields(context, jinja_env)
         if template is None and self.command_from:
             from airflow_batchtasks.operators.locations import LocationError, fetch_text

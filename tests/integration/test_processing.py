@@ -438,14 +438,17 @@ destinations: [{{type: local, path: '{out}'}}]
 
 
 @pytest.mark.parametrize(
-    ("processing", "key"),
+    ("processing", "message"),
     [
-        ('{inline: "print([])", requirements: ["{{ params.lib }}"]}', "processing.requirements"),
-        ("{from: {type: local, path: '{{ params.lib }}'}}", "processing.from"),
+        ('{inline: "print([])", requirements: ["{{ params.lib }}"]}',
+         "processing.requirements: run argument `params.lib` cannot choose a package to install"),
+        ("{from: {type: local, path: '{{ params.lib }}'}}",
+         "processing.from: run argument `params.lib` cannot choose where the script comes from"),
     ],
 )
 def test_run_arguments_cannot_choose_the_scripts_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], processing: str, key: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], processing: str,
+    message: str,
 ) -> None:
     result = run_definition(tmp_path, monkeypatch, f"""
 kind: task
@@ -459,5 +462,5 @@ processing: {processing}
 
     assert result.state == "failed"
     assert result.steps["process"] == "failed"
-    assert f"{key}: run argument `params.lib` cannot be used here: it would choose which code runs" in log
-    assert "attacker.invalid" not in log.split(key)[0], "nothing was fetched or installed before the refusal"
+    assert message in log
+    assert "attacker.invalid" not in log.split(message)[0], "nothing was fetched or installed before the refusal"

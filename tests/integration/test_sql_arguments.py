@@ -146,3 +146,23 @@ def test_a_query_fetched_with_query_from_binds_value_too(
 
     assert result.state == "success", result.steps
     assert (out / "picked.csv").read_text() == "id,name\n2,O'Brien\n"
+
+
+def test_a_run_argument_cannot_choose_where_the_query_comes_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_conn: str, capfd: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "queries"
+    folder.mkdir()
+    (folder / "all.sql").write_text("select id, name from accounts order by id")
+    out = tmp_path / "out"
+    source = {"type": "sql", "conn_id": sqlite_conn,
+              "query_from": {"type": "local", "path": str(folder) + "/{{ params.which }}.sql"}}
+    text = (f"kind: task\nname: accounts_picked\nschedule: none\nparams: {{which: {{default: mine}}}}\n"
+            f"source: {json.dumps(source)}\noutput: {{name: picked.csv}}\n"
+            f"destinations: [{{type: local, path: '{out}'}}]\n")
+    result = run_definition(tmp_path, monkeypatch, text, "accounts_picked", conf={"which": "all"})
+    log = capfd.readouterr().out
+
+    assert result.steps["extract"] == "failed"
+    assert "source.query_from: run argument `params.which` cannot choose where the query comes from" in log
+    assert not out.exists()
