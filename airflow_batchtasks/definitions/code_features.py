@@ -21,7 +21,7 @@ The parts (each a :class:`CodeFeature`):
   sandbox whose context still holds ``conn`` (every connection), ``ti`` (the whole context again),
   operator objects, and ``macros`` modules such as ``macros.yaml`` (``unsafe_load`` runs any Python).
   See :func:`template_reasons` for what a template may use without more rights. Reading Airflow
-  Variables (``var``) needs the right to read variables instead of the code right.
+  Variables (``var``, or ``output.gpg.key_variable``) needs the right to read variables instead.
 
 :func:`added_features` compares a replacement with the current definition: a part that is the same
 value at the same place is not new code (a reschedule of a python task needs only DAG edit).
@@ -141,6 +141,11 @@ def code_features(data: Mapping[str, Any]) -> list[CodeFeature]:
             "(its text is not part of the definition)", _canonical(source["query_from"]),
         ))
         covered.add("source.query_from")
+    output = data.get("output")
+    gpg = output.get("gpg") if isinstance(output, Mapping) else None
+    if isinstance(gpg, Mapping) and gpg.get("key_variable") is not None:
+        found.append(CodeFeature("output.gpg.key_variable", "reads an Airflow variable (the public key)",
+                                 _canonical(gpg["key_variable"]), "variables"))
     for field, text in _strings(data):
         if any(field == c or field.startswith((c + ".", c + "[")) for c in covered):
             continue

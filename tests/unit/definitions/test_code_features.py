@@ -153,6 +153,11 @@ def test_reading_variables_needs_the_variables_right_only() -> None:
     assert right == "connections" and len(reasons) == 2
 
 
+def test_a_gpg_key_from_a_variable_needs_the_variables_right() -> None:
+    data = load(PLAIN_SQL, output={"gpg": {"recipient": "a@example.com", "key_variable": "vendor_key"}})
+    assert [(f.field, f.right) for f in code_features(data)] == [("output.gpg.key_variable", "variables")]
+
+
 def test_notify_templates_may_use_the_notify_extras() -> None:
     assert template_reasons("{{ task }} {{ status_text }} {{ error_line }}", notify=True) == ([], "connections")
     found = code_features(load(PLAIN_SQL, destinations=[{"type": "local", "path": "/out/{{ task.dag_id }}"}]))
