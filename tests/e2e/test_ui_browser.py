@@ -8,8 +8,9 @@ Airflow's navigation and works in the iframe Airflow shows it in, as a user
 would: filters, runs a task with arguments and watches its status change
 without reloading, downloads and resends a file (which arrives again on the
 SFTP server), bulk-skips queued runs, launches and cancels an orchestration
-instance, uses the keyboard, and switches Airflow to dark mode. Tasks build
-on each other in file order, like a user session.
+instance, uses the keyboard, and switches Airflow to dark mode, in file order like a
+user session. A test that needs a run makes one (``ended_run``) rather than rely on an
+earlier test's; only the first tests, which see a fresh instance, must come before runs.
 
 Screenshots go to the module's temporary folder; set
 ``BATCHTASKS_UI_SCREENSHOTS=docs/screenshots`` to also copy the README's ones there.
@@ -230,6 +231,18 @@ def runs_of(airflow: AirflowInstance, task: str) -> list[dict[str, Any]]:
     return ok(call(airflow, "GET", f"/tasks/{task}/runs"))["runs"]
 
 
+def ended_run(airflow: AirflowInstance, task: str) -> dict[str, Any]:
+    """The task's newest run once every run of it has ended; one is started first if it has none.
+
+    For tests that need a run to look at: they make it themselves rather than rely on an earlier test's.
+    """
+    if not runs_of(airflow, task):
+        ok(call(airflow, "POST", f"/tasks/{task}/runs", json={}))
+    for run in runs_of(airflow, task):
+        wait_run(airflow, task, run["run_id"])
+    return runs_of(airflow, task)[0]
+
+
 # ----------------------------------------------------------------------------------------------- tests
 
 
@@ -346,6 +359,7 @@ def test_filters_clouds_and_pagination(admin: Page, airflow: AirflowInstance) ->
 
 
 def test_run_with_arguments_and_watch_its_status(admin: Page, airflow: AirflowInstance, shots: Path) -> None:
+    before = len(runs_of(airflow, "daily_sales"))
     ui = open_in_airflow(admin)
     ui.get_by_role("link", name="daily_sales", exact=True).click()
     args = ui.get_by_label("Run now with arguments")
@@ -355,12 +369,14 @@ def test_run_with_arguments_and_watch_its_status(admin: Page, airflow: AirflowIn
     expect(error).to_have_text("argument `region`: 'XX' is not one of ['EU', 'US']"), "the API's 422 message"
     expect(ui.get_by_label("Run now with arguments")).to_have_attribute("aria-invalid", "true")
     expect(ui.get_by_label("Run now with arguments")).to_have_value("region=XX"), "what was typed is kept"
-    assert runs_of(airflow, "daily_sales") == [], "nothing was queued"
+    assert len(runs_of(airflow, "daily_sales")) == before, "nothing was queued"
 
     ui.get_by_label("Run now with arguments").fill("region=US limit=5")
     ui.get_by_role("button", name="Run now").click()
     expect(ui.locator(".flash-ok")).to_contain_text("queued with region=US limit=5")
-    [run] = runs_of(airflow, "daily_sales")
+    runs = runs_of(airflow, "daily_sales")
+    assert len(runs) == before + 1, "one run queued"
+    run = runs[0]
     assert run["conf"] == {"region": "US", "limit": 5} and run["started_by"] == "admin"
 
     ui.locator("body").evaluate("body => { window.__notReloaded = true; }")
@@ -380,6 +396,7 @@ def test_run_with_arguments_and_watch_its_status(admin: Page, airflow: AirflowIn
 
 
 def test_step_logs_link_to_airflow(admin: Page, airflow: AirflowInstance) -> None:
+    ended_run(airflow, "daily_sales")
     ui = open_in_airflow(admin, "/tasks/daily_sales")
     ui.locator("#runs tbody tr").first.locator("th.run a").click()
     steps = ui.locator("#steps tbody tr")
@@ -451,8 +468,8 @@ def test_bulk_skip_queued_runs(admin: Page, airflow: AirflowInstance, shots: Pat
 
 
 def test_bulk_retry_from_all_tasks(admin: Page, airflow: AirflowInstance) -> None:
+    first = ended_run(airflow, "daily_sales")  # the newest run: what a bulk retry of the task retries
     before = len(runs_of(airflow, "daily_sales"))
-    [first] = runs_of(airflow, "daily_sales")
     ui = open_in_airflow(admin)
     ui.get_by_role("checkbox", name="Select daily_sales").check()
     expect(ui.get_by_text("1 selected.")).to_be_visible()
