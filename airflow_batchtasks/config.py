@@ -106,3 +106,18 @@ def max_request_bytes() -> int:
     if megabytes <= 0:
         raise ValueError(f"[batchtasks] max_request_mb must be a positive number, not {value!r}")
     return int(megabytes * 1024 * 1024)
+
+
+def local_roots() -> tuple[str, ...]:
+    """Folders of this machine that definitions may read and write with `local` paths (``local_roots``).
+
+    Empty (the default): a `local` path written through the REST API needs the code right, and run time
+    checks nothing (definitions put in the folder by their authors keep working). Each entry must be an
+    absolute folder (``~`` expanded); a relative one is a configuration error, not a silent no-op.
+    """
+    value = _get("local_roots")
+    roots = [os.path.expanduser(part.strip()) for part in value.split(",") if part.strip()]
+    relative = [r for r in roots if not os.path.isabs(r)]
+    if relative:
+        raise ValueError(f"[batchtasks] local_roots must list absolute folders, not {', '.join(relative)!s}")
+    return tuple(os.path.normpath(r) for r in roots)

@@ -56,6 +56,18 @@ def get_provider_info() -> dict:
                         "example": "False",
                         "default": "True",
                     },
+                    "local_roots": {
+                        "description": "Comma-separated absolute folders that `local` paths of definitions "
+                        "(file sources, destinations) may use. A definition written through the REST API whose "
+                        "`local` path is outside every root needs the right to edit connections; when set, a "
+                        "step whose rendered `local` path is outside every root fails without retry. Empty: "
+                        "every `local` path written through the API needs that right, nothing is checked at "
+                        "run time.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/srv/outbox,/srv/inbox",
+                        "default": "",
+                    },
                     "max_request_mb": {
                         "description": "Largest request body, in MB, the provider's REST API and pages "
                         "accept; a larger one is refused with 413 before it is read.",

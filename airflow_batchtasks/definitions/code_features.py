@@ -21,7 +21,12 @@ The parts (each a :class:`CodeFeature`):
   sandbox whose context still holds ``conn`` (every connection), ``ti`` (the whole context again),
   operator objects, and ``macros`` modules such as ``macros.yaml`` (``unsafe_load`` runs any Python).
   See :func:`template_reasons` for what a template may use without more rights. Reading Airflow
-  Variables (``var``, or ``output.gpg.key_variable``) needs the right to read variables instead.
+  Variables (``var``, or ``output.gpg.key_variable``) needs the right to read variables instead;
+- a ``local`` file source (``source.location``) or destination (``destinations[<i>]``) whose folder is
+  not inside ``[batchtasks] local_roots`` (passed in as ``local_roots``; none: every local path): it
+  reads or writes the worker's file system as the worker, e.g. ``x.py`` into the DAGs folder. The folder
+  is the path's literal folder (:func:`~airflow_batchtasks.storage.local_roots.literal_folder`): one
+  chosen by a template, or relative to the worker's working folder, is outside.
 
 :func:`added_features` compares a replacement with the current definition: a part that is the same
 value at the same place is not new code (a reschedule of a python task needs only DAG edit).
@@ -30,7 +35,7 @@ value at the same place is not new code (a reschedule of a python task needs onl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,6 +44,7 @@ import jinja2.meta
 from jinja2 import nodes
 
 from airflow_batchtasks.definitions.date_helpers import FILTERS, MACROS
+from airflow_batchtasks.storage.local_roots import literal_folder, template_inside
 
 #: What a feature needs besides DAG edit: Airflow's connection edit right, or its variable read right.
 Right = Literal["connections", "variables"]
@@ -112,8 +118,11 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def code_features(data: Mapping[str, Any]) -> list[CodeFeature]:
-    """Every part of a definition (its YAML data) that runs code or reaches secrets; see the module doc."""
+def code_features(data: Mapping[str, Any], local_roots: Sequence[str] = ()) -> list[CodeFeature]:
+    """Every part of a definition (its YAML data) that runs code or reaches secrets; see the module doc.
+
+    ``local_roots``: the configured ``[batchtasks] local_roots``; a `local` path outside them is a part.
+    """
     if not isinstance(data, Mapping):
         return []
     found: list[CodeFeature] = []
@@ -146,6 +155,7 @@ def code_features(data: Mapping[str, Any]) -> list[CodeFeature]:
     if isinstance(gpg, Mapping) and gpg.get("key_variable") is not None:
         found.append(CodeFeature("output.gpg.key_variable", "reads an Airflow variable (the public key)",
                                  _canonical(gpg["key_variable"]), "variables"))
+    found.extend(_local_paths(data, source, local_roots))
     for field, text in _strings(data):
         if any(field == c or field.startswith((c + ".", c + "[")) for c in covered):
             continue
@@ -168,10 +178,30 @@ def exposed_connections(data: Mapping[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
-def added_features(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[CodeFeature]:
+def added_features(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any], local_roots: Sequence[str] = ()
+) -> list[CodeFeature]:
     """Features of ``new`` that ``old`` (the current definition; None for a new one) does not have as is."""
-    before = set(code_features(old)) if old is not None else set()
-    return [f for f in code_features(new) if f not in before]
+    before = set(code_features(old, local_roots)) if old is not None else set()
+    return [f for f in code_features(new, local_roots) if f not in before]
+
+
+def _local_paths(data: Mapping[str, Any], source: Mapping[str, Any], roots: Sequence[str]) -> list[CodeFeature]:
+    """The `local` file source and destinations whose literal folder is outside ``roots``."""
+    places: list[tuple[str, Any, str]] = []
+    if source.get("type") == "file":
+        places.append(("source.location", source.get("location"), "reads files from"))
+    destinations = data.get("destinations")
+    if isinstance(destinations, list):
+        places.extend((f"destinations[{i}]", d, "writes files into") for i, d in enumerate(destinations))
+    found = []
+    for field, spec, verb in places:
+        path = spec.get("path") if isinstance(spec, Mapping) and spec.get("type") == "local" else None
+        if isinstance(path, str) and not template_inside(path, roots):
+            folder = literal_folder(path) or path
+            found.append(CodeFeature(field, f"{verb} the worker's folder `{folder}`, which is not inside "
+                                            "`[batchtasks] local_roots`", _canonical(path)))
+    return found
 
 
 # ----------------------------------------------------------------------------- templates

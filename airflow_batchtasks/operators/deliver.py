@@ -24,6 +24,7 @@ from typing import Any
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
 from airflow_batchtasks.operators.destinations import DestinationExists, open_destination
+from airflow_batchtasks.storage.local_roots import check_local_path
 from airflow_batchtasks.storage.paths import PathEscapes, archived_file, check_destination_path, check_file_name
 from airflow_batchtasks.storage.records import FileRecord, copy_file, read_record, write_record
 
@@ -39,6 +40,8 @@ def describe_destination(spec: dict[str, Any]) -> str:
 def contained_destinations(templates: Sequence[str], rendered: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """``rendered`` destinations, each path checked against its template (see ``check_destination_path``).
 
+    A `local` path must also lie inside ``[batchtasks] local_roots`` when that is set (``check_local_path``).
+
     :raises PathEscapes: naming the destination (``destinations[<i>].path``) and why
     """
     for index, (template, spec) in enumerate(zip(templates, rendered, strict=True)):
@@ -46,6 +49,8 @@ def contained_destinations(templates: Sequence[str], rendered: Sequence[dict[str
             check_destination_path(template, spec["path"])
         except PathEscapes as exc:
             raise PathEscapes(f"destinations[{index}].path: {exc}") from None
+        if spec["type"] == "local":
+            check_local_path(spec["path"], f"destinations[{index}].path")
     return list(rendered)
 
 

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from airflow_batchtasks.storage.local_roots import check_local_path
+
 WILDCARD_CHARS = set("*?[")
 
 
@@ -65,14 +67,25 @@ def matching_files(reader: FileReader, path: str) -> list[str]:
 
 
 class LocalReader:
-    """A folder on the machine running the step (on a cluster: a mount every worker sees)."""
+    """A folder on the machine running the step (on a cluster: a mount every worker sees).
+
+    With ``[batchtasks] local_roots`` set, only folders and files inside a root (or inside ``also``)
+    are listed or opened (:func:`~airflow_batchtasks.storage.local_roots.check_local_path`); a path
+    outside fails the step without retry. ``what`` names the field in that error.
+    """
 
     case_sensitive = True
 
+    def __init__(self, what: str = "source.location.path", also: tuple[str, ...] = ()) -> None:
+        self.what = what
+        self.also = also
+
     def list_files(self, folder: str) -> list[str]:
+        check_local_path(folder, self.what, self.also)
         return [p.name for p in Path(folder).iterdir() if p.is_file()]
 
     def open(self, path: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        check_local_path(path, self.what, self.also)
         return open(path, "rb")  # noqa: SIM115 - returned as the context manager itself
 
     def close(self) -> None:

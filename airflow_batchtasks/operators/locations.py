@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from airflow_batchtasks.storage.paths import archive_root, archive_segment
+from airflow_batchtasks.storage.paths import PathEscapes, archive_root, archive_segment
 
 # A query or script, not a data file: refuse anything bigger rather than exhaust the worker's memory.
 MAX_BYTES = 16 * 1024 * 1024
@@ -60,6 +60,8 @@ def fetch_bytes(location: dict[str, Any], context: Any, log: logging.Logger | No
     log = log or _log
     try:
         data = _fetch(location)
+    except PathEscapes:
+        raise  # outside [batchtasks] local_roots: no retry, and no cached copy stands in for a refusal
     except Exception as exc:
         if not location.get("cache"):
             raise LocationError(f"cannot read {describe(location)}: {exc}") from exc
@@ -92,11 +94,16 @@ def _fetch_file(location: dict[str, Any]) -> bytes:
     from airflow_batchtasks.operators.file_access import open_reader
 
     path = location["path"]
-    if location["type"] == "local" and not posixpath.isabs(path):
+    if location["type"] == "local":
         from airflow_batchtasks import config
+        from airflow_batchtasks.operators.file_access import LocalReader
 
-        path = str(config.definitions_folder() / path)
-    reader = open_reader(location["type"], location.get("conn_id"))
+        folder = str(config.definitions_folder())
+        path = path if posixpath.isabs(path) else posixpath.join(folder, path)
+        # [batchtasks] local_roots: the definitions folder (queries kept next to definitions) is allowed too
+        reader: Any = LocalReader(f"location `{location['path']}`", also=(folder,))
+    else:
+        reader = open_reader(location["type"], location.get("conn_id"))
     try:
         with reader.open(path) as fh:
             return _limited(fh.read(MAX_BYTES + 1), path)

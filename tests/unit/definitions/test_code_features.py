@@ -39,7 +39,7 @@ source: {type: python}
 processing:
   inline: print("hello")
   requirements: [requests]
-destinations: [{type: local, path: /out}]
+destinations: [{type: sftp, conn_id: outbox, path: /out}]
 """
 
 
@@ -160,7 +160,8 @@ def test_a_gpg_key_from_a_variable_needs_the_variables_right() -> None:
 
 def test_notify_templates_may_use_the_notify_extras() -> None:
     assert template_reasons("{{ task }} {{ status_text }} {{ error_line }}", notify=True) == ([], "connections")
-    found = code_features(load(PLAIN_SQL, destinations=[{"type": "local", "path": "/out/{{ task.dag_id }}"}]))
+    found = code_features(load(PLAIN_SQL, destinations=[{"type": "local", "path": "/out/{{ task.dag_id }}"}]),
+                          local_roots=["/out"])
     assert [(f.field, f.what) for f in found] == [("destinations[0].path", "a template that uses `task`, "
                                                    "which is not run data")]
 
@@ -216,10 +217,78 @@ def test_a_template_is_new_where_it_was_not_before() -> None:
     old = load(PLAIN_SQL, output={"name": "{{ var.value.prefix }}.csv"})
     assert added_features(old, load(PLAIN_SQL, output={"name": "{{ var.value.prefix }}.csv"}, run_rank=2)) == []
     moved = added_features(old, load(PLAIN_SQL, output={"name": "x.csv"},
-                                     destinations=[{"type": "local", "path": "{{ var.value.prefix }}"}]))
+                                     destinations=[{"type": "sftp", "conn_id": "v", "path": "{{ var.value.prefix }}"}]))
     assert [(f.field, f.right) for f in moved] == [("destinations[0].path", "variables")]
 
 
 def test_data_that_is_not_a_mapping_has_no_features() -> None:
     assert code_features(["kind", "task"]) == []  # type: ignore[arg-type]
     assert exposed_connections({"processing": "x"}) == []
+
+
+# ----------------------------------------------------------------------------- local paths and local_roots
+
+ROOTS = ("/srv/outbox", "/srv/inbox/")
+
+
+def local_fields(data: dict[str, Any], roots: tuple[str, ...] = ROOTS) -> list[tuple[str, str]]:
+    return [(f.field, f.right) for f in code_features(data, local_roots=roots)
+            if "local_roots" in f.what]
+
+
+@pytest.mark.parametrize("path", [
+    "/srv/outbox", "/srv/outbox/", "/srv/outbox/vendor", "/srv/outbox/{{ params.sub }}",
+    "/srv/outbox/day_{{ ds_nodash }}", "/srv/inbox/a/b",
+])
+def test_a_local_destination_inside_a_root_needs_dag_edit_only(path: str) -> None:
+    assert local_fields(load(PLAIN_SQL, destinations=[{"type": "local", "path": path}])) == []
+
+
+@pytest.mark.parametrize("path", [
+    "/opt/airflow/dags",              # the DAGs folder: a `.py` file there is code the dag-processor runs
+    "/srv/outbox/../../opt/airflow/dags",  # `..` in the literal folder
+    "/srv/outbox-other",              # a sibling whose name starts like a root
+    "/srv",                           # the parent of a root
+    "{{ params.dir }}",               # the folder is chosen by a template: outside
+    "/srv/out{{ ds }}",               # the literal folder is /srv/
+    "out",                            # relative to the worker's working folder
+])
+def test_a_local_destination_outside_every_root_is_code_bearing(path: str) -> None:
+    data = load(PLAIN_SQL, destinations=[{"type": "sftp", "conn_id": "v", "path": "/x"},
+                                         {"type": "local", "path": path}])
+    assert local_fields(data) == [("destinations[1]", "connections")]
+
+
+def test_without_roots_every_local_path_is_code_bearing() -> None:
+    data = load(PLAIN_SQL, destinations=[{"type": "local", "path": "/srv/outbox"}])
+    assert local_fields(data, ()) == [("destinations[0]", "connections")]
+    assert [f.field for f in code_features(data)] == ["destinations[0]"], "no roots given: none configured"
+
+
+def test_a_local_file_source_is_checked_like_a_destination() -> None:
+    def source(path: str) -> dict[str, Any]:
+        return load(PLAIN_SQL, source={"type": "file", "location": {"type": "local", "path": path}})
+
+    assert local_fields(source("/srv/inbox/sales_*.csv")) == []
+    assert local_fields(source("/srv/inbox/{{ ds }}/sales.csv")) == []
+    assert local_fields(source("/opt/airflow/airflow.cfg")) == [("source.location", "connections")]
+    assert local_fields(source("/srv/inbox/../../etc/passwd")) == [("source.location", "connections")]
+    sftp = load(PLAIN_SQL, source={"type": "file", "location": {"type": "sftp", "conn_id": "v", "path": "/etc/x"}})
+    assert local_fields(sftp) == [], "another host's files: its connection decides what it may read"
+
+
+def test_the_feature_names_the_folder_and_the_setting() -> None:
+    data = load(PLAIN_SQL, destinations=[{"type": "local", "path": "/opt/airflow/dags"}])
+    (feature,) = code_features(data, local_roots=ROOTS)
+    assert feature.describe() == ("`destinations[0]`: writes files into the worker's folder `/opt/airflow/dags`, "
+                                  "which is not inside `[batchtasks] local_roots`")
+
+
+def test_a_kept_local_path_is_not_new_and_a_moved_one_is() -> None:
+    old = load(PLAIN_SQL, destinations=[{"type": "local", "path": "/opt/airflow/dags"}])
+    assert added_features(old, load(PLAIN_SQL, destinations=[{"type": "local", "path": "/opt/airflow/dags"}],
+                                    schedule="@daily"), local_roots=ROOTS) == []
+    moved = load(PLAIN_SQL, destinations=[{"type": "local", "path": "/opt/airflow/dags/x"}])
+    assert [f.field for f in added_features(old, moved, local_roots=ROOTS)] == ["destinations[0]"]
+    inside = load(PLAIN_SQL, destinations=[{"type": "local", "path": "/srv/outbox"}])
+    assert added_features(old, inside, local_roots=ROOTS) == []

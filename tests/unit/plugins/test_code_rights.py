@@ -81,3 +81,22 @@ def test_an_unchanged_exposing_script_asks_no_connection(rights: dict[str, Any])
     rights["connections"] = False
     assert refusal(EXPOSED, {**EXPOSED, "schedule": "@hourly"}) is None
     assert rights["asked"] == []
+
+
+def _delivering_to(path: str) -> dict[str, Any]:
+    return {"kind": "task", "name": "t", "source": {"type": "sql", "conn_id": "c", "query": "select 1"},
+            "output": {"name": "x.py"}, "destinations": [{"type": "local", "path": path}]}
+
+
+def test_a_local_write_outside_local_roots_needs_the_connection_right(
+    rights: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe: a SQL task whose output lands in the DAGs folder as ``x.py`` is code the dag-processor runs."""
+    rights["connections"] = False
+    monkeypatch.setenv("AIRFLOW__BATCHTASKS__LOCAL_ROOTS", "/srv/outbox, /srv/exchange")
+    detail = refusal(None, _delivering_to("/opt/airflow/dags"))
+    assert detail and "needs the right to edit connections" in detail
+    assert "`destinations[0]`: writes files into the worker's folder `/opt/airflow/dags`" in detail
+    assert refusal(None, _delivering_to("/srv/exchange/vendor")) is None, "inside a root: DAG edit is enough"
+    monkeypatch.delenv("AIRFLOW__BATCHTASKS__LOCAL_ROOTS")
+    assert refusal(None, _delivering_to("/srv/exchange/vendor")), "no roots configured: every local path is code"

@@ -9,7 +9,9 @@ Definitions are code: creating, replacing or duplicating one whose code-bearing 
 (scripts, ``python``/``ssh`` sources, fetched queries, templates that reach beyond run data, see
 ``definitions.code_features``) also needs the right to edit connections, templates reading
 ``var`` the right to read variables, and ``expose_connections`` the right to edit each connection
-the script gets. A replace that keeps those parts as they are (a reschedule) needs DAG edit only.
+the script gets. A `local` file source or destination outside ``[batchtasks] local_roots`` counts
+as code too (it reads or writes the worker's files, e.g. the DAGs folder). A replace that keeps
+those parts as they are (a reschedule) needs DAG edit only.
 Refusals are 403 with the missing right named, checked before anything is written.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, model_validator
 
+from airflow_batchtasks import config
 from airflow_batchtasks.definitions.code_features import CodeFeature, added_features, exposed_connections
 from airflow_batchtasks.plugins.api.deps import GetUserDep, forbid_unless
 from airflow_batchtasks.plugins.data import audit, catalog_cache
@@ -97,7 +100,7 @@ def _require_code_rights(user: Any, old: Mapping[str, Any] | None, new: Mapping[
 
     ``old``: the current definition's data (None when the definition is new: every part counts).
     """
-    added = added_features(old, new)
+    added = added_features(old, new, config.local_roots())
     code = [f for f in added if f.right == "connections"]
     if code and not can_edit_connection(user):
         _forbid("this definition runs code, which needs the right to edit connections besides DAG edit", code)
