@@ -130,6 +130,9 @@ def airflow_env(root: Path, extra: Mapping[str, str] | None = None) -> dict[str,
         "AIRFLOW__BATCHTASKS__STAGING_URL": f"file://{root}/staging",
         "AIRFLOW__BATCHTASKS__ARCHIVE_URL": f"file://{root}/archive",
         "AIRFLOW__BATCHTASKS__VENV_CACHE": str(root / "venvs"),
+        # the folders the e2e definitions deliver to (`out`; `big_out` of the reliability test): a user
+        # (DAG edit only) may write definitions that deliver there, and runs may write nowhere else
+        "AIRFLOW__BATCHTASKS__LOCAL_ROOTS": f"{root / 'out'},{root / 'big_out'}",
         "AIRFLOW_CONN_SHOP": json.dumps({"conn_type": "sqlite", "host": str(root / "shop.db")}),
         "AIRFLOW_CONN_WAREHOUSE": json.dumps({
             "conn_type": "postgres", "host": "db.invalid", "login": "etl", "password": SECRET,

@@ -4,9 +4,10 @@ Against a real api-server, once under the SimpleAuthManager and once under the F
 with the same four users: ``viewer`` (DAG read), ``user`` (DAG edit, no connections: Airflow's
 ordinary "User" role), ``op`` (DAG edit + connections + variables) and ``admin``. A definition
 whose new parts run code (a processing script, a python or ssh source, a query fetched at run time,
-``expose_connections``, a template that reaches beyond run data) needs the right to edit
-connections; a template reading ``var`` needs the right to read variables; a plain SQL task, a
-reschedule that keeps the code as it is, and a delete need DAG edit only. Every refusal is a 403
+``expose_connections``, a template that reaches beyond run data, a `local` destination outside
+``[batchtasks] local_roots``) needs the right to edit connections; a template reading ``var`` needs the
+right to read variables; a plain SQL task, one delivering inside a root, a reschedule that keeps the
+code as it is, and a delete need DAG edit only. Every refusal is a 403
 that names the missing right, and leaves the definitions folder byte for byte as it was.
 """
 
@@ -46,6 +47,17 @@ def python(name: str, script: str = "print('hello')", **processing: Any) -> dict
                 destinations=[{"type": "local", "path": "/tmp/batchtasks-code-permissions"}])
 
 
+def to_local(name: str, folder: Path) -> dict[str, Any]:
+    """A plain SQL task whose one row is Python, delivered as ``x.py`` to a `local` folder."""
+    return sql(name, "select 'import os; os.system(\"id\")' as line", output={"name": "x.py"},
+               destinations=[{"type": "local", "path": str(folder)}])
+
+
+def outbox(airflow: AirflowInstance) -> Path:
+    """The e2e definitions' delivery folder, the first of ``[batchtasks] local_roots``."""
+    return Path(airflow.extra_env["AIRFLOW__BATCHTASKS__LOCAL_ROOTS"].split(",")[0])
+
+
 @dataclass(frozen=True)
 class Change:
     """One kind of change: the request a user sends, the least role it needs and its status then."""
@@ -60,6 +72,14 @@ class Change:
 def post(definition: Callable[[str], dict[str, Any]]) -> Callable[[AirflowInstance, str], httpx.Response]:
     return lambda airflow, user: call(airflow, "POST", "/definitions", user=user,
                                       json={"definition": definition(user)})
+
+
+def post_for(
+    definition: Callable[[AirflowInstance, str], dict[str, Any]],
+) -> Callable[[AirflowInstance, str], httpx.Response]:
+    """Like :func:`post`, for a definition that depends on the instance (its folders)."""
+    return lambda airflow, user: call(airflow, "POST", "/definitions", user=user,
+                                      json={"definition": definition(airflow, user)})
 
 
 def replace_split(edit: Callable[[str, str], str]) -> Callable[[AirflowInstance, str], httpx.Response]:
@@ -101,9 +121,13 @@ CHANGES = [
     Change("create a SQL task whose query reads a connection",
            post(lambda u: sql(f"conn_{u}", "select '{{ conn.warehouse.password }}'")), "op", 201),
     Change("create a task whose path reads a variable",
-           post(lambda u: sql(f"var_{u}", destinations=[{"type": "local", "path":
+           post(lambda u: sql(f"var_{u}", destinations=[{"type": "sftp", "conn_id": "warehouse", "path":
                                                          "{{ var.value.get('outbox', '/tmp') }}"}])),
            "op", 201, VARIABLES_RIGHT),
+    Change("create a SQL task writing x.py into the DAGs folder",
+           post_for(lambda airflow, u: to_local(f"to_dags_{u}", airflow.dags_folder)), "op", 201),
+    Change("create a SQL task delivering inside a local root",
+           post_for(lambda airflow, u: to_local(f"to_root_{u}", outbox(airflow) / "vendor")), "user", 201),
     Change("reschedule a python task (code unchanged)", replace_split(reschedule), "user", 200),
     Change("change the script of a python task", replace_split(new_script), "op", 200),
     Change("duplicate a python task", lambda airflow, u: call(
@@ -209,3 +233,18 @@ def test_the_task_page_shows_why_a_duplicate_was_refused(airflow: AirflowInstanc
                             follow_redirects=True)
     assert done.status_code == 200 and CODE_RIGHT in done.text, done.text[:2000]
     assert folder_snapshot(airflow) == before
+
+
+def test_a_user_cannot_write_into_the_dags_folder_through_a_local_destination(airflow: AirflowInstance) -> None:
+    """The probe: DAG edit alone must not turn a query's output into a DAG file the dag-processor runs."""
+    before, dags_before = folder_snapshot(airflow), sorted(p.name for p in airflow.dags_folder.iterdir())
+    refused = call(airflow, "POST", "/definitions", user="user",
+                   json={"definition": to_local("into_dags", airflow.dags_folder)})
+    assert refused.status_code == 403, refused.text
+    detail = refused.json()["detail"]
+    assert CODE_RIGHT in detail and f"`{airflow.dags_folder}`" in detail and "local_roots" in detail, detail
+    assert folder_snapshot(airflow) == before
+    assert sorted(p.name for p in airflow.dags_folder.iterdir()) == dags_before
+    allowed = call(airflow, "POST", "/definitions", user="user",
+                   json={"definition": to_local("into_outbox", outbox(airflow) / "vendor")})
+    assert allowed.status_code == 201, allowed.text
