@@ -44,9 +44,10 @@ from typing import Any
 
 import yaml
 
+from airflow_batchtasks.definitions.yaml_source import compose_documents
+
 MASK = "***"
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Walk modes: what the value under a key is.
 _WALK, _ALL, _PARAMS, _SPEC = "walk", "all", "params", "spec"
@@ -339,14 +340,11 @@ def register_secrets(value: Any, mask_secret: Callable[[str], None] | None = Non
 
 
 def _first_node(text: str) -> yaml.Node | None:
-    loader = _Loader(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None:
-                return node
-    finally:
-        loader.dispose()
+    """The first document's node tree, composed within the parse budget (a text that never went through
+    the loader cannot make this crash or expand an alias bomb)."""
+    for _loader, node in compose_documents(text):
+        if node is not None:
+            return node
     return None
 
 
@@ -422,9 +420,16 @@ def _rewrite(text: str, replace: Callable[[Any, str, tuple[Any, ...]], Any]) -> 
     return "".join(out)
 
 
+def _first_data(text: str) -> Any:
+    """The first document's data, parsed within the budget (raises ``yaml.YAMLError``, BudgetExceeded included)."""
+    for loader, node in compose_documents(text):
+        return loader.construct_document(node)
+    return None
+
+
 def _parses_to(text: str, expected: Any) -> bool:
     try:
-        return yaml.load(text, Loader=_Loader) == expected  # noqa: S506 - the safe loader
+        return bool(_first_data(text) == expected)
     except yaml.YAMLError:
         return False
 
@@ -441,7 +446,7 @@ def mask_text(text: str, data: Any | None = None) -> str:
     """
     if data is None:
         try:
-            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - the safe loader
+            data = _first_data(text)
         except yaml.YAMLError:
             return MASK
     masked = mask_definition(data)
@@ -490,7 +495,7 @@ def restore_text(text: str, old: Any, new: Any = None) -> str:
     """
     if new is None:
         try:
-            new = yaml.load(text, Loader=_Loader)  # noqa: S506 - the safe loader
+            new = _first_data(text)
         except yaml.YAMLError:
             return text  # the caller reports the syntax error
     shown = mask_definition(old)
