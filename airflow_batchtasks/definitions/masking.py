@@ -511,8 +511,13 @@ def restore_text(text: str, old: Any, new: Any = None) -> str:
 # ----------------------------------------------------------------------------- server paths
 
 
+@functools.lru_cache(maxsize=4096)
 def relative_path(file: str, root: Path) -> str:
-    """``file`` relative to the definitions folder ``root``; a file outside it shows its name only."""
+    """``file`` relative to the definitions folder ``root``; a file outside it shows its name only.
+
+    Cached: every DAG of a file asks, and resolving paths is system calls (a folder of thousands of
+    definitions spread over hundreds of files asks hundreds of distinct questions, not thousands).
+    """
     try:
         return Path(file).resolve().relative_to(root.resolve()).as_posix()
     except (ValueError, OSError):

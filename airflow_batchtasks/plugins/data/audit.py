@@ -14,6 +14,7 @@ an error in the outcome is masked there too (and in the error the caller gets).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterator
@@ -21,13 +22,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airflow.models.log import Log
-from airflow.utils.session import create_session
+from sqlalchemy.orm import Session
 
 from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.plugins.data.errors import DataError, Invalid
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def record(
     details = {k: v for k, v in extra.items() if v is not None}
     payload = {"outcome": masking.mask_message(outcome, secrets_of(details)), **masked(details)}
     try:
-        with create_session() as session:
+        with Session(_engine()) as session, session.begin():
             session.add(
                 Log(
                     event=f"{PREFIX}{action}"[:60],
@@ -62,6 +64,23 @@ def record(
             )
     except Exception:
         log.exception("could not write the audit entry %s for %s", action, dag_id)
+
+
+@functools.cache
+def _engine() -> Engine:
+    """A connection of its own for each entry, outside Airflow's pool.
+
+    The entry is written while the request's session still holds a pooled
+    connection (the action's answer is read after its commit); taking a second
+    one from the same pool let 15 concurrent requests hold the whole pool and
+    wait for each other until the pool's timeout (20 simultaneous triggers
+    stalled the API server for 30 s).
+    """
+    from airflow import settings
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    return create_engine(settings.engine.url, poolclass=NullPool)
 
 
 def masked(details: dict[str, Any]) -> dict[str, Any]:
