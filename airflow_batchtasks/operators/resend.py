@@ -33,10 +33,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.definitions.date_helpers import FILTERS, MACROS
 from airflow_batchtasks.operators.deliver import contained_destinations, destination_key, put_file
+from airflow_batchtasks.storage import resend_requests
 from airflow_batchtasks.storage.paths import PathEscapes, archive_root, archive_segment, check_within, legacy_segments
 from airflow_batchtasks.storage.records import FileRecord, md5_of, read_record, write_record
 
-#: Keys of a resend run's conf (written by the API, read here).
+#: Keys of a stored resend request (written by the API, read here; the run's conf holds only its id).
 CONF_KEYS = ("task", "file_id", "archive_path", "requested_by", "context")
 
 
@@ -121,11 +122,13 @@ class ResendOperator(BaseOperator):
     ui_color = "#d4e9f5"
 
     def execute(self, context: Any) -> dict[str, Any]:
-        conf = dict(context["dag_run"].conf or {})
-        missing = [k for k in CONF_KEYS if k not in conf]
-        if missing:
-            raise AirflowFailException(f"a resend run needs {', '.join(missing)} in its conf: queue resends "
-                                       "through the Batch Tasks API or UI")
+        request_id = str((context["dag_run"].conf or {}).get("request") or "")
+        conf = resend_requests.take(request_id) if request_id else None
+        missing = [k for k in CONF_KEYS if k not in (conf or {})]
+        if conf is None or missing:
+            raise AirflowFailException(
+                f"no resend request `{request_id}` is waiting in the archive (already done, or the run was not "
+                "queued by the Batch Tasks API or UI, which check the caller's right on the task)")
         try:
             archived = archived_path(str(conf["task"]), str(conf["archive_path"]))
         except ResendRefused as exc:

@@ -22,6 +22,7 @@ from airflow_batchtasks.dag_factory.loader import build_dags
 from airflow_batchtasks.dag_factory.resend_dag import RESEND_DAG_PREFIX
 from airflow_batchtasks.definitions.catalog import load_catalog
 from airflow_batchtasks.operators.step_failure import read_failure
+from airflow_batchtasks.storage import resend_requests
 from tests.integration.pipeline import archived_records, migrate_metadata_db, run_definition, set_connection
 from tests.integration.remote_folders import remote_folder
 
@@ -111,8 +112,11 @@ def test_an_output_name_with_a_folder_fails_without_retry(
 # ----------------------------------------------------------------------------- resend runs
 
 
-def _resend(tmp_path: Path, conf: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """Run the resend DAG the loader builds for the definitions under ``tmp_path`` with ``conf``."""
+def _resend(tmp_path: Path, request: dict[str, Any], *, stored: bool = True) -> tuple[str, dict[str, str]]:
+    """Run the resend DAG the loader builds for the definitions under ``tmp_path`` for ``request``, stored in
+    the archive as the API stores it (``stored=False``: a hand-written conf, as anyone allowed to trigger the
+    resend DAG in Airflow could write)."""
+    conf = {"request": resend_requests.store(request)} if stored else dict(request)
     defs = tmp_path / "definitions"
     dag = build_dags(load_catalog(defs))[RESEND_DAG_PREFIX]
     dags_folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -169,6 +173,30 @@ def test_resend_run_sends_the_archived_file_again_and_records_it(
     assert not delivered.exists()
     last = json.loads(record_path.read_text())["resends"][-1]
     assert "is damaged" in last["outcome"] and hashlib.md5(body).hexdigest() in last["outcome"]
+
+
+def test_resend_run_acts_only_on_a_request_the_api_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shop: None
+) -> None:
+    """Triggering the resend DAG by hand (a conf naming a file, or a replayed request id) sends nothing."""
+    out = tmp_path / "out"
+    result = run_definition(tmp_path, monkeypatch, _task("resend_me", f"{{type: local, path: '{out}'}}"), "resend_me")
+    assert result.state == "success", result.steps
+    (out / "items.csv").unlink()
+    record_path, archived = _record_file(result)
+    request = {"task": "resend_me", "file_id": "f", "requested_by": "op",
+               "archive_path": str(archived.relative_to(tmp_path / "archive")), "context": {"params": {}}}
+
+    assert _resend(tmp_path, request, stored=False) == ("failed", {"resend": "failed"})
+    request_id = resend_requests.store(request)
+    assert _resend(tmp_path, {"request": "0" * 32}, stored=False) == ("failed", {"resend": "failed"})
+    assert list(out.iterdir()) == [] and not json.loads(record_path.read_text()).get("resends")
+
+    assert _resend(tmp_path, {"request": request_id}, stored=False) == ("success", {"resend": "success"})
+    assert [p.name for p in out.iterdir()] == ["items.csv"]
+    (out / "items.csv").unlink()
+    assert _resend(tmp_path, {"request": request_id}, stored=False) == ("failed", {"resend": "failed"}), "replayed"
+    assert list(out.iterdir()) == []
 
 
 @pytest.mark.parametrize("archive_path", ["../../etc/passwd", "other_task/r/0123456789ab/items.csv",

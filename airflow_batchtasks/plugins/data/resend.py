@@ -41,6 +41,7 @@ from airflow_batchtasks.plugins.data import airflow_calls, catalog_cache, files
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid
 from airflow_batchtasks.plugins.data.models import ResendQueued
 from airflow_batchtasks.plugins.data.runs import run_url
+from airflow_batchtasks.storage import resend_requests
 from airflow_batchtasks.storage.records import read_record
 
 if TYPE_CHECKING:
@@ -101,10 +102,11 @@ def resend(session: Session, task: str, fid: str, user: BaseUser) -> ResendQueue
 
     if session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == dag_id)):
         raise Conflict(f"the resend DAG `{dag_id}` is paused in Airflow: unpause it to resend files")
-    conf = {
+    request = {
         "task": task, "file_id": fid, "archive_path": files.archive_path(session, task, fid),
         "requested_by": user.get_name(), "context": context,
     }
+    conf = {"request": resend_requests.store(request), "task": task, "file": info.name}  # the conf only shows
     run = airflow_calls.create_manual_run(dag, conf, user, session)
     at = datetime.now(timezone.utc).isoformat()
     files.add_pending_resend(session, task, fid, {"at": at, "by": user.get_name(), "destinations": [],
