@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -156,6 +157,25 @@ def start_api_airflow(
     instance = AirflowInstance(root / "home", dags, env=airflow_env(root, env))
     instance.start()
     return instance
+
+
+@contextmanager
+def serving(
+    instance: AirflowInstance, dag_ids: Iterable[str] = (), *, start: bool = False, timeout: float = 120
+) -> Iterator[AirflowInstance]:
+    """A module's Airflow (started here if ``start``) once ``dag_ids`` are parsed; its process logs are printed
+    when starting or a test fails through it, and it is stopped at the end."""
+    try:
+        if start:
+            instance.start()
+        for dag_id in dag_ids:
+            instance.wait_for_dag(dag_id, timeout=timeout)
+        yield instance
+    except BaseException:
+        print(instance.process_logs(120))
+        raise
+    finally:
+        instance.stop(timeout=5)
 
 
 def call(airflow: AirflowInstance, method: str, path: str, user: str | None = "admin", **kw: Any) -> httpx.Response:

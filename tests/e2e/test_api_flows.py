@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.airflow_instance import AirflowInstance
-from tests.e2e.api_support import SECRET, call, ok, q, run_state, start_api_airflow, wait_for, wait_run
+from tests.e2e.api_support import SECRET, call, ok, q, run_state, serving, start_api_airflow, wait_for, wait_run
 from tests.servers import SshServer
 from tests.servers.fixtures import sshd_server  # noqa: F401 - fixture
 
@@ -85,15 +85,9 @@ def airflow(root: Path, inbox: Path, sshd_server: SshServer) -> Iterator[Airflow
         extra_definitions={"vendor_feed": VENDOR.replace("__INBOX__", str(inbox)), "orchestrations": ORCHESTRATIONS},
         env={"AIRFLOW_CONN_VENDOR_SFTP": sftp},
     )
-    try:
-        for dag_id in ("daily_sales", "slow_split", "flaky_export", "vendor_feed", "nightly", "warehouse_export"):
-            instance.wait_for_dag(dag_id, timeout=120)
+    with serving(instance, ("daily_sales", "slow_split", "flaky_export", "vendor_feed", "nightly",
+                            "warehouse_export")):
         yield instance
-    except BaseException:
-        print(instance.process_logs(120))
-        raise
-    finally:
-        instance.stop(timeout=5)
 
 
 def indexed(root: Path, task: str, run_id: str) -> list[str]:

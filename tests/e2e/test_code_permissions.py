@@ -24,7 +24,7 @@ import pytest
 
 from dev.airflow_runner import FAB_AUTH_MANAGER, SIMPLE_AUTH_MANAGER
 from tests.e2e.airflow_instance import AirflowInstance
-from tests.e2e.api_support import LOADER, airflow_env, call, make_shop, ok, write_definitions
+from tests.e2e.api_support import LOADER, airflow_env, call, make_shop, ok, serving, write_definitions
 
 pytestmark = pytest.mark.e2e
 
@@ -155,15 +155,8 @@ def airflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     # FAB's tables and roles come from `airflow db migrate` itself: no template DB made under another manager
     instance = AirflowInstance(root / "home", root / "dags", env=airflow_env(root), auth_manager=request.param,
                                reuse_migrated_db=request.param == SIMPLE_AUTH_MANAGER)
-    try:
-        instance.start()
-        instance.wait_for_dag("slow_split", timeout=180)
+    with serving(instance, ["slow_split"], start=True, timeout=180):
         yield instance
-    except BaseException:
-        print(instance.process_logs(120))
-        raise
-    finally:
-        instance.stop(timeout=5)
 
 
 def folder_snapshot(airflow: AirflowInstance) -> dict[str, bytes]:

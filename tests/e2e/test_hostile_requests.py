@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from tests.e2e.airflow_instance import AirflowInstance
-from tests.e2e.api_support import API, call, ok, start_api_airflow, wait_for
+from tests.e2e.api_support import API, call, ok, serving, start_api_airflow, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -48,14 +48,8 @@ DEEP_FILE = "[" * 60_000 + "]" * 60_000
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstance]:
     root = tmp_path_factory.mktemp("hostile")
     instance = start_api_airflow(root, extra_definitions={"bomb_http": BOMB_TASK, "deep": DEEP_FILE})
-    try:
-        instance.wait_for_dag("daily_sales", timeout=120)
+    with serving(instance, ["daily_sales"]):
         yield instance
-    except BaseException:
-        print(instance.process_logs(120))
-        raise
-    finally:
-        instance.stop(timeout=5)
 
 
 def server_processes(port: int) -> list[psutil.Process]:

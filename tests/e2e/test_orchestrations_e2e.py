@@ -26,6 +26,7 @@ import pytest
 from dev.demo import create_sales_db
 from tests.airflow_compat import batchtasks_cli
 from tests.e2e.airflow_instance import AirflowInstance
+from tests.e2e.api_support import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -158,14 +159,8 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstanc
         "E2E_OUTBOX": str(outbox),
     }
     instance = AirflowInstance(root / "home", dags, env=env)
-    instance.start()
-    try:
+    with serving(instance, start=True):
         yield instance
-    except BaseException:
-        print(instance.process_logs(120))
-        raise
-    finally:
-        instance.stop(timeout=5)
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -30,7 +30,7 @@ import psutil
 import pytest
 
 from tests.e2e.airflow_instance import AirflowInstance
-from tests.e2e.api_support import call, ok, start_api_airflow, wait_for, wait_run
+from tests.e2e.api_support import call, ok, serving, start_api_airflow, wait_for, wait_run
 from tests.servers import SshServer
 from tests.servers.fixtures import sshd_server  # noqa: F401 - fixture
 
@@ -101,15 +101,9 @@ def airflow(root: Path, sshd_server: SshServer) -> Iterator[AirflowInstance]:  #
                            "paused": PAUSED},
         env={"AIRFLOW_CONN_BOX": json.dumps(sshd_server.connection("ssh"))},
     )
-    try:
-        for dag_id in ("big_delivery", "burst_target", "dormant_export", "after_dormant", "through_dormant"):
-            instance.wait_for_dag(dag_id, timeout=180)
+    with serving(instance, ("big_delivery", "burst_target", "dormant_export", "after_dormant", "through_dormant"),
+                 timeout=180):
         yield instance
-    except BaseException:
-        print(instance.process_logs(120))
-        raise
-    finally:
-        instance.stop(timeout=5)
 
 
 def expected_big_md5() -> str:

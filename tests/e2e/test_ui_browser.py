@@ -34,7 +34,7 @@ import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
 
 from tests.e2e.airflow_instance import AirflowInstance
-from tests.e2e.api_support import SECRET, call, ok, start_api_airflow, wait_for, wait_run
+from tests.e2e.api_support import SECRET, call, ok, serving, start_api_airflow, wait_for, wait_run
 from tests.servers import SshServer
 from tests.servers.fixtures import sshd_server  # noqa: F401 - fixture
 
@@ -121,16 +121,9 @@ def airflow(root: Path, inbox: Path, sshd_server: SshServer) -> Iterator[Airflow
                            "ui_wait": UI_WAIT.replace("__OUT__", str(root / "out"))},
         env={"AIRFLOW_CONN_VENDOR_SFTP": sftp},
     )
-    try:
-        for dag_id in ("daily_sales", "slow_split", "flaky_export", "vendor_feed", "warehouse_export", "ui_wait",
-                       "ui_chain"):
-            instance.wait_for_dag(dag_id, timeout=180)
+    with serving(instance, ("daily_sales", "slow_split", "flaky_export", "vendor_feed", "warehouse_export",
+                            "ui_wait", "ui_chain"), timeout=180):
         yield instance
-    except BaseException:
-        print(instance.process_logs(120))
-        raise
-    finally:
-        instance.stop(timeout=5)
 
 
 @pytest.fixture(scope="module")
