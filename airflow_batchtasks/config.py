@@ -84,28 +84,27 @@ def orchestration_poll_interval() -> int:
         return 5
 
 
+def _positive(key: str, default: str, kind: type[int] | type[float]) -> int | float:
+    """A setting that must be a positive number: a wrong value is a configuration error that names it."""
+    value = _get(key, default)
+    try:
+        number = kind(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ValueError(f"[batchtasks] {key} must be a positive {'integer' if kind is int else 'number'}, "
+                         f"not {value!r}")
+    return number
+
+
 def sql_batch_size() -> int:
     """Rows per fetch round trip when a query streams to a file (``fetchmany``, server-side cursors, arrow-odbc)."""
-    value = _get("sql_batch_size", "10000")
-    try:
-        size = int(value)
-    except ValueError:
-        size = 0
-    if size < 1:
-        raise ValueError(f"[batchtasks] sql_batch_size must be a positive integer, not {value!r}")
-    return size
+    return int(_positive("sql_batch_size", "10000", int))
 
 
 def max_request_bytes() -> int:
     """Largest request body the plugin's API and pages read (``max_request_mb``; larger ones get 413)."""
-    value = _get("max_request_mb", "4")
-    try:
-        megabytes = float(value)
-    except ValueError:
-        megabytes = 0
-    if megabytes <= 0:
-        raise ValueError(f"[batchtasks] max_request_mb must be a positive number, not {value!r}")
-    return int(megabytes * 1024 * 1024)
+    return int(_positive("max_request_mb", "4", float) * 1024 * 1024)
 
 
 def local_roots() -> tuple[str, ...]:
