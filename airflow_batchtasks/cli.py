@@ -55,6 +55,25 @@ def _connection_warnings(catalog) -> list[str]:
     return warnings
 
 
+def _secret_default_warnings(catalog) -> list[str]:
+    """A parameter named like a secret with a default: the provider masks it, Airflow's trigger form and DAG
+    details show it as written, so the author hears it here."""
+    from airflow_batchtasks.definitions.errors import DefinitionError, format_field
+    from airflow_batchtasks.definitions.masking import is_sensitive
+
+    warnings = []
+    for entries in (catalog.projects, catalog.tasks):
+        for entry in entries.values():
+            for name, spec in entry.model.params.items():
+                if is_sensitive(name) and spec.default not in (None, ""):
+                    path = ("params", name, "default")
+                    warnings.append(str(DefinitionError(
+                        entry.doc.file, entry.doc.line_of(path), format_field(path),
+                        "a secret as a parameter default is shown in clear on Airflow's trigger form and DAG "
+                        "details: keep it in a connection or Variable", severity="warning")))
+    return warnings
+
+
 def validate(args: argparse.Namespace) -> None:
     from airflow_batchtasks.dag_factory.task_dag import unsupported_errors
     from airflow_batchtasks.definitions.catalog import load_catalog
@@ -65,6 +84,8 @@ def validate(args: argparse.Namespace) -> None:
     for entry in catalog.tasks.values():
         errors.extend(unsupported_errors(entry))
     for line in _connection_warnings(catalog) if not args.no_connections else []:
+        print(line)
+    for line in _secret_default_warnings(catalog):
         print(line)
     for err in sorted(errors, key=lambda e: (e.file, e.line)):
         print(err)

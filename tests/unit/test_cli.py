@@ -119,6 +119,22 @@ def test_validate_command_line_warns_about_missing_connections_only(valid_folder
     ]
 
 
+def test_validate_warns_about_secrets_in_parameter_defaults(valid_folder: Path, write, capsys) -> None:
+    write("secret_default.yaml", "kind: task\nname: with_secret\n"
+          "source: {type: sql, conn_id: warehouse, query: 'select 1'}\n"
+          "params:\n  region: {default: EU}\n  db_password: {default: hunter2}\n"
+          "  api_token: {description: given per run}\n")
+
+    cli.validate(ns(path=str(valid_folder), no_connections=True))
+
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if "warning:" in line] == [
+        f"{valid_folder}/secret_default.yaml:6: warning: params.db_password.default: a secret as a parameter "
+        "default is shown in clear on Airflow's trigger form and DAG details: keep it in a connection or Variable"
+    ]
+    assert "hunter2" not in out
+
+
 def test_validate_command_line_exit_code(valid_folder: Path, write, tmp_path: Path) -> None:
     write("bad.yaml", BAD)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
