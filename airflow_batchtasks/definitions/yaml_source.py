@@ -53,11 +53,14 @@ class Budget:
     :param max_bytes: size of a file (or an API body's YAML text)
     :param max_depth: nesting of collections (mappings and lists) in a document
     :param max_nodes: nodes of one document, each use of an alias counting its whole anchored value
+    :param max_text_nodes: the same count summed over every document of a file or body (many documents
+        each under ``max_nodes`` would otherwise add up: validation walks each one's expanded data)
     """
 
     max_bytes: int = 8 * 1024 * 1024
     max_depth: int = 64
     max_nodes: int = 50_000
+    max_text_nodes: int = 1_000_000
 
 
 BUDGET = Budget()
@@ -139,8 +142,9 @@ def _top_level(stack: list[_Frame], key: str) -> str | None:
     return None
 
 
-def _compose_document(loader: Any, budget: Budget) -> Node:
-    """The next document's node tree, composed without recursion and within ``budget``.
+def _compose_document(loader: Any, budget: Budget) -> tuple[Node, int]:
+    """The next document's node tree and its node count (aliases expanded), composed without recursion and
+    within ``budget``.
 
     Mirrors PyYAML's composer (tags resolved the same way, duplicate anchors and
     undefined aliases refused) and adds the budget: ``max_depth`` is checked when
@@ -215,7 +219,7 @@ def _compose_document(loader: Any, budget: Budget) -> Node:
             raise refuse(over_nodes, event.start_mark)
         if not stack:
             get_event()  # DocumentEndEvent
-            return node
+            return node, total
         parent = stack[-1]
         parent.count += count
         if parent.node.__class__ is MappingNode:
@@ -239,11 +243,17 @@ def compose_documents(text: str, budget: Budget = BUDGET) -> Iterator[tuple[Any,
         raise BudgetExceeded(f"{_megabytes(len(text))} of YAML, over the {_megabytes(budget.max_bytes)} limit "
                              "for a definition file", None)
     loader = _Loader(text)
+    spent = 0
     try:
         if loader.check_event(StreamStartEvent):
             loader.get_event()
         while not loader.check_event(StreamEndEvent):
-            yield loader, _compose_document(loader, budget)
+            node, count = _compose_document(loader, budget)
+            spent += count
+            if spent > budget.max_text_nodes:
+                raise BudgetExceeded(f"more than {budget.max_text_nodes:,} values in all, aliases expanded (the "
+                                     "limit for one file)", node.start_mark)
+            yield loader, node
     finally:
         loader.dispose()
 
@@ -256,10 +266,18 @@ def _megabytes(size: int) -> str:
 
 
 def _index(root: Node, lines: dict[Path_, int], errors: list[tuple[Path_, int, str]]) -> None:
-    """Record the line of every key path under ``root`` and its duplicate keys (a walk, not a recursion)."""
+    """Record the line of every key path under ``root`` and its duplicate keys (a walk, not a recursion).
+
+    Paths below an alias are not indexed (an error there points at the alias's own key): indexing every
+    expanded path would cost what the alias saves, up to the whole node budget per document.
+    """
     todo: list[tuple[Node, Path_]] = [(root, ())]
+    visited: set[int] = set()  # a collection reached again through an alias is indexed once, not once per use
     while todo:
         node, path = todo.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         if isinstance(node, MappingNode):
             seen: set[Any] = set()
             for key_node, value_node in node.value:
@@ -295,12 +313,24 @@ def load_documents(path: Path, display: str | None = None) -> tuple[list[Documen
     return parse_documents(text, name)
 
 
-def parse_documents(text: str, name: str) -> tuple[list[Document], list[DefinitionError]]:
-    """Parse YAML text (from a file or an API body) into documents with line indexes."""
+def parse_documents(
+    text: str, name: str, *, max_documents: int | None = None
+) -> tuple[list[Document], list[DefinitionError]]:
+    """Parse YAML text (from a file or an API body) into documents with line indexes.
+
+    ``max_documents``: stop at the first document beyond it, with an error (an API body holds one
+    definition: composing the thousands more it may carry would be work for nothing).
+    """
     docs: list[Document] = []
     errors: list[DefinitionError] = []
+    composed = 0
     try:
         for loader, node in compose_documents(text):
+            composed += 1
+            if max_documents is not None and composed > max_documents:
+                errors.append(DefinitionError(name, node.start_mark.line + 1, "",
+                                              f"expected at most {max_documents} YAML document(s)"))
+                break
             lines: dict[Path_, int] = {(): node.start_mark.line + 1}
             dupes: list[tuple[Path_, int, str]] = []
             _index(node, lines, dupes)  # before constructing: merge keys (`<<: *x`) rewrite the nodes

@@ -41,7 +41,6 @@ from airflow_batchtasks.plugins.data import catalog_cache
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound, ReadOnly
 from airflow_batchtasks.plugins.data.models import Definition
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _thread_lock = threading.Lock()
 
 #: What a disabled copy sets, per kind (projects have no such switch).
@@ -113,7 +112,7 @@ def document_text(body: str | dict[str, Any]) -> str:
 
 
 def single_document(text: str, display: str) -> Document:
-    docs, errors = parse_documents(text, display)
+    docs, errors = parse_documents(text, display, max_documents=1)
     if errors:
         raise Invalid("the definition is not valid YAML", [str(e) for e in errors])
     if len(docs) != 1:
@@ -382,8 +381,8 @@ def renamed_copy(doc: Document, new_name: str, off_key: str | None) -> str:
             indent = re.match(r"\s*", lines[at - 1]).group(0)
             lines.insert(at, f"{indent}{off_key}: false\n")
         text = "".join(lines)
-        parsed = yaml.load(text, Loader=_Loader)  # noqa: S506 - the safe loader
-        if parsed == wanted:
+        parsed = [loader.construct_document(node) for loader, node in compose_documents(text)][:1]
+        if parsed == [wanted]:
             return text if text.endswith("\n") else text + "\n"
     except (KeyError, IndexError, ValueError, yaml.YAMLError):
         pass

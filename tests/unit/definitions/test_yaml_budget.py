@@ -164,3 +164,31 @@ def test_a_bomb_in_the_folder_hides_no_other_definition(tmp_path: Path) -> None:
 
     assert list(catalog.tasks) == ["fine"]
     assert sorted((Path(e.file).name, e.name) for e in catalog.errors) == [("bomb.yaml", "bomb"), ("deep.yaml", None)]
+
+
+#: 3 levels of 35 aliases: 44,136 values expanded, under the per-document limit, in a few hundred bytes.
+NEST = ("kind: task\nname: t{i}\nsource:\n  type: http\n  conn_id: c\n  endpoint: /x\n  json:\n"
+        "    a: &a{i} [" + ", ".join(["1"] * 35) + "]\n"
+        "    b: &b{i} [" + ", ".join([f"*a{{i}}"] * 35) + "]\n"
+        "    c: [" + ", ".join([f"*b{{i}}"] * 35) + "]\n")
+
+
+def test_aliases_under_the_limit_are_indexed_once_not_once_per_use() -> None:
+    [doc], errors = parse_documents(NEST.format(i=0), "nest.yaml")
+    assert errors == []
+    assert len(doc.lines) < 200, "each aliased collection indexed once (was 45,000 paths per document)"
+
+
+def test_many_documents_each_under_the_limit_are_refused_in_all() -> None:
+    text = "---\n".join(NEST.format(i=i) for i in range(40))  # 40 x 44,136 values: over 1,000,000 in all
+    started = time.perf_counter()
+    docs, [error] = parse_documents(text, "many.yaml")
+    assert time.perf_counter() - started < 5
+    assert len(docs) == 22 and "more than 1,000,000 values in all" in str(error)
+    assert str(error).startswith("many.yaml:")
+
+
+def test_an_api_body_stops_at_its_second_document() -> None:
+    text = "---\n".join(NEST.format(i=i) for i in range(3))
+    docs, [error] = parse_documents(text, "<body>", max_documents=1)
+    assert len(docs) == 1 and "expected at most 1 YAML document" in str(error)
