@@ -100,6 +100,8 @@ class _Scanner:
             where = "inside a $(...) that is itself inside quotes"
         if where is None and not (set(states[:-1]) <= _OPEN and (states[-1] in _OPEN or states[-1] in _QUOTES)):
             where = "in this position"
+        if where is None and self.out and self.out[-1] == "$":  # `$'...'` would read backslash escapes
+            where = "right after a `$`"
         if where:
             raise ArgumentTemplateError(
                 f"run argument `{name}` cannot be quoted safely {where}; "
@@ -122,6 +124,16 @@ class _Scanner:
                 self.out.append(quote + word + quote)
 
     # -- the author's text -------------------------------------------------------------------------
+
+    def _escape(self) -> None:
+        """A backslash and the character it escapes; never the start of a run argument (it would be cut)."""
+        match = MARKER_RE.match(self.text, self.i + 1)
+        if match:
+            raise ArgumentTemplateError(
+                f"run argument `{self.binder.name_of(match)}` cannot be quoted safely right after a backslash; "
+                "move it, or write `| unquoted` if its text is trusted"
+            )
+        self._emit(2)
 
     def _emit(self, count: int) -> None:
         self.out.append(self.text[self.i:self.i + count])
@@ -146,14 +158,14 @@ class _Scanner:
             self._emit(1)
         elif state in ("DSQ", "BQ"):
             if char == "\\":
-                self._emit(2)
+                self._escape()
                 return
             if char == ("'" if state == "DSQ" else "`"):
                 self.stack.pop()
             self._emit(1)
         elif state == "DQ":
             if char == "\\":
-                self._emit(2)
+                self._escape()
             elif char == '"':
                 self.stack.pop()
                 self._emit(1)
@@ -177,7 +189,7 @@ class _Scanner:
         """Unquoted text: top level, ``$(...)``, ``${...}``, arithmetic or ``[[ ... ]]``."""
         top = self.stack[-1]
         if char == "\\":
-            self._emit(2)
+            self._escape()
         elif top[1] == 0 and state != "N" and self._at(top[2]):
             self.stack.pop()  # the `)`, `))`, `]`, `}` or `]]` that closes it
             self._emit(len(top[2]))

@@ -90,6 +90,9 @@ def test_a_hostile_value_is_one_literal_argument(
         ("[[ {{ params.x }} -eq 1 ]] && echo", "inside [[ ... ]]"),
         ('echo "$(echo {{ params.x }})"', "inside a $(...) that is itself inside quotes"),
         ("cat <<EOF\n{{ params.x }}\nEOF", "after a here-document"),
+        ("echo ${{ params.x }}", "right after a `$`"),
+        ("echo \\{{ params.x }}", "right after a backslash"),
+        ('echo "a\\{{ params.x }}"', "right after a backslash"),
     ],
 )
 def test_places_where_quoting_cannot_help_are_refused_with_the_argument_name(template: str, where: str) -> None:
