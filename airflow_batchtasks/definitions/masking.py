@@ -57,7 +57,7 @@ _SPEC_VALUES = frozenset({"default", "enum", "examples"})
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s/@:]*:)(?P<secret>[^\s/@]+)(?=@)", re.IGNORECASE)
 #: ``Authorization`` values: the credential after its scheme is a secret of its own.
 _AUTH_SCHEME = re.compile(r"^(?:bearer|basic|token|digest|apikey|bot)\s+(?P<credential>\S+)$", re.IGNORECASE)
-_QUERY_ARG = re.compile(r"(?P<head>[?&;](?P<key>[^=&#\s]+)=)(?P<value>[^&#\s]*)")
+_QUERY_ARG = re.compile(r"(?P<head>(?:^|[?&;])(?P<key>[^=&#\s?;]+)=)(?P<value>[^&#\s]*)")  # URL or form body
 
 
 # ----------------------------------------------------------------------------- Airflow's masker

@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
+from airflow_batchtasks.definitions.masking import register_secrets
 from airflow_batchtasks.operators.step_failure import recorded
 from airflow_batchtasks.storage.paths import staging_dir
 
@@ -39,10 +40,18 @@ class BatchStepOperator(BaseOperator):
     @recorded
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         fill_run_dates(context)
+        register_run_secrets(context)
         super().render_template_fields(context, jinja_env)
 
     def staging(self, context: Any, step: str) -> ObjectStoragePath:
         return staging_dir(self.dag_id, context["run_id"], step)
+
+
+def register_run_secrets(context: Any) -> None:
+    """Run arguments named like secrets (``db_password=...``) are told to Airflow's masker before any step
+    renders or logs them: a bound SQL argument or a quoted shell word is still the value in the task log."""
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    register_secrets({"params": dict(context.get("params") or {}), "conf": dict(conf)})
 
 
 def fill_run_dates(context: Any) -> None:

@@ -30,7 +30,7 @@ import json
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from airflow.providers.http.hooks.http import HttpHook
 
@@ -130,7 +130,8 @@ class HttpCallOperator(BatchStepOperator):
         if self.json_body is not None:
             request["json"] = self.json_body
         # sensitive headers and body values (rendered) are hidden from this task's log, e.g. an echoing API
-        register_secrets({"endpoint": self.endpoint, "headers": self.headers, "json": self.json_body})
+        form = dict(parse_qsl(self.data, keep_blank_values=True)) if isinstance(self.data, str) else self.data
+        register_secrets({"endpoint": self.endpoint, "headers": self.headers, "json": self.json_body, "data": form})
         self.log.info("%s %s on connection %s", self.method, self.endpoint, self.conn_id)
         response = hook.run(
             self.endpoint, data=self.data, headers=self.headers,

@@ -197,3 +197,22 @@ def test_masking_parses_within_the_budget() -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
     assert masking.mask_text(bomb) == MASK
+
+
+def test_a_form_body_hides_its_secret_fields() -> None:
+    assert masking.mask_string("client_secret=Form-Secret-1&grant_type=client_credentials") == (
+        "client_secret=***&grant_type=client_credentials")
+    assert masking.mask_string("a=b and more") == "a=b and more"
+
+
+def test_run_arguments_named_like_secrets_are_hidden_from_task_logs() -> None:
+    from types import SimpleNamespace
+
+    from airflow.sdk._shared.secrets_masker import _secrets_masker  # the masker of the running task's log
+
+    from airflow_batchtasks.operators.base import register_run_secrets
+
+    register_run_secrets({"params": {"db_password": "RunArg-Secret-77", "region": "EU"},
+                          "dag_run": SimpleNamespace(conf={"api_token": "Conf-Secret-88"})})
+    logged = _secrets_masker().redact("bound RunArg-Secret-77 and Conf-Secret-88 for EU")
+    assert logged == "bound *** and *** for EU"

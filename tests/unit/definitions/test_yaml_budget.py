@@ -169,8 +169,8 @@ def test_a_bomb_in_the_folder_hides_no_other_definition(tmp_path: Path) -> None:
 #: 3 levels of 35 aliases: 44,136 values expanded, under the per-document limit, in a few hundred bytes.
 NEST = ("kind: task\nname: t{i}\nsource:\n  type: http\n  conn_id: c\n  endpoint: /x\n  json:\n"
         "    a: &a{i} [" + ", ".join(["1"] * 35) + "]\n"
-        "    b: &b{i} [" + ", ".join([f"*a{{i}}"] * 35) + "]\n"
-        "    c: [" + ", ".join([f"*b{{i}}"] * 35) + "]\n")
+        "    b: &b{i} [" + ", ".join(["*a{i}"] * 35) + "]\n"
+        "    c: [" + ", ".join(["*b{i}"] * 35) + "]\n")
 
 
 def test_aliases_under_the_limit_are_indexed_once_not_once_per_use() -> None:
