@@ -79,6 +79,11 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
     for name, entry in catalog.orchestrations.items():
         if only and name != only:
             continue
+        if is_resend_dag_id(name):  # an orchestration here would be what the API triggers for a resend
+            errors.setdefault(None, []).append(DefinitionError(
+                entry.doc.file, entry.doc.line, "name", f"`{name}` is reserved for the provider's resend DAGs", name,
+                kind="orchestration"))
+            continue
         try:
             dags[name] = build_orchestration_dag(entry, disabled)
         except Exception as exc:  # one DAG's failure must not hide the others

@@ -34,7 +34,7 @@ from airflow.models.dagrun import DagRun
 from jinja2 import TemplateError
 from sqlalchemy import select
 
-from airflow_batchtasks.dag_factory.resend_dag import deliver_queue, resend_dag_id
+from airflow_batchtasks.dag_factory.resend_dag import RESEND_TAG, deliver_queue, resend_dag_id
 from airflow_batchtasks.definitions.masking import mask_data
 from airflow_batchtasks.operators import resend as resend_step
 from airflow_batchtasks.plugins.data import airflow_calls, catalog_cache, files
@@ -100,6 +100,8 @@ def resend(session: Session, task: str, fid: str, user: BaseUser) -> ResendQueue
                        "definitions")
     from airflow.models.dag import DagModel
 
+    if RESEND_TAG not in (dag.tags or ()):  # never trigger another DAG that happens to hold the name
+        raise Conflict(f"`{dag_id}` is not the provider's resend DAG: rename the definition that uses the name")
     if session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == dag_id)):
         raise Conflict(f"the resend DAG `{dag_id}` is paused in Airflow: unpause it to resend files")
     request = {

@@ -52,3 +52,10 @@ def test_a_worker_building_one_task_builds_no_resend_dag(defs, write) -> None:
     write("a.yaml", _task("plain"))
     assert list(build_dags(load_catalog(defs, only="plain"), "plain")) == ["plain"]
     assert list(build_dags(load_catalog(defs), "batchtasks_resend")) == ["batchtasks_resend"]
+
+
+def test_an_orchestration_cannot_take_a_resend_dags_name(build_from) -> None:
+    orchestration = "kind: orchestration\nname: batchtasks_resend\nsteps: [{task: fine}]\n"
+    dags = build_from({"a.yaml": orchestration, "b.yaml": _task("fine")})
+    assert RESEND_TAG in dags["batchtasks_resend"].tags, "the API would have triggered the orchestration"
+    assert "reserved for the provider's resend DAGs" in dags[ERRORS_DAG_ID].doc_md
