@@ -80,7 +80,10 @@ def _engine() -> Engine:
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    return create_engine(settings.engine.url, poolclass=NullPool)
+    # Airflow's own engine settings (isolation level, `[database] sql_alchemy_connect_args` such as SSL)
+    engine_args = settings.prepare_engine_args(pool_class=NullPool)
+    connect_args = dict(getattr(settings, "_get_connect_args", lambda _mode: {})("sync") or {})
+    return create_engine(settings.engine.url, connect_args=connect_args, **engine_args)
 
 
 def masked(details: dict[str, Any]) -> dict[str, Any]:

@@ -92,3 +92,4 @@ def test_an_audited_refusal_does_not_echo_the_secret_to_the_caller() -> None:
         raise Invalid("argument `api_secret_id`: `BadSecret-77` is not a valid integer")
     assert str(refused.value) == "argument `api_secret_id`: `***` is not a valid integer"
     assert refused.value.errors == ["argument `api_secret_id`: `***` is not a valid integer"]
+

@@ -142,9 +142,9 @@ def create_definition(body: DefinitionBody, user: GetUserDep) -> Definition:
     doc = store.single_document(store.document_text(body.content), body.file or "<body>")
     kind, name = doc.data["kind"], doc.data["name"]
     _require(user, "PUT", kind, name)
-    _require_code_rights(user, None, doc.data)
     # no dag_id: the DAG does not exist yet, and Airflow's audit log hides entries of unknown DAGs
     with audit.audited(user, "definition_create", None, kind=kind, name=name, file=body.file):
+        _require_code_rights(user, None, doc.data)  # inside: a refusal is on record
         return store.create(body.content, body.file)
 
 
@@ -171,8 +171,8 @@ def replace_definition(kind: str, name: str, body: DefinitionBody, user: GetUser
     """Replace the definition in its file (other documents and comments of the file are kept)."""
     _require(user, "PUT", kind, name)
     doc = store.single_document(store.document_text(body.content), "<body>")
-    _require_code_rights(user, store.find(kind, name).doc.data, doc.data)
     with audit.audited(user, "definition_update", name if kind != "project" else None, kind=kind, name=name):
+        _require_code_rights(user, store.find(kind, name).doc.data, doc.data)
         return store.update(kind, name, body.content)
 
 
@@ -190,7 +190,7 @@ def duplicate_definition(kind: str, name: str, body: DuplicateBody, user: GetUse
     """A disabled (task) / inactive (orchestration) copy named ``body.name``, next to the original."""
     _require(user, "GET", kind, name)
     _require(user, "PUT", kind, body.name)
-    _require_code_rights(user, None, store.find(kind, name).doc.data)  # a copy is new code
     with audit.audited(user, "definition_duplicate", name if kind != "project" else None,
                        kind=kind, source=name, name=body.name):
+        _require_code_rights(user, None, store.find(kind, name).doc.data)  # a copy is new code
         return store.duplicate(kind, name, body.name)
