@@ -24,6 +24,7 @@ from typing import Any
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
 from airflow_batchtasks.operators.destinations import DestinationExists, open_destination
+from airflow_batchtasks.operators.run_args import ArgBinder, ArgumentTemplateError, first_argument_at
 from airflow_batchtasks.storage.local_roots import check_local_path
 from airflow_batchtasks.storage.paths import PathEscapes, archived_file, check_destination_path, check_file_name
 from airflow_batchtasks.storage.records import FileRecord, copy_file, read_record, write_record
@@ -37,8 +38,11 @@ def describe_destination(spec: dict[str, Any]) -> str:
     return f"{spec['type']} {spec.get('conn_id') or ''} {spec['path']}".replace("  ", " ")
 
 
-def contained_destinations(templates: Sequence[str], rendered: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rendered`` destinations, each path checked against its template (see ``check_destination_path``).
+def contained_destinations(
+    templates: Sequence[str], rendered: Sequence[dict[str, Any]], folders: Sequence[str | None] | None = None
+) -> list[dict[str, Any]]:
+    """``rendered`` destinations, each path checked against its template (see ``check_destination_path``),
+    or against ``folders`` (see :func:`argument_folder`) when given.
 
     A `local` path must also lie inside ``[batchtasks] local_roots`` when that is set (``check_local_path``).
 
@@ -46,12 +50,33 @@ def contained_destinations(templates: Sequence[str], rendered: Sequence[dict[str
     """
     for index, (template, spec) in enumerate(zip(templates, rendered, strict=True)):
         try:
-            check_destination_path(template, spec["path"])
+            check_destination_path(template, spec["path"], folders[index] if folders else None)
         except PathEscapes as exc:
             raise PathEscapes(f"destinations[{index}].path: {exc}") from None
         if spec["type"] == "local":
             check_local_path(spec["path"], f"destinations[{index}].path")
     return list(rendered)
+
+
+def argument_folder(render: Any, template: str, rendered: str, context: Any, jinja_env: Any) -> str | None:
+    """The folder a destination path names before run arguments come in: the path rendered with every run
+    argument as a marker, up to the first one, cut after its last ``/``. Without any run argument the
+    rendered path is the definition's own (Variables, dates...) and names itself. ``None`` when an
+    argument went through a filter that left no trace: the literal rule of ``destination_folder`` applies.
+    """
+    binder = ArgBinder("kept inside the folder the destination names")
+    try:
+        text = str(render(template, binder.context(context), jinja_env))
+    except ArgumentTemplateError:
+        return None
+    if not binder.values:
+        return rendered
+    start = first_argument_at(text)
+    if start is None:
+        return None
+    literal = text[:start]
+    cut = max(literal.rfind("/"), literal.rfind("\\"))
+    return literal[: cut + 1] if cut >= 0 else ""
 
 
 def put_file(src: Any, name: str, spec: dict[str, Any]) -> str:
@@ -86,7 +111,10 @@ class DeliverOperator(BatchStepOperator):
         files: list[dict[str, Any]] = context["ti"].xcom_pull(task_ids="package") or []
         run_id = context["run_id"]
         # PathEscapes is an AirflowFailException: an escaping path fails the step without retry
-        destinations = contained_destinations(self.path_templates, self.destinations)
+        env = self.get_template_env()
+        folders = [argument_folder(self.render_template, template, spec["path"], context, env)
+                   for template, spec in zip(self.path_templates, self.destinations, strict=True)]
+        destinations = contained_destinations(self.path_templates, self.destinations, folders)
         targets = [archived_file(self.dag_id, run_id, item["md5"], item["name"]) for item in files]
         delivered = []
         for item, archived in zip(files, targets, strict=True):

@@ -249,6 +249,15 @@ class ArgBinder:
         )
 
 
+def first_argument_at(text: str) -> int | None:
+    """Where the first run argument's text begins in a rendered template (its marker, or what a filter left
+    of it); ``None`` when no argument's text is there."""
+    starts = [m.start() for m in (MARKER_RE.search(text), _REMNANT_RE.search(text)) if m]
+    if "\x00" in text:
+        starts.append(text.index("\x00"))
+    return min(starts) if starts else None
+
+
 def argument_used(render: Callable[..., Any], template: Any, context: Mapping[str, Any], jinja_env: Any) -> str | None:
     """The first run argument ``template`` puts into its result, ``None`` if none.
 

@@ -145,12 +145,13 @@ def destination_folder(template: str) -> str:
     return literal[: cut + 1] if cut >= 0 else ""
 
 
-def check_destination_path(template: str, rendered: str) -> str:
+def check_destination_path(template: str, rendered: str, folder: str | None = None) -> str:
     """Return ``rendered`` (the destination ``path`` after templating) if it stays in its folder.
 
     Refused (:class:`PathEscapes`): a ``..`` segment (``/`` and ``\\`` both separate, for SMB),
-    a NUL byte, a path outside :func:`destination_folder` of ``template``, or an absolute path
-    from a template whose folder is relative.
+    a NUL byte, a path outside ``folder`` (default :func:`destination_folder` of ``template``;
+    the deliver step passes the rendered path up to the first run argument), or an absolute path
+    where the folder is relative.
     """
     where = f"destination path `{rendered}`"
     if template != rendered:
@@ -159,7 +160,8 @@ def check_destination_path(template: str, rendered: str) -> str:
         raise PathEscapes(f"{where} holds a NUL byte")
     if ".." in re.split(r"[/\\]", rendered):
         raise PathEscapes(f"{where} contains `..`: run arguments cannot choose a folder outside the definition's")
-    folder = destination_folder(template)
+    if folder is None:
+        folder = destination_folder(template)
     if folder == "":
         if rendered.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", rendered):
             raise PathEscapes(

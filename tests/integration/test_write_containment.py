@@ -109,6 +109,26 @@ def test_an_output_name_with_a_folder_fails_without_retry(
     assert not (tmp_path / "evil.csv").exists() and not out.exists()
 
 
+def test_a_folder_from_a_variable_is_the_definitions_and_arguments_stay_inside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shop: None
+) -> None:
+    """Only run arguments are kept in: a path rendered from a Variable (set by an admin) names its folder."""
+    out = tmp_path / "vendor_out"
+    (out / "in").mkdir(parents=True)
+    monkeypatch.setenv("AIRFLOW_VAR_VENDOR_OUT", str(out))
+    yaml_text = _task("var_path", "{type: local, path: \"{{ var.value.vendor_out }}/{{ params.sub }}\"}")
+
+    result = run_definition(tmp_path, monkeypatch, yaml_text, "var_path", conf={"sub": "in"})
+    assert result.state == "success", result.steps
+    assert (out / "in" / "items.csv").exists()
+
+    escaped = run_definition(tmp_path, monkeypatch, yaml_text, "var_path", conf={"sub": "../../elsewhere"})
+    assert escaped.steps["deliver"] == "failed"
+    failure = read_failure(escaped.dag_id, escaped.run_id, "deliver")
+    assert failure is not None and failure["retryable"] is False and "contains `..`" in failure["error"]
+    assert not (tmp_path / "elsewhere").exists()
+
+
 # ----------------------------------------------------------------------------- resend runs
 
 
