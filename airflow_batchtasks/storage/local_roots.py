@@ -20,7 +20,7 @@ import posixpath
 from collections.abc import Sequence
 
 from airflow_batchtasks import config
-from airflow_batchtasks.storage.paths import PathEscapes, destination_folder
+from airflow_batchtasks.storage.paths import PathEscapes, destination_folder, is_within
 
 
 def literal_folder(template: str) -> str:
@@ -35,14 +35,7 @@ def literal_folder(template: str) -> str:
 
 def inside(path: str, roots: Sequence[str]) -> bool:
     """Whether absolute ``path`` is one of ``roots`` or lies under one (both normalised, no disk access)."""
-    if not posixpath.isabs(path):
-        return False
-    target = posixpath.normpath(path)
-    for root in roots:
-        base = posixpath.normpath(root)
-        if target == base or target.startswith(base.rstrip("/") + "/"):
-            return True
-    return False
+    return posixpath.isabs(path) and any(is_within(path, root) for root in roots)
 
 
 def template_inside(template: str, roots: Sequence[str]) -> bool:

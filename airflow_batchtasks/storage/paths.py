@@ -113,11 +113,15 @@ def archived_file(dag_id: str, run_id: str, md5: str, name: str) -> ObjectStorag
     return path
 
 
+def is_within(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or lies under it, both normalised (no disk access)."""
+    base, target = posixpath.normpath(root), posixpath.normpath(path)
+    return target == base or target.startswith(base.rstrip("/") + "/")
+
+
 def check_within(root: str, path: str, what: str) -> str:
     """Return ``path`` if it lies under ``root`` once normalised; :class:`PathEscapes` otherwise."""
-    base = posixpath.normpath(root)
-    target = posixpath.normpath(path)
-    if not (target == base or target.startswith(base.rstrip("/") + "/")):
+    if not is_within(path, root):
         raise PathEscapes(f"{what} path `{path}` is outside `{root}`")
     return path
 
