@@ -95,6 +95,12 @@ def current_destinations(task: str) -> list[dict[str, Any]]:
 
     folder = config.definitions_folder()
     entry = load_catalog(folder, only=task).tasks.get(task) or load_catalog(folder).tasks.get(task)
+    return destinations_of(task, entry)
+
+
+def destinations_of(task: str, entry: Any) -> list[dict[str, Any]]:
+    """The destinations of ``task``'s catalog ``entry``; refused when it has none or no valid definition
+    (asked by the API before queueing and by the run itself, the definition may change in between)."""
     if entry is None:
         raise ResendRefused(f"task `{task}` has no valid definition: its current destinations are unknown")
     if not entry.model.destinations:

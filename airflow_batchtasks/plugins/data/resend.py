@@ -83,11 +83,10 @@ def resend(session: Session, task: str, fid: str, user: BaseUser) -> ResendQueue
     if read_record(archived) is None:
         raise Conflict(f"the record of `{info.name}` is missing from the archive")
     entry = catalog_cache.get_catalog().tasks.get(task)
-    if entry is None:
-        raise Conflict(f"task `{task}` has no valid definition: its current destinations are unknown")
-    destinations = [d.model_dump() for d in entry.model.destinations]
-    if not destinations:
-        raise Conflict(f"task `{task}` has no destinations to resend to")
+    try:
+        destinations = resend_step.destinations_of(task, entry)
+    except resend_step.ResendRefused as exc:
+        raise Conflict(str(exc)) from None
     context = _context(session, task, info.run_id, {k: p.default for k, p in entry.model.params.items()})
     try:
         resend_step.rendered_destinations(destinations, context)
