@@ -104,7 +104,7 @@ def child(args: argparse.Namespace) -> None:
 
         from airflow.sdk import BaseHook, ObjectStoragePath
 
-        from airflow_batchtasks.operators.sql_extract import extract
+        from airflow_batchtasks.sql.extract import extract
 
         logging.basicConfig(level=logging.WARNING)
         start = time.perf_counter()
@@ -117,7 +117,7 @@ def child(args: argparse.Namespace) -> None:
     elif kind == "odbc_fetch":
         from airflow.sdk import BaseHook
 
-        from airflow_batchtasks.operators.odbc_arrow import odbc_connection_string, open_reader
+        from airflow_batchtasks.sql.odbc_arrow import odbc_connection_string, open_reader
 
         start = time.perf_counter()
         reader, _ = open_reader(args.sql, odbc_connection_string(BaseHook.get_hook(ODBC)))
@@ -146,7 +146,7 @@ def child(args: argparse.Namespace) -> None:
         frame.to_csv(out, index=False)
         result.update(rows=len(frame))
     elif kind in ("sftp_ours", "sftp_paramiko"):
-        from airflow_batchtasks.operators.destinations import SftpDestination
+        from airflow_batchtasks.transports.sftp import SftpDestination
 
         start = time.perf_counter()
         destination = SftpDestination(SFTP if kind == "sftp_ours" else SFTP_PARAMIKO, args.remote_dir)
@@ -181,7 +181,8 @@ def _warm_up() -> None:
     from airflow.providers.postgres.hooks.postgres import PostgresHook  # noqa: F401
     from airflow.providers.sftp.hooks.sftp import SFTPHook  # noqa: F401
 
-    from airflow_batchtasks.operators import destinations, sftp_fast, sql_extract  # noqa: F401
+    from airflow_batchtasks.sql import extract  # noqa: F401
+    from airflow_batchtasks.transports import registry, sftp, sftp_async  # noqa: F401
 
     probe = airflow.sdk.ObjectStoragePath(f"file://{tempfile.gettempdir()}/batchtasks-bench-warm-{os.getpid()}")
     with probe.open("wb") as fh:

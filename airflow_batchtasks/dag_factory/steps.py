@@ -49,7 +49,7 @@ def file_output_format(task: Task) -> str:
 
 
 def _file_extract(task: Task) -> Any:
-    from airflow_batchtasks.operators.remote_file import FileExtractOperator
+    from airflow_batchtasks.operators.file import FileExtractOperator
 
     source = task.source
     return FileExtractOperator(
@@ -123,7 +123,7 @@ def connection_ids(task: Task) -> list[str]:
 
 
 def process_step(task: Task) -> Any:
-    from airflow_batchtasks.operators.python_script import ProcessOperator
+    from airflow_batchtasks.operators.process import ProcessOperator
 
     processing = task.processing
     assert processing is not None

@@ -34,11 +34,11 @@ from urllib.parse import parse_qsl, quote
 
 from airflow.providers.http.hooks.http import HttpHook
 
+from airflow_batchtasks.arguments.binding import MARKER_RE, ArgBinder, ArgumentTemplateError, as_text
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.definitions.masking import register_secrets
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import mark_partial
-from airflow_batchtasks.operators.run_args import MARKER_RE, ArgBinder, ArgumentTemplateError, as_text
 from airflow_batchtasks.storage.paths import check_file_name
 
 BEARER_EXTRA = "bearer_token"

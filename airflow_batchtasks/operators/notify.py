@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import quote
 
 from airflow_batchtasks.compat import AirflowException, AirflowSkipException
-from airflow_batchtasks.operators.base import BatchStepOperator
-from airflow_batchtasks.operators.mail import (
+from airflow_batchtasks.notify.attachments import gather_attachments, gather_embedded
+from airflow_batchtasks.notify.mail import (
     DEFAULT_MESSAGE,
     DEFAULT_SUBJECT,
     Report,
@@ -32,8 +32,8 @@ from airflow_batchtasks.operators.mail import (
     build_sms,
     split_recipients,
 )
-from airflow_batchtasks.operators.notify_files import gather_attachments, gather_embedded
-from airflow_batchtasks.operators.notify_sent import SentLog
+from airflow_batchtasks.notify.sent import SentLog
+from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.step_failure import read_failure
 
 FAILED = {"failed", "upstream_failed"}

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_batchtasks.compat import AirflowFailException
+from airflow_batchtasks.formats.gpg import GPG_SUFFIX, GpgSpec, encryptor
 from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
-from airflow_batchtasks.operators.gpg import GPG_SUFFIX, GpgSpec, encryptor
 from airflow_batchtasks.storage.paths import check_file_name
 from airflow_batchtasks.storage.records import CHUNK, md5_of
 
@@ -28,7 +28,7 @@ class PackageOperator(BatchStepOperator):
     :param skip_empty_zip: do not build the zip when the output has no data rows
         (every destination skips empty output, so the zip would never be sent)
     :param gpg: ``output.gpg`` (``recipient``, ``key_conn_id`` or ``key_variable``, ``compress_level``;
-        templated): encrypt every file before zipping, see :mod:`~airflow_batchtasks.operators.gpg`
+        templated): encrypt every file before zipping, see :mod:`~airflow_batchtasks.formats.gpg`
     """
 
     template_fields: Sequence[str] = ("zip_name", "gpg")

@@ -14,13 +14,13 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from airflow_batchtasks import config
+from airflow_batchtasks.arguments.binding import refuse_arguments
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
-from airflow_batchtasks.operators.locations import LocationError, fetch_text
-from airflow_batchtasks.operators.run_args import refuse_arguments
-from airflow_batchtasks.operators.sql_params import ParamBinder, QueryParamError, named_values
-from airflow_batchtasks.operators.sql_rewrite import strip_unsupported_statements
+from airflow_batchtasks.sql.params import ParamBinder, QueryParamError, named_values
+from airflow_batchtasks.sql.rewrite import strip_unsupported_statements
 from airflow_batchtasks.storage.paths import check_file_name
+from airflow_batchtasks.transports.locations import LocationError, fetch_text
 
 
 class SqlExtractOperator(BatchStepOperator):
@@ -103,7 +103,7 @@ class SqlExtractOperator(BatchStepOperator):
         target.parent.mkdir(parents=True, exist_ok=True)
         self.log.info("Query on connection %s", self.conn_id)
         # Imported here: the fast paths pull in pyarrow, which DAG parsing must not pay for.
-        from airflow_batchtasks.operators import sql_extract
+        from airflow_batchtasks.sql import extract as sql_extract
 
         try:
             batch_size = self.batch_size or config.sql_batch_size()

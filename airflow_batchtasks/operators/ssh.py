@@ -19,11 +19,11 @@ import selectors
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_batchtasks.arguments.binding import ArgumentTemplateError, refuse_arguments
+from airflow_batchtasks.arguments.shell_words import ShellBinder
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
-from airflow_batchtasks.operators.log_lines import LineLogger, Redactor
-from airflow_batchtasks.operators.run_args import ArgumentTemplateError, refuse_arguments
-from airflow_batchtasks.operators.shell_words import ShellBinder
+from airflow_batchtasks.scripts.log_lines import LineLogger, Redactor
 
 READ_SIZE = 32 * 1024
 
@@ -60,7 +60,7 @@ class SshCommandOperator(BatchStepOperator):
                          "where the command comes from")
         super().render_template_fields(context, jinja_env)
         if template is None and self.command_from:
-            from airflow_batchtasks.operators.locations import LocationError, fetch_text
+            from airflow_batchtasks.transports.locations import LocationError, fetch_text
 
             try:
                 template = fetch_text(self.command_from, context, self.log)

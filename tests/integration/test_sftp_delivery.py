@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_batchtasks.operators import sftp_fast
-from airflow_batchtasks.operators.destinations import DestinationExists, ParamikoSftpClient, SftpDestination
+from airflow_batchtasks.transports import sftp_async
+from airflow_batchtasks.transports.base import DestinationExists
+from airflow_batchtasks.transports.sftp import ParamikoSftpClient, SftpDestination
 from tests.integration.pipeline import set_connection
 from tests.servers import SshServer
 
@@ -37,12 +38,12 @@ def _inbox(sshd_server: SshServer, tmp_path: Path) -> Path:
 
 
 def test_the_client_is_chosen_by_what_the_connection_needs(client_kind: str) -> None:
-    reason = sftp_fast.unsupported_reason("deliver_sftp")
+    reason = sftp_async.unsupported_reason("deliver_sftp")
     destination = SftpDestination("deliver_sftp", "/")
     try:
         if client_kind == "asyncssh":
             assert reason is None
-            assert isinstance(destination.client, sftp_fast.AsyncSftpClient)
+            assert isinstance(destination.client, sftp_async.AsyncSftpClient)
             assert destination.client.cipher == "aes128-gcm@openssh.com"
         else:
             assert reason == "connection extras only the paramiko SSHHook reads: look_for_keys"

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from airflow_batchtasks.operators import odbc_arrow
-from airflow_batchtasks.operators.sql_extract import ARROW_ODBC, COPY, PORTABLE, extract
+from airflow_batchtasks.sql import odbc_arrow
+from airflow_batchtasks.sql.extract import ARROW_ODBC, COPY, PORTABLE, extract
 from tests.integration.pipeline import set_connection
 from tests.servers import PostgresServer, find_odbc_driver
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_batchtasks.operators import venvs
-from airflow_batchtasks.operators.venvs import READY_MARKER, ensure_venv, env_key, normalize_requirements
+from airflow_batchtasks.scripts import venvs
+from airflow_batchtasks.scripts.venvs import READY_MARKER, ensure_venv, env_key, normalize_requirements
 
 pytestmark = pytest.mark.integration
 

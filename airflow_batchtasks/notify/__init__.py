@@ -1,0 +1,1 @@
+"""Notification messages: composing mail and SMS-gateway texts, picking attachments, remembering what was sent."""

@@ -1,0 +1,27 @@
+"""The environment a processing script runs with: names, values, nothing of Airflow's."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from airflow_batchtasks.scripts.env import as_text, env_name, inherited_env
+
+
+def test_env_names_and_values() -> None:
+    assert env_name("my-param.x") == "MY_PARAM_X"
+    assert env_name("vendor_sftp") == "VENDOR_SFTP"
+    assert (as_text("EU"), as_text(3), as_text(None), as_text([1, "a"])) == ("EU", "3", "", '[1, "a"]')
+
+
+def test_scripts_inherit_no_airflow_setting_or_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", "postgres://u:pw@h/db")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nope")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+
+    env = inherited_env("/venv/bin")
+
+    assert not [k for k in env if k.startswith("AIRFLOW") or k.startswith("AWS")]
+    assert env["PATH"].split(os.pathsep)[0] == "/venv/bin"
+    assert env["LC_ALL"] == "C.UTF-8"
