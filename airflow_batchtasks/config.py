@@ -46,6 +46,11 @@ def archive_url() -> str:
     return _home_url("archive_url", "archive")
 
 
+def storage_conn_id() -> str | None:
+    """The Airflow connection staging and the archive are reached through (``s3://`` on a cluster), if any."""
+    return _get("storage_conn_id") or None
+
+
 def venv_cache() -> Path:
     """Local folder of the processing scripts' cached virtual environments.
 

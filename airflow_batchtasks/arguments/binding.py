@@ -279,8 +279,8 @@ def refuse_arguments(operator: Any, template: Any, key: str, context: Any, jinja
 
     :param what: what an argument would choose there, for the message ("where the query comes from")
     """
+    from airflow_batchtasks.arguments.run_dates import fill_run_dates
     from airflow_batchtasks.compat import AirflowFailException
-    from airflow_batchtasks.operators.base import fill_run_dates
 
     fill_run_dates(context)
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from airflow_batchtasks import config
 from airflow_batchtasks.notify.mail import Attachment
-from airflow_batchtasks.operators.base import storage_path
+from airflow_batchtasks.storage.paths import storage_path
 
 BINARY_SUFFIXES = (".gpg", ".zip", ".pgp", ".gz")
 

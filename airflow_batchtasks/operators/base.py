@@ -1,8 +1,8 @@
 """What every pipeline step shares: the staging area of its run, run-date defaults, failure records.
 
-Manual runs in Airflow 3 may have no logical date, and then ``ds`` is not in
-the template context; file names such as ``sales_{{ ds_nodash }}.csv`` must
-still render, so the run's ``run_after`` stands in for it.
+Manual runs in Airflow 3 may have no logical date: every step first gives the
+context run dates from ``run_after`` (:mod:`~airflow_batchtasks.arguments.run_dates`)
+so file names such as ``sales_{{ ds_nodash }}.csv`` render.
 
 Every step's ``render_template_fields`` and ``execute`` are wrapped by
 :func:`~airflow_batchtasks.operators.step_failure.recorded`: a failure is
@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
+from airflow_batchtasks.arguments.run_dates import fill_run_dates
 from airflow_batchtasks.definitions.masking import register_secrets
 from airflow_batchtasks.operators.step_failure import recorded
 from airflow_batchtasks.storage.paths import staging_dir
@@ -52,26 +53,3 @@ def register_run_secrets(context: Any) -> None:
     renders or logs them: a bound SQL argument or a quoted shell word is still the value in the task log."""
     conf = getattr(context.get("dag_run"), "conf", None) or {}
     register_secrets({"params": dict(context.get("params") or {}), "conf": dict(conf)})
-
-
-def fill_run_dates(context: Any) -> None:
-    """Give ``ds``/``ds_nodash``/``logical_date`` a value from ``run_after`` when the run has no logical date."""
-    if context.get("ds"):
-        return
-    dag_run = context.get("dag_run")
-    when = getattr(dag_run, "run_after", None) or getattr(dag_run, "start_date", None)
-    if when is None:
-        return
-    context["logical_date"] = when
-    context["ds"] = when.strftime("%Y-%m-%d")
-    context["ds_nodash"] = when.strftime("%Y%m%d")
-    context["ts"] = when.isoformat()
-    context["ts_nodash"] = when.strftime("%Y%m%dT%H%M%S")
-
-
-def storage_path(url: str) -> ObjectStoragePath:
-    """Rebuild a staged path from the URL a previous step returned through XCom."""
-    from airflow_batchtasks import config
-
-    conn_id = config._get("storage_conn_id") or None
-    return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)

@@ -23,9 +23,15 @@ from typing import Any
 
 from airflow_batchtasks.arguments.binding import ArgBinder, ArgumentTemplateError, first_argument_at
 from airflow_batchtasks.compat import AirflowFailException
-from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
+from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.storage.local_roots import check_local_path
-from airflow_batchtasks.storage.paths import PathEscapes, archived_file, check_destination_path, check_file_name
+from airflow_batchtasks.storage.paths import (
+    PathEscapes,
+    archived_file,
+    check_destination_path,
+    check_file_name,
+    storage_path,
+)
 from airflow_batchtasks.storage.records import FileRecord, copy_file, read_record, write_record
 from airflow_batchtasks.transports.base import DestinationExists
 from airflow_batchtasks.transports.registry import open_destination

@@ -39,6 +39,7 @@ from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.definitions.masking import register_secrets
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import mark_partial
+from airflow_batchtasks.operators.step_failure import permanent_client_error
 from airflow_batchtasks.storage.paths import check_file_name
 
 BEARER_EXTRA = "bearer_token"
@@ -145,7 +146,7 @@ class HttpCallOperator(BatchStepOperator):
                     f"{self.method} {self.endpoint} answered {status} {response.reason}, "
                     f"expected {self.expect_status}; body: {_shorten(body)}"
                 )
-                if _permanent(status):
+                if permanent_client_error(status):
                     raise AirflowFailException(f"{message} (a client error: not retried)")
                 raise AirflowException(message)
             if self.keep_response:
@@ -217,15 +218,6 @@ def _origin(url: str) -> tuple[str | None, str | None, int | None] | None:
     except LocationParseError:
         return None
     return parsed.scheme, parsed.host, parsed.port
-
-
-#: 4xx answers that may succeed later: timeout, too early, too many requests.
-RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
-
-
-def _permanent(status: int) -> bool:
-    """A 4xx says the request itself is wrong (auth, path, body): asking again cannot change the answer."""
-    return 400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS
 
 
 def partial_reason(status: int, body: bytes) -> str | None:

@@ -16,8 +16,8 @@ from typing import Any
 
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.formats.gpg import GPG_SUFFIX, GpgSpec, encryptor
-from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
-from airflow_batchtasks.storage.paths import check_file_name
+from airflow_batchtasks.operators.base import BatchStepOperator
+from airflow_batchtasks.storage.paths import check_file_name, storage_path
 from airflow_batchtasks.storage.records import CHUNK, md5_of
 
 

@@ -39,13 +39,13 @@ from typing import IO, Any
 from airflow_batchtasks import config
 from airflow_batchtasks.arguments.binding import refuse_arguments
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
-from airflow_batchtasks.operators.base import BatchStepOperator, storage_path
+from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import PARTIAL_EXIT_CODE, mark_partial
 from airflow_batchtasks.scripts.env import connection_env, inherited_env, metadata_env
 from airflow_batchtasks.scripts.log_lines import LineLogger, Redactor
 from airflow_batchtasks.scripts.source import ScriptSourceError, materialize
 from airflow_batchtasks.scripts.venvs import ensure_venv
-from airflow_batchtasks.storage.paths import check_file_name
+from airflow_batchtasks.storage.paths import check_file_name, storage_path
 from airflow_batchtasks.storage.records import CHUNK, md5_of
 
 READ_SIZE = 64 * 1024

@@ -55,6 +55,15 @@ def definition_error(exc: BaseException) -> str | None:
     return None
 
 
+#: 4xx answers that may succeed later: timeout, too early, too many requests.
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
+
+
+def permanent_client_error(status: int) -> bool:
+    """A 4xx says the request itself is wrong (auth, path, body): asking again cannot change the answer."""
+    return 400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS
+
+
 def _client_error_status(exc: BaseException) -> int | None:
     """The status of an HTTP 4xx answer behind ``exc`` (its ``raise ... from`` chain) that no retry can change.
 
@@ -62,14 +71,12 @@ def _client_error_status(exc: BaseException) -> int | None:
     (``query_from``, ``command_from``, a script's ``from``) answering 401 or 404 fails at once, as the
     http source does.
     """
-    from airflow_batchtasks.operators.http import RETRYABLE_CLIENT_ERRORS  # here: http imports this module
-
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         status = getattr(getattr(current, "response", None), "status_code", None)
-        if isinstance(status, int) and 400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS:
+        if isinstance(status, int) and permanent_client_error(status):
             return status
         current = current.__cause__
     return None

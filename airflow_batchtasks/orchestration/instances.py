@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from airflow_batchtasks.airflow_calls import fail_run, set_note
 from airflow_batchtasks.orchestration.status import (
     CANCEL_KEY,
     CANCELLED,
@@ -178,7 +179,7 @@ def cancel(name: str, instance_id: str, user: str) -> None:
             run_id=instance_id,
             session=session,
         )
-        _set_note(run, reason)
+        set_note(run, reason, None)
         for task_id in sorted(_step_task_ids(name, instance_id, session)):
             parsed = parse_step_task_id(task_id)
             if parsed is None:
@@ -187,7 +188,7 @@ def cancel(name: str, instance_id: str, user: str) -> None:
                 select(DagRun).where(DagRun.dag_id == parsed[1], DagRun.run_id == f"{instance_id}__{task_id}")
             )
             if task_run is not None and task_run.state not in FINISHED:
-                _set_note(task_run, f"{reason} (orchestration `{name}`, instance `{instance_id}`)")
+                set_note(task_run, f"{reason} (orchestration `{name}`, instance `{instance_id}`)", None)
                 _fail_run(task_run, session)
     log.info("orchestration %s: instance %s %s", name, instance_id, reason)
 
@@ -204,18 +205,10 @@ def delete(name: str, instance_id: str) -> None:
         session.delete(run)
 
 
-def _set_note(run: DagRun, text: str) -> None:
-    if run.dag_run_note is None:
-        run.note = (text, None)
-    else:
-        run.dag_run_note.content = text
-
-
 def _fail_run(run: DagRun, session: Session) -> None:
     """Mark a DAG run failed as Airflow's PATCH dagRun endpoint does (running tasks failed, the rest skipped)."""
     from airflow.models.dagbag import DBDagBag
 
-    from airflow_batchtasks.plugins.data.airflow_calls import fail_run
 
     dag = DBDagBag().get_dag_for_run(run, session=session)
     if dag is None:

@@ -84,15 +84,19 @@ def check_file_name(name: str) -> str:
     return name
 
 
-def _root(url: str) -> ObjectStoragePath:
+def storage_path(url: str) -> ObjectStoragePath:
+    """A path in staging or the archive, through ``[batchtasks] storage_conn_id`` when one is set.
+
+    Also rebuilds a staged path from the URL a previous step returned through XCom.
+    """
     from airflow.sdk import ObjectStoragePath
 
-    conn_id = config._get("storage_conn_id") or None
+    conn_id = config.storage_conn_id()
     return ObjectStoragePath(url, conn_id=conn_id) if conn_id else ObjectStoragePath(url)
 
 
 def staging_dir(dag_id: str, run_id: str, step: str) -> ObjectStoragePath:
-    return _root(config.staging_url()) / archive_segment(dag_id) / archive_segment(run_id) / step
+    return storage_path(config.staging_url()) / archive_segment(dag_id) / archive_segment(run_id) / step
 
 
 def archive_dir(dag_id: str, run_id: str) -> ObjectStoragePath:
@@ -100,7 +104,7 @@ def archive_dir(dag_id: str, run_id: str) -> ObjectStoragePath:
 
 
 def archive_root() -> ObjectStoragePath:
-    return _root(config.archive_url())
+    return storage_path(config.archive_url())
 
 
 def archived_file(dag_id: str, run_id: str, md5: str, name: str) -> ObjectStoragePath:

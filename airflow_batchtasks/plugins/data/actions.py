@@ -27,7 +27,8 @@ from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance as TI
 from sqlalchemy import select
 
-from airflow_batchtasks.plugins.data import airflow_calls, runs
+from airflow_batchtasks import airflow_calls
+from airflow_batchtasks.plugins.data import runs
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound
 from airflow_batchtasks.plugins.data.models import RunInfo
 from airflow_batchtasks.plugins.data.status import NOT_STARTED_TI_STATES

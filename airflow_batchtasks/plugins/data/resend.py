@@ -34,10 +34,11 @@ from airflow.models.dagrun import DagRun
 from jinja2 import TemplateError
 from sqlalchemy import select
 
+from airflow_batchtasks import airflow_calls
 from airflow_batchtasks.dag_factory.resend_dag import RESEND_TAG, deliver_queue, resend_dag_id
 from airflow_batchtasks.definitions.masking import mask_data
 from airflow_batchtasks.operators import resend as resend_step
-from airflow_batchtasks.plugins.data import airflow_calls, catalog_cache, files
+from airflow_batchtasks.plugins.data import catalog_cache, files
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid
 from airflow_batchtasks.plugins.data.models import ResendQueued
 from airflow_batchtasks.plugins.data.runs import run_url

@@ -1,5 +1,9 @@
 """The code behind Airflow's own dagRun endpoints, for each supported Airflow (3.1 to 3.3).
 
+Used on the API server only (it writes Airflow's metadata database): by the
+plugin's actions and by orchestration instances; next to ``compat`` because
+both hide the differences between Airflow versions.
+
 Airflow 3.3 moved the bodies of its trigger, set-state, clear and note endpoints
 into ``api_fastapi.core_api.services.public.dag_run``; 3.1 and 3.2 inline them
 in the routes. The actions call these functions, which use 3.3's services when
@@ -76,15 +80,23 @@ def clear_run(dag: Any, run: DagRun, user: BaseUser, session: Session) -> None:
     )
 
 
-def set_note(run: DagRun, text: str, user: BaseUser) -> None:
-    """The run's note, as ``PATCH .../dagRuns/{id}`` with a ``note`` sets it."""
-    try:
-        from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_note
-    except ImportError:  # Airflow 3.1 / 3.2
-        if run.dag_run_note is None:
-            run.note = (text, user.get_id())
+def set_note(run: DagRun, text: str, user: BaseUser | None) -> None:
+    """The run's note, as ``PATCH .../dagRuns/{id}`` with a ``note`` sets it.
+
+    ``user`` is None for actions no Airflow user made (the orchestration CLI):
+    the note is then written unattributed, as Airflow's own model allows.
+    """
+    if user is not None:
+        try:
+            from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_note
+        except ImportError:  # Airflow 3.1 / 3.2: the route's own body, below
+            pass
         else:
-            run.dag_run_note.content = text
-            run.dag_run_note.user_id = user.get_id()
-        return
-    patch_dag_run_note(dag_run=run, note=text, user=user)
+            patch_dag_run_note(dag_run=run, note=text, user=user)
+            return
+    user_id = user.get_id() if user is not None else None
+    if run.dag_run_note is None:
+        run.note = (text, user_id)
+    else:
+        run.dag_run_note.content = text
+        run.dag_run_note.user_id = user_id
