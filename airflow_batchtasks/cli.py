@@ -37,11 +37,8 @@ def _connection_warnings(catalog) -> list[str]:
 
     wanted: dict[str, DefinitionError] = {}
     for entry in catalog.tasks.values():
-        task = entry.model
-        uses = [(("source", "conn_id"), getattr(task.source, "conn_id", None))]
-        uses += [(("destinations", i, "conn_id"), d.conn_id) for i, d in enumerate(task.destinations)]
-        for path, conn_id in uses:
-            if conn_id and conn_id not in wanted:
+        for path, conn_id in entry.model.connection_uses():
+            if conn_id not in wanted:
                 wanted[conn_id] = DefinitionError(
                     entry.doc.file, entry.doc.line_of(path), format_field(path),
                     f"connection `{conn_id}` is not defined here (needed at run time)", severity="warning",

@@ -109,19 +109,6 @@ def produces_file(task: Task) -> bool:
     return not (source.type == "ssh" or (source.type == "http" and not source.keep_response))
 
 
-def connection_ids(task: Task) -> list[str]:
-    """Every Airflow connection the task's definition names (what ``expose_connections`` hands to the script)."""
-    found = [getattr(task.source, "conn_id", None)]
-    for key in ("query_from", "command_from", "location"):
-        found.append(getattr(getattr(task.source, key, None), "conn_id", None))
-    if task.processing is not None and task.processing.from_ is not None:
-        found.append(task.processing.from_.conn_id)
-    found.extend(d.conn_id for d in task.destinations)
-    if task.output.gpg is not None:
-        found.append(task.output.gpg.key_conn_id)
-    return list(dict.fromkeys(c for c in found if c))
-
-
 def process_step(task: Task) -> Any:
     from airflow_batchtasks.operators.process import ProcessOperator
 
@@ -136,7 +123,7 @@ def process_step(task: Task) -> Any:
         entrypoint=processing.entrypoint,
         requirements=processing.requirements,
         expose_connections=processing.expose_connections,
-        connection_ids=connection_ids(task),
+        connection_ids=task.connection_ids(include_notify=False),
         input_step=None if task.source.type == "python" else "extract",
         project=task.project,
         description=task.description,

@@ -406,6 +406,37 @@ class Task(Strict):
             raise ValueError(f"this task has no `{missing[0]}` step to give a queue to")
         return value
 
+    def connection_uses(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every Airflow connection the definition names, with the field that names it (for file:line errors).
+
+        One list for everyone who asks: the DAG factory (what ``expose_connections`` hands a
+        script) and ``airflow batchtasks validate`` (which connections to look for).
+        """
+        source = self.source
+        uses: list[tuple[tuple[str | int, ...], str | None]] = [(("source", "conn_id"), getattr(source, "conn_id", None))]
+        for key in ("query_from", "command_from", "location"):
+            uses.append((("source", key, "conn_id"), getattr(getattr(source, key, None), "conn_id", None)))
+        if self.processing is not None and self.processing.from_ is not None:
+            uses.append((("processing", "from", "conn_id"), self.processing.from_.conn_id))
+        if self.output.gpg is not None:
+            uses.append((("output", "gpg", "key_conn_id"), self.output.gpg.key_conn_id))
+        uses += [(("destinations", i, "conn_id"), d.conn_id) for i, d in enumerate(self.destinations)]
+        if self.notify is not None:
+            for event in ("on_success", "on_failure"):
+                target = getattr(self.notify, event)
+                uses.append((("notify", event, "conn_id"), target.conn_id if target is not None else None))
+        return [(path, conn_id) for path, conn_id in uses if conn_id]
+
+    def connection_ids(self, *, include_notify: bool = True) -> list[str]:
+        """The distinct connection ids of :meth:`connection_uses`, in definition order.
+
+        ``include_notify=False`` leaves out the mail connections: those belong to the notify
+        step, and a processing script that asks for the task's connections never needs them.
+        """
+        return list(dict.fromkeys(
+            conn_id for path, conn_id in self.connection_uses() if include_notify or path[0] != "notify"
+        ))
+
     @field_validator("processing")
     @classmethod
     def _python_needs_script(cls, value: Processing | None, info: ValidationInfo) -> Processing | None:

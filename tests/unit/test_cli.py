@@ -293,3 +293,53 @@ def test_commands_are_registered() -> None:
 
     assert group.name == "batchtasks"
     assert [c.name for c in group.subcommands] == ["validate", "list", "schema", "cron", "init", "orchestration"]
+
+
+def test_validate_looks_for_every_connection_a_task_names(tmp_path: Path) -> None:
+    """Not only the source's and the destinations': query_from, a file location, processing.from, the gpg
+    key and the mail connection are needed at run time too, each named at its own line."""
+    from airflow_batchtasks.definitions.catalog import load_catalog
+
+    (tmp_path / "uses.yaml").write_text(
+        "kind: task\n"
+        "name: uses_all\n"
+        "source:\n"
+        "  type: sql\n"
+        "  conn_id: missing_db\n"
+        "  query_from: {type: sftp, conn_id: missing_query_host, path: /q/daily.sql}\n"
+        "processing:\n"
+        "  from: {type: ftp, conn_id: missing_script_host, path: /s/fix.py}\n"
+        "output:\n"
+        "  name: out.csv\n"
+        "  gpg: {key_conn_id: missing_key, recipient: ops@example.com}\n"
+        "destinations:\n"
+        "  - {type: smb, conn_id: missing_share, path: /in}\n"
+        "notify:\n"
+        "  on_failure: {to: [ops@example.com], conn_id: missing_smtp}\n"
+        "---\n"
+        "kind: task\n"
+        "name: fetches\n"
+        "source:\n"
+        "  type: file\n"
+        "  location: {type: sftp, conn_id: missing_file_host, path: '/out/*.csv'}\n",
+        encoding="utf-8",
+    )
+    catalog = load_catalog(tmp_path)
+    assert catalog.errors == [], [str(e) for e in catalog.errors]
+
+    warnings = cli._connection_warnings(catalog)
+
+    where = {w.split(": warning: ")[1].split(":")[0]: w.split(": warning: ")[0] for w in warnings}
+    file = tmp_path / "uses.yaml"
+    assert where == {
+        "source.conn_id": f"{file}:5",
+        "source.query_from.conn_id": f"{file}:6",
+        "processing.from.conn_id": f"{file}:8",
+        "output.gpg.key_conn_id": f"{file}:11",
+        "destinations[0].conn_id": f"{file}:13",
+        "notify.on_failure.conn_id": f"{file}:15",
+        "source.location.conn_id": f"{file}:21",
+    }
+    assert catalog.tasks["uses_all"].model.connection_ids(include_notify=False) == [
+        "missing_db", "missing_query_host", "missing_script_host", "missing_key", "missing_share",
+    ]

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from airflow_batchtasks.dag_factory.steps import connection_ids
 from airflow_batchtasks.definitions.catalog import load_catalog
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +74,7 @@ def test_every_named_connection_is_configured(compose: dict[str, Any]) -> None:
         catalog = load_catalog(folder)
         assert catalog.errors == [], [str(e) for e in catalog.errors]
         for entry in catalog.tasks.values():
-            named.update(connection_ids(entry.model))
+            named.update(entry.model.connection_ids())
     assert named - set(configured) == set()
     assert all("conn_type" in c for c in configured.values())
 
