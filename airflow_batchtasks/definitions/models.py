@@ -413,14 +413,16 @@ class Task(Strict):
         script) and ``airflow batchtasks validate`` (which connections to look for).
         """
         source = self.source
-        uses: list[tuple[tuple[str | int, ...], str | None]] = [(("source", "conn_id"), getattr(source, "conn_id", None))]
+        uses: list[tuple[tuple[str | int, ...], str | None]] = [
+            (("source", "conn_id"), getattr(source, "conn_id", None)),
+        ]
         for key in ("query_from", "command_from", "location"):
             uses.append((("source", key, "conn_id"), getattr(getattr(source, key, None), "conn_id", None)))
         if self.processing is not None and self.processing.from_ is not None:
             uses.append((("processing", "from", "conn_id"), self.processing.from_.conn_id))
+        uses += [(("destinations", i, "conn_id"), d.conn_id) for i, d in enumerate(self.destinations)]
         if self.output.gpg is not None:
             uses.append((("output", "gpg", "key_conn_id"), self.output.gpg.key_conn_id))
-        uses += [(("destinations", i, "conn_id"), d.conn_id) for i, d in enumerate(self.destinations)]
         if self.notify is not None:
             for event in ("on_success", "on_failure"):
                 target = getattr(self.notify, event)

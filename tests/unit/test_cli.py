@@ -341,5 +341,5 @@ def test_validate_looks_for_every_connection_a_task_names(tmp_path: Path) -> Non
         "source.location.conn_id": f"{file}:21",
     }
     assert catalog.tasks["uses_all"].model.connection_ids(include_notify=False) == [
-        "missing_db", "missing_query_host", "missing_script_host", "missing_key", "missing_share",
+        "missing_db", "missing_query_host", "missing_script_host", "missing_share", "missing_key",
     ]

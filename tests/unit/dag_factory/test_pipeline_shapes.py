@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from airflow_batchtasks.dag_factory.error_dag import INVALID_TAG
-from airflow_batchtasks.dag_factory.steps import connection_ids
 from airflow_batchtasks.definitions.models import Task
 
 SOURCES = {
@@ -97,4 +96,4 @@ def test_connection_ids_are_every_connection_the_definition_names() -> None:
                          {"type": "sftp", "conn_id": "db", "path": "/dup"}],
     })
 
-    assert connection_ids(task) == ["db", "repo", "web", "vendor", "keys"]
+    assert task.connection_ids() == ["db", "repo", "web", "vendor", "keys"]
