@@ -63,4 +63,5 @@ fi
 
 "${uv[@]}" sync --frozen
 "${uv[@]}" run ruff check .
+"${uv[@]}" run mkdocs build --strict --site-dir "$(mktemp -d)"
 "${uv[@]}" run pytest -q "$@"
