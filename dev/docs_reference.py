@@ -469,7 +469,7 @@ def rest_api_page() -> str:
             out.append("")
     out += ["## Schemas", "", "The bodies the routes take and answer, field by field.", ""]
     for name, schema in sorted(doc.get("components", {}).get("schemas", {}).items()):
-        out += [f"### {name} {{#schema-{name.lower()}}}", ""]
+        out += [f"### Schema: {name}", ""]  # its anchor is `schema-<name>` on GitHub and in MkDocs alike
         if schema.get("description"):
             out += [_text(schema["description"]), ""]
         required = set(schema.get("required", []))
