@@ -72,8 +72,8 @@ def _secret_default_warnings(catalog) -> list[str]:
 
 
 def validate(args: argparse.Namespace) -> None:
-    from airflow_batchtasks.dag_factory.task_dag import unsupported_errors
     from airflow_batchtasks.definitions.catalog import load_catalog
+    from airflow_batchtasks.definitions.unsupported import unsupported_errors
 
     root = _definitions_path(args)
     catalog = load_catalog(root)

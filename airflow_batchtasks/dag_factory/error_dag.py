@@ -15,13 +15,9 @@ from airflow.sdk import DAG, BaseOperator
 
 from airflow_batchtasks import config
 from airflow_batchtasks.dag_factory.schedules import EPOCH
-from airflow_batchtasks.dag_factory.task_dag import TAG
 from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.definitions.errors import DefinitionError
-from airflow_batchtasks.orchestration.status import ORCHESTRATION_TAG
-
-ERRORS_DAG_ID = "batchtasks_definition_errors"
-INVALID_TAG = "batchtasks:invalid"
+from airflow_batchtasks.naming import ERRORS_DAG_ID, INVALID_TAG, ORCHESTRATION_TAG, TAG
 
 
 class DefinitionErrorOperator(BaseOperator):

@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from airflow_batchtasks import config
-from airflow_batchtasks.dag_factory.error_dag import ERRORS_DAG_ID, build_error_dag
+from airflow_batchtasks.dag_factory.error_dag import build_error_dag
 from airflow_batchtasks.dag_factory.orchestration_dag import build_orchestration_dag
-from airflow_batchtasks.dag_factory.project_dag import build_project_dag, project_dag_id
-from airflow_batchtasks.dag_factory.resend_dag import build_resend_dag, is_resend_dag_id, resend_queues
-from airflow_batchtasks.dag_factory.task_dag import build_task_dag, unsupported_errors
+from airflow_batchtasks.dag_factory.project_dag import build_project_dag
+from airflow_batchtasks.dag_factory.resend_dag import build_resend_dag, resend_queues
+from airflow_batchtasks.dag_factory.task_dag import build_task_dag
 from airflow_batchtasks.definitions.catalog import Catalog, load_catalog
 from airflow_batchtasks.definitions.errors import DefinitionError
 from airflow_batchtasks.definitions.models import is_task_dag_id
+from airflow_batchtasks.definitions.unsupported import unsupported_errors
+from airflow_batchtasks.naming import ERRORS_DAG_ID, is_resend_dag_id, project_dag_id
 
 log = logging.getLogger(__name__)
 

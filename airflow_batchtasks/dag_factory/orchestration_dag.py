@@ -17,11 +17,11 @@ from airflow.sdk import DAG
 
 from airflow_batchtasks.dag_factory.docs import definition_doc
 from airflow_batchtasks.dag_factory.schedules import airflow_schedule
-from airflow_batchtasks.dag_factory.task_dag import TAG
 from airflow_batchtasks.definitions.catalog import Entry
 from airflow_batchtasks.definitions.models import Orchestration
+from airflow_batchtasks.naming import ORCHESTRATION_TAG, TAG
 from airflow_batchtasks.orchestration.rules import Limits, StepRules
-from airflow_batchtasks.orchestration.status import ORCHESTRATION_TAG, step_task_id
+from airflow_batchtasks.orchestration.status import step_task_id
 
 
 def limits_of(orch: Orchestration) -> Limits:

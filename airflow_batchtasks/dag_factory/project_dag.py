@@ -13,13 +13,9 @@ from airflow.sdk import DAG
 
 from airflow_batchtasks.dag_factory.docs import definition_doc
 from airflow_batchtasks.dag_factory.schedules import airflow_schedule
-from airflow_batchtasks.dag_factory.task_dag import TAG
 from airflow_batchtasks.definitions.catalog import Entry
 from airflow_batchtasks.definitions.models import Project, Task
-
-
-def project_dag_id(name: str) -> str:
-    return f"project__{name}"
+from airflow_batchtasks.naming import TAG, owner_tag, project_dag_id, project_tag
 
 
 def build_project_dag(entry: Entry, tasks: list[Task]) -> DAG:
@@ -35,7 +31,7 @@ def build_project_dag(entry: Entry, tasks: list[Task]) -> DAG:
         start_date=start_date,
         catchup=False,
         max_active_runs=1,
-        tags=[TAG, f"project:{project.name}", *(f"owner:{o}" for o in project.owners)],
+        tags=[TAG, project_tag(project.name), *(owner_tag(o) for o in project.owners)],
         default_args={"owner": ",".join(project.owners) or "airflow"},
         doc_md=definition_doc(f"Project `{project.name}`", project.description, entry.doc),
     )

@@ -17,46 +17,19 @@ so a resend queued through the API runs without a manual unpause.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Any
 
 from airflow_batchtasks.dag_factory.schedules import EPOCH
 from airflow_batchtasks.definitions.catalog import Catalog
-from airflow_batchtasks.definitions.models import Task
+from airflow_batchtasks.naming import RESEND_TAG, resend_dag_id
 
-RESEND_DAG_PREFIX = "batchtasks_resend"
-RESEND_TAG = "batchtasks:resend"
 STEP_ID = "resend"
-
-
-def deliver_queue(task: Task) -> str | None:
-    """The queue the task's deliver step runs on (``None``: Airflow's default queue)."""
-    return task.queues.get("deliver") or task.queue or None
-
-
-def resend_dag_id(queue: str | None) -> str:
-    """``batchtasks_resend`` for the default queue, ``batchtasks_resend__<queue>`` for the others.
-
-    Queue names may hold ``:`` and ``@``, which DAG ids may not: such a name is cleaned and a short
-    digest of the exact name keeps two queues apart.
-    """
-    if not queue:
-        return RESEND_DAG_PREFIX
-    if re.fullmatch(r"[A-Za-z0-9_.-]+", queue):
-        return f"{RESEND_DAG_PREFIX}__{queue}"
-    digest = hashlib.sha256(queue.encode()).hexdigest()[:8]
-    return f"{RESEND_DAG_PREFIX}__{re.sub(r'[^A-Za-z0-9_.-]', '_', queue)}_{digest}"
-
-
-def is_resend_dag_id(dag_id: str) -> bool:
-    return dag_id == RESEND_DAG_PREFIX or dag_id.startswith(f"{RESEND_DAG_PREFIX}__")
 
 
 def resend_queues(catalog: Catalog) -> dict[str, str | None]:
     """DAG id -> queue, for every deliver queue of a task that has destinations."""
     return {
-        resend_dag_id(deliver_queue(entry.model)): deliver_queue(entry.model)
+        resend_dag_id(entry.model.queue_of("deliver")): entry.model.queue_of("deliver")
         for entry in catalog.tasks.values()
         if entry.model.destinations
     }

@@ -202,6 +202,6 @@ def assign_queues(task: Task, pipeline: list[Any]) -> None:
     pins a step to the workers that can reach its server (a vendor's SFTP behind a firewall, say).
     """
     for op in pipeline:
-        queue = task.queues.get(op.task_id) or task.queue
+        queue = task.queue_of(op.task_id)
         if queue:
             op.queue = queue

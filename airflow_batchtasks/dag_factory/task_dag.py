@@ -15,33 +15,8 @@ from airflow_batchtasks.dag_factory.docs import definition_doc
 from airflow_batchtasks.dag_factory.schedules import airflow_schedule
 from airflow_batchtasks.definitions.catalog import Entry
 from airflow_batchtasks.definitions.date_helpers import FILTERS, MACROS
-from airflow_batchtasks.definitions.errors import DefinitionError, parse_field
 from airflow_batchtasks.definitions.models import ParamSpec, Task
-
-TAG = "batchtasks"
-
-
-def unsupported_features(task: Task) -> list[tuple[str, str]]:
-    """Parts of a valid definition this version cannot run yet, as (field, message).
-
-    They are reported like definition errors instead of producing a DAG that
-    would pretend to run them.
-    """
-    problems = []
-    if task.source.type not in ("sql", "file", "python", "ssh", "http"):
-        problems.append(("source.type", f"source type `{task.source.type}` is not supported by this version yet"))
-    if task.output.format in ("text", "keep") and task.source.type == "sql":
-        problems.append(("output.format", f"format `{task.output.format}` needs a file source"))
-    return problems
-
-
-def unsupported_errors(entry: Entry) -> list[DefinitionError]:
-    """:func:`unsupported_features` as definition errors pointing at the field's line."""
-    task: Task = entry.model
-    return [
-        DefinitionError(entry.doc.file, entry.doc.line_of(parse_field(f)), f, m, name=task.name, kind="task")
-        for f, m in unsupported_features(task)
-    ]
+from airflow_batchtasks.naming import TAG, owner_tag, project_tag
 
 
 def _param(spec: ParamSpec) -> Param:
@@ -71,8 +46,8 @@ def exponential_backoff(enabled: bool) -> Any:
 def dag_tags(task: Task, owners: list[str]) -> list[str]:
     tags = [TAG]
     if task.project:
-        tags.append(f"project:{task.project}")
-    tags.extend(f"owner:{o}" for o in owners)
+        tags.append(project_tag(task.project))
+    tags.extend(owner_tag(o) for o in owners)
     return tags
 
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from airflow_batchtasks.definitions.errors import DefinitionError, format_field
 from airflow_batchtasks.definitions.models import KINDS, Orchestration, Project, Task
 from airflow_batchtasks.definitions.yaml_source import Document, load_documents, parse_documents
+from airflow_batchtasks.naming import PROJECT_PREFIX, is_project_dag_id
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -303,9 +304,9 @@ def _targeted_documents(files: list[Path], dag_id: str, catalog: Catalog) -> lis
             texts[path] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-    wanted = {dag_id.removeprefix("project__")}
+    wanted = {dag_id.removeprefix(PROJECT_PREFIX)}
     pattern = _name_pattern(wanted)
-    if dag_id.startswith("project__"):
+    if is_project_dag_id(dag_id):
         pattern = re.compile(pattern.pattern + "|" + _name_pattern(wanted, "project").pattern, re.MULTILINE)
     parsed: set[Path] = set()
     docs: list[Document] = []

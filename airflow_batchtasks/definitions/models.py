@@ -31,13 +31,14 @@ from airflow_batchtasks.definitions.timing import (
     parse_duration,
     parse_local_time,
 )
+from airflow_batchtasks.naming import PROJECT_PREFIX, is_project_dag_id
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 
 
 def is_task_dag_id(value: str) -> bool:
     """Whether ``value`` can be the DAG id of a task or orchestration (a valid, unreserved name)."""
-    return bool(NAME_RE.match(value)) and not value.startswith("project__")
+    return bool(NAME_RE.match(value)) and not is_project_dag_id(value)
 
 
 def _name(value: Any) -> str:
@@ -45,8 +46,8 @@ def _name(value: Any) -> str:
         raise ValueError(
             f"`{value}` is not a valid name: use letters, digits, `_`, `-` or `.` (it becomes an Airflow DAG id)"
         )
-    if value.startswith("project__"):
-        raise ValueError(f"`{value}`: names starting with `project__` are reserved for project DAGs")
+    if is_project_dag_id(value):
+        raise ValueError(f"`{value}`: names starting with `{PROJECT_PREFIX}` are reserved for project DAGs")
     return value
 
 
@@ -405,6 +406,13 @@ class Task(Strict):
         if missing:
             raise ValueError(f"this task has no `{missing[0]}` step to give a queue to")
         return value
+
+    def queue_of(self, step: str) -> str | None:
+        """The worker queue ``step`` runs on: ``queues.<step>``, else ``queue``, else None (Airflow's default).
+
+        Also where a resend of the task's files runs: the deliver step's queue reaches its destinations.
+        """
+        return self.queues.get(step) or self.queue or None
 
     def connection_uses(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every Airflow connection the definition names, with the field that names it (for file:line errors).

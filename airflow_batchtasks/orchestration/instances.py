@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from airflow_batchtasks.airflow_calls import fail_run, set_note
+from airflow_batchtasks.naming import ORCHESTRATION_TAG
 from airflow_batchtasks.orchestration.status import (
     CANCEL_KEY,
     CANCELLED,
-    ORCHESTRATION_TAG,
     OUTCOME_KEY,
     PARTIAL_KEYS,
     QUEUED,

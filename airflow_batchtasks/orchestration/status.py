@@ -32,8 +32,6 @@ OUTCOME_KEY = "batchtasks_step"
 CANCEL_KEY = "batchtasks_cancelled"
 #: Task id of the last task of every orchestration DAG.
 REPORT_TASK_ID = "report"
-#: The tag that makes a DAG an orchestration (besides ``batchtasks``).
-ORCHESTRATION_TAG = "orchestration"
 #: The key other steps use to report PARTIAL (see ``operators/partial.py``); a step's return value may say it too.
 PARTIAL_KEYS = ("partial", "return_value")
 

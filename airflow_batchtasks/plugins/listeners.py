@@ -39,11 +39,12 @@ def _index(dag_id: str) -> None:
         from airflow.utils.session import create_session
         from sqlalchemy import select
 
+        from airflow_batchtasks.naming import is_batch_task_dag
         from airflow_batchtasks.plugins.data import files
 
         with create_session() as session:
             tags = set(session.scalars(select(DagTag.name).where(DagTag.dag_id == dag_id)).all())
-            if "batchtasks" not in tags or "orchestration" in tags or dag_id.startswith("project__"):
+            if not is_batch_task_dag(dag_id, tags):
                 return
             files.sync(session, dag_id)
     except Exception:

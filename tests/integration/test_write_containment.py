@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from airflow_batchtasks.dag_factory.loader import build_dags
-from airflow_batchtasks.dag_factory.resend_dag import RESEND_DAG_PREFIX
 from airflow_batchtasks.definitions.catalog import load_catalog
+from airflow_batchtasks.naming import RESEND_DAG_PREFIX
 from airflow_batchtasks.operators.step_failure import read_failure
 from airflow_batchtasks.storage import resend_requests
 from tests.integration.pipeline import archived_records, migrate_metadata_db, run_definition, set_connection

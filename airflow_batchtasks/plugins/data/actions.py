@@ -28,6 +28,7 @@ from airflow.models.taskinstance import TaskInstance as TI
 from sqlalchemy import select
 
 from airflow_batchtasks import airflow_calls
+from airflow_batchtasks.naming import INVALID_TAG
 from airflow_batchtasks.plugins.data import runs
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound
 from airflow_batchtasks.plugins.data.models import RunInfo
@@ -168,7 +169,7 @@ def trigger(
         raise Invalid("give `args` or `params`, not both")
     if dag_model.has_import_errors:
         raise Conflict(f"task `{task}` has import errors: fix its definition first")
-    if session.scalar(select(DagTag.name).where(DagTag.dag_id == task, DagTag.name == "batchtasks:invalid")):
+    if session.scalar(select(DagTag.name).where(DagTag.dag_id == task, DagTag.name == INVALID_TAG)):
         raise Conflict(f"task `{task}` has definition errors: fix them before running it")
     if dag_model.is_paused:
         raise Conflict(f"task `{task}` is disabled (its DAG is paused): enable it to run it")

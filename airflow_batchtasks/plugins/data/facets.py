@@ -33,6 +33,7 @@ from airflow.models.dag import DagTag
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_, select
 
+from airflow_batchtasks.naming import OWNER_TAG_PREFIX, PROJECT_TAG_PREFIX
 from airflow_batchtasks.plugins.data.errors import Invalid
 from airflow_batchtasks.plugins.data.models import TaskList
 from airflow_batchtasks.plugins.data.status import TASK_STATUSES
@@ -66,7 +67,8 @@ def _tags_of(session: Session, names: Any) -> tuple[dict[str, set[str]], dict[st
     rows = session.execute(
         select(DagTag.dag_id, DagTag.name).where(
             DagTag.dag_id.in_(names),
-            or_(DagTag.name.startswith("project:", autoescape=True), DagTag.name.startswith("owner:", autoescape=True)),
+            or_(DagTag.name.startswith(PROJECT_TAG_PREFIX, autoescape=True),
+                DagTag.name.startswith(OWNER_TAG_PREFIX, autoescape=True)),
         )
     ).all()
     for dag_id, tag in rows:
@@ -102,8 +104,8 @@ def list_with_facets(
         matching = sorted(n for n in status_of if keeps(n))
     else:  # every row already passed the project/owner filters in SQL; no status filter to apply
         statuses = Counter(status_of.values())
-        projects = _tag_counts(session, f.model_copy(update={"project": None}), readable, "project:")
-        owners = _tag_counts(session, f.model_copy(update={"owner": None}), readable, "owner:")
+        projects = _tag_counts(session, f.model_copy(update={"project": None}), readable, PROJECT_TAG_PREFIX)
+        owners = _tag_counts(session, f.model_copy(update={"owner": None}), readable, OWNER_TAG_PREFIX)
         matching = sorted(status_of)
 
     names = matching[offset : offset + limit]

@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from airflow_batchtasks.db.manager import ensure_migrated
 from airflow_batchtasks.db.tables import files as files_t
 from airflow_batchtasks.db.tables import scans as scans_t
+from airflow_batchtasks.naming import is_batch_task_dag
 from airflow_batchtasks.plugins.data.errors import NotFound
 from airflow_batchtasks.plugins.data.models import Destination, FileInfo, FileList, Resend
 from airflow_batchtasks.storage.paths import archive_root, archive_segment, legacy_segments
@@ -149,7 +150,7 @@ def is_batch_task(session: Session, task: str) -> bool:
     from airflow.models.dag import DagTag
 
     tags = set(session.scalars(select(DagTag.name).where(DagTag.dag_id == task)).all())
-    return "batchtasks" in tags and "orchestration" not in tags and not task.startswith("project__")
+    return is_batch_task_dag(task, tags)
 
 
 def sync(session: Session, task: str, refresh: bool = False) -> None:

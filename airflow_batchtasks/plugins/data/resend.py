@@ -35,8 +35,8 @@ from jinja2 import TemplateError
 from sqlalchemy import select
 
 from airflow_batchtasks import airflow_calls
-from airflow_batchtasks.dag_factory.resend_dag import RESEND_TAG, deliver_queue, resend_dag_id
 from airflow_batchtasks.definitions.masking import mask_data
+from airflow_batchtasks.naming import RESEND_TAG, resend_dag_id
 from airflow_batchtasks.operators import resend as resend_step
 from airflow_batchtasks.plugins.data import catalog_cache, files
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid
@@ -93,7 +93,7 @@ def resend(session: Session, task: str, fid: str, user: BaseUser) -> ResendQueue
         resend_step.rendered_destinations(destinations, context)
     except resend_step.ResendRefused as exc:
         raise Invalid(f"resend of `{info.name}` refused: {exc}") from None
-    dag_id = resend_dag_id(deliver_queue(entry.model))
+    dag_id = resend_dag_id(entry.model.queue_of("deliver"))
     dag = dag_bag().get_latest_version_of_dag(dag_id, session=session)
     if dag is None:
         raise Conflict(f"the resend DAG `{dag_id}` is not parsed yet: try again once Airflow has parsed the "

@@ -22,6 +22,7 @@ from airflow.models.taskinstance import TaskInstance as TI
 from sqlalchemy import func, or_, select
 
 from airflow_batchtasks.definitions import masking
+from airflow_batchtasks.naming import is_batch_task_dag
 from airflow_batchtasks.plugins.data import files
 from airflow_batchtasks.plugins.data.errors import Invalid, NotFound
 from airflow_batchtasks.plugins.data.models import AuditEntry, FileInfo, RunDetail, RunInfo, RunList, Step
@@ -30,8 +31,6 @@ from airflow_batchtasks.plugins.data.status import RUN_STATUSES, run_states, run
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-TAG = "batchtasks"
-ORCHESTRATION_TAG = "orchestration"
 #: Audit events of users acting on a run through Airflow's own UI/API (task state changes are left out).
 AIRFLOW_RUN_ACTIONS = (
     "trigger_dag_run", "clear_dag_run", "patch_dag_run", "delete_dag_run",
@@ -78,7 +77,7 @@ def task_dag(session: Session, name: str) -> DagModel:
     """The live DAG of batch task ``name`` (not a project, orchestration or unknown DAG) or NotFound."""
     dag = session.scalar(select(DagModel).where(DagModel.dag_id == name, ~DagModel.is_stale))
     tags = set(session.scalars(select(DagTag.name).where(DagTag.dag_id == name)).all()) if dag else set()
-    if dag is None or TAG not in tags or ORCHESTRATION_TAG in tags or name.startswith("project__"):
+    if dag is None or not is_batch_task_dag(name, tags):
         raise NotFound(f"unknown task `{name}`")
     return dag
 

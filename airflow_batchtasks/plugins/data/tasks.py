@@ -33,6 +33,18 @@ from sqlalchemy import and_, exists, func, literal, select
 from sqlalchemy.orm import aliased
 
 from airflow_batchtasks.definitions import masking
+from airflow_batchtasks.definitions.unsupported import unsupported_errors
+from airflow_batchtasks.naming import (
+    ERRORS_DAG_ID,
+    INVALID_TAG,
+    ORCHESTRATION_TAG,
+    PROJECT_PREFIX,
+    TAG,
+    owner_tag,
+    owners_of,
+    project_of,
+    project_tag,
+)
 from airflow_batchtasks.plugins.data import catalog_cache, runs
 from airflow_batchtasks.plugins.data.errors import Invalid
 from airflow_batchtasks.plugins.data.models import Definition, RunInfo, TaskDetail, TaskList, TaskSummary
@@ -41,8 +53,6 @@ from airflow_batchtasks.plugins.data.status import TASK_STATUSES, skipped_expr, 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-INVALID_TAG = "batchtasks:invalid"
-ERRORS_DAG_ID = "batchtasks_definition_errors"
 
 
 class TaskFilter(BaseModel):
@@ -103,9 +113,10 @@ def _task_rows(f: TaskFilter, readable: set[str] | None) -> Any:
     )
     where = [
         ~DagModel.is_stale,
-        _has_tag("batchtasks"),
-        ~_has_tag("orchestration"),
-        ~DagModel.dag_id.startswith("project__", autoescape=True),
+        # naming.is_batch_task_dag, as SQL
+        _has_tag(TAG),
+        ~_has_tag(ORCHESTRATION_TAG),
+        ~DagModel.dag_id.startswith(PROJECT_PREFIX, autoescape=True),
         DagModel.dag_id != ERRORS_DAG_ID,
     ]
     if readable is not None:
@@ -115,9 +126,9 @@ def _task_rows(f: TaskFilter, readable: set[str] | None) -> Any:
     if f.q:
         where.append(DagModel.dag_id.ilike(_like(f.q), escape="\\"))
     if f.project:
-        where.append(_has_tag(f"project:{f.project}"))
+        where.append(_has_tag(project_tag(f.project)))
     if f.owner:
-        where.append(_has_tag(f"owner:{f.owner}"))
+        where.append(_has_tag(owner_tag(f.owner)))
     base = select(
         DagModel.dag_id.label("name"),
         func.coalesce(running, newest).label("run_pk"),
@@ -185,8 +196,8 @@ def summaries(session: Session, page: list[Any]) -> list[TaskSummary]:
     for r in page:
         dag = dags[r.name]
         dag_tags = tags.get(r.name, [])
-        project = next((t.split(":", 1)[1] for t in dag_tags if t.startswith("project:")), None)
-        owners = sorted(t.split(":", 1)[1] for t in dag_tags if t.startswith("owner:"))
+        project = project_of(dag_tags)
+        owners = owners_of(dag_tags)
         out.append(
             TaskSummary(
                 name=r.name,
@@ -225,12 +236,7 @@ def get_task(session: Session, name: str) -> TaskDetail:
         params = masking.mask_params({k: v.model_dump(exclude_none=True) for k, v in task.params.items()})
         if summary.enabled and task.enabled:
             next_runs = upcoming(task.schedule, task.timezone or "UTC")
-        try:
-            from airflow_batchtasks.dag_factory.task_dag import unsupported_errors
-
-            errors.extend(display(e) for e in unsupported_errors(entry))
-        except ImportError:  # pragma: no cover - dag_factory always ships with the provider
-            pass
+        errors.extend(display(e) for e in unsupported_errors(entry))
     return TaskDetail(
         **summary.model_dump(),
         definition=definition,

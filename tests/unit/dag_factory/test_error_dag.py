@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_batchtasks.compat import AirflowFailException
-from airflow_batchtasks.dag_factory.error_dag import ERRORS_DAG_ID, INVALID_TAG, DefinitionErrorOperator
+from airflow_batchtasks.dag_factory.error_dag import DefinitionErrorOperator
+from airflow_batchtasks.naming import ERRORS_DAG_ID, INVALID_TAG
 
 BAD_TASK = """
 kind: task

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_batchtasks.dag_factory.error_dag import ERRORS_DAG_ID
 from airflow_batchtasks.dag_factory.loader import load_dags
 from airflow_batchtasks.definitions import catalog as catalog_module
+from airflow_batchtasks.naming import ERRORS_DAG_ID
 
 PARSING_CONTEXT_ENV = "_AIRFLOW_PARSING_CONTEXT_DAG_ID"
 

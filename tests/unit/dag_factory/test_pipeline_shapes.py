@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_batchtasks.dag_factory.error_dag import INVALID_TAG
 from airflow_batchtasks.definitions.models import Task
+from airflow_batchtasks.naming import INVALID_TAG
 
 SOURCES = {
     "sql": "{type: sql, conn_id: db, query: select 1}",

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from airflow_batchtasks.dag_factory.error_dag import INVALID_TAG
 from airflow_batchtasks.definitions.schema import definition_schema
+from airflow_batchtasks.naming import INVALID_TAG
 
 SQL_TASK = (
     "kind: task\nname: routed\n"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_batchtasks.dag_factory.error_dag import ERRORS_DAG_ID
-from airflow_batchtasks.dag_factory.resend_dag import RESEND_TAG, resend_dag_id
+from airflow_batchtasks.naming import ERRORS_DAG_ID, RESEND_TAG, resend_dag_id
 
 
 def _task(name: str, extra: str = "", destinations: str = "[{type: sftp, conn_id: vendor, path: /in}]") -> str:

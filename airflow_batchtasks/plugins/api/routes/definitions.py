@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from airflow_batchtasks import config
 from airflow_batchtasks.definitions.code_features import CodeFeature, added_features, exposed_connections
+from airflow_batchtasks.naming import project_dag_id
 from airflow_batchtasks.plugins.api.deps import GetUserDep, forbid_unless
 from airflow_batchtasks.plugins.data import audit, catalog_cache
 from airflow_batchtasks.plugins.data import definitions_store as store
@@ -80,7 +81,7 @@ def dag_ids(kind: str, name: str) -> list[str]:
     if kind != "project":
         return [name]
     catalog = catalog_cache.get_catalog()
-    return [f"project__{name}", *(t for t, e in catalog.tasks.items() if e.model.project == name)]
+    return [project_dag_id(name), *(t for t, e in catalog.tasks.items() if e.model.project == name)]
 
 
 def _readable(user: Any, kind: str, name: str, readable: set[str] | None) -> bool:
