@@ -12,7 +12,7 @@ the folder its definition names and each file name to be a plain name
 (:mod:`airflow_batchtasks.storage.paths`). A path that escapes fails the step
 at once, without retry: the same arguments would escape again. The resend
 run (:mod:`airflow_batchtasks.operators.resend`) puts files through the same
-functions.
+functions (:mod:`airflow_batchtasks.transports.destinations`).
 """
 
 from __future__ import annotations
@@ -24,45 +24,18 @@ from typing import Any
 from airflow_batchtasks.arguments.binding import ArgBinder, ArgumentTemplateError, first_argument_at
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
-from airflow_batchtasks.storage.local_roots import check_local_path
 from airflow_batchtasks.storage.paths import (
-    PathEscapes,
     archived_file,
-    check_destination_path,
-    check_file_name,
     storage_path,
 )
 from airflow_batchtasks.storage.records import FileRecord, copy_file, read_record, write_record
 from airflow_batchtasks.transports.base import DestinationExists
-from airflow_batchtasks.transports.registry import open_destination
-
-
-def destination_key(spec: dict[str, Any]) -> str:
-    return f"{spec['type']}:{spec.get('conn_id') or ''}:{spec['path']}"
-
-
-def describe_destination(spec: dict[str, Any]) -> str:
-    return f"{spec['type']} {spec.get('conn_id') or ''} {spec['path']}".replace("  ", " ")
-
-
-def contained_destinations(
-    templates: Sequence[str], rendered: Sequence[dict[str, Any]], folders: Sequence[str | None] | None = None
-) -> list[dict[str, Any]]:
-    """``rendered`` destinations, each path checked against its template (see ``check_destination_path``),
-    or against ``folders`` (see :func:`argument_folder`) when given.
-
-    A `local` path must also lie inside ``[batchtasks] local_roots`` when that is set (``check_local_path``).
-
-    :raises PathEscapes: naming the destination (``destinations[<i>].path``) and why
-    """
-    for index, (template, spec) in enumerate(zip(templates, rendered, strict=True)):
-        try:
-            check_destination_path(template, spec["path"], folders[index] if folders else None)
-        except PathEscapes as exc:
-            raise PathEscapes(f"destinations[{index}].path: {exc}") from None
-        if spec["type"] == "local":
-            check_local_path(spec["path"], f"destinations[{index}].path")
-    return list(rendered)
+from airflow_batchtasks.transports.destinations import (
+    contained_destinations,
+    describe_destination,
+    destination_key,
+    put_file,
+)
 
 
 def argument_folder(render: Any, template: str, rendered: str, context: Any, jinja_env: Any) -> str | None:
@@ -84,17 +57,6 @@ def argument_folder(render: Any, template: str, rendered: str, context: Any, jin
     literal = text[:start]
     cut = max(literal.rfind("/"), literal.rfind("\\"))
     return literal[: cut + 1] if cut >= 0 else ""
-
-
-def put_file(src: Any, name: str, spec: dict[str, Any]) -> str:
-    """Put the stored file ``src`` as ``name`` at destination ``spec`` (atomic); returns where it landed."""
-    check_file_name(name)
-    destination = open_destination(spec)
-    try:
-        with src.open("rb") as fh:
-            return destination.put(fh, name, bool(spec.get("overwrite", True)))
-    finally:
-        destination.close()
 
 
 class DeliverOperator(BatchStepOperator):

@@ -27,65 +27,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 
 from airflow_batchtasks.compat import AirflowFailException
-from airflow_batchtasks.definitions.date_helpers import FILTERS, MACROS
-from airflow_batchtasks.operators.deliver import contained_destinations, destination_key, put_file
-from airflow_batchtasks.storage import resend_requests
-from airflow_batchtasks.storage.paths import PathEscapes, archive_root, archive_segment, check_within, legacy_segments
-from airflow_batchtasks.storage.records import FileRecord, md5_of, read_record, write_record
-
-#: Keys of a stored resend request (written by the API, read here; the run's conf holds only its id).
-CONF_KEYS = ("task", "file_id", "archive_path", "requested_by", "context")
-
-
-class ResendRefused(Exception):
-    """The resend cannot be done as asked: the reason is shown to the user and recorded."""
-
-
-def render_path(path: str, context: dict[str, Any]) -> str:
-    """A destination path template rendered for a past run (sandboxed, undefined names are errors).
-
-    :raises jinja2.TemplateError: the template cannot be rendered with this context
-    """
-    if "{{" not in path and "{%" not in path:
-        return path
-    env = SandboxedEnvironment(undefined=StrictUndefined)
-    env.filters.update(FILTERS)
-    return env.from_string(path).render(**{**context, **MACROS})
-
-
-def rendered_destinations(destinations: list[dict[str, Any]], context: dict[str, Any]) -> list[dict[str, Any]]:
-    """The task's destinations rendered for the file's run, each checked to stay inside its folder.
-
-    :raises ResendRefused: a path cannot be rendered or leaves its folder
-    """
-    from jinja2 import TemplateError
-
-    rendered = []
-    for index, spec in enumerate(destinations):
-        try:
-            rendered.append({**spec, "path": render_path(spec["path"], context)})
-        except TemplateError as exc:
-            raise ResendRefused(f"destinations[{index}].path `{spec['path']}` cannot be rendered for this run: "
-                                f"{exc}") from None
-    try:
-        return contained_destinations([d["path"] for d in destinations], rendered)
-    except PathEscapes as exc:
-        raise ResendRefused(str(exc)) from None
-
-
-def archived_path(task: str, rel: str) -> Any:
-    """The archived file ``rel`` (relative to the archive root), refused unless it is under ``task``'s folder."""
-    root = archive_root()
-    folders = [archive_segment(task), *legacy_segments(task)]
-    if ".." in rel.split("/") or not any(rel.startswith(f"{folder}/") for folder in folders):
-        raise ResendRefused(f"`{rel}` is not a file of task `{task}` in the archive")
-    path = root / rel
-    check_within(root.path, path.path, "archive")
-    return path
+from airflow_batchtasks.storage import resends
+from airflow_batchtasks.storage.records import FileRecord, read_record, write_record
+from airflow_batchtasks.storage.resends import CONF_KEYS, ResendRefused, archived_path, check_copy, destinations_of
+from airflow_batchtasks.transports.destinations import (
+    DestinationRefused,
+    destination_key,
+    put_file,
+    rendered_destinations,
+)
 
 
 def current_destinations(task: str) -> list[dict[str, Any]]:
@@ -96,25 +48,6 @@ def current_destinations(task: str) -> list[dict[str, Any]]:
     folder = config.definitions_folder()
     entry = load_catalog(folder, only=task).tasks.get(task) or load_catalog(folder).tasks.get(task)
     return destinations_of(task, entry)
-
-
-def destinations_of(task: str, entry: Any) -> list[dict[str, Any]]:
-    """The destinations of ``task``'s catalog ``entry``; refused when it has none or no valid definition
-    (asked by the API before queueing and by the run itself, the definition may change in between)."""
-    if entry is None:
-        raise ResendRefused(f"task `{task}` has no valid definition: its current destinations are unknown")
-    if not entry.model.destinations:
-        raise ResendRefused(f"task `{task}` has no destinations to resend to")
-    return [d.model_dump() for d in entry.model.destinations]
-
-
-def check_copy(archived: Any, record: FileRecord) -> None:
-    size, md5 = md5_of(archived)
-    if md5 != record.md5 or size != record.size:
-        raise ResendRefused(
-            f"archived `{record.name}` is damaged: md5 {md5} ({size} bytes) does not match the recorded "
-            f"{record.md5} ({record.size} bytes); nothing was sent"
-        )
 
 
 class ResendOperator(BaseOperator):
@@ -129,7 +62,7 @@ class ResendOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         request_id = str((context["dag_run"].conf or {}).get("request") or "")
-        conf = resend_requests.take(request_id) if request_id else None
+        conf = resends.take(request_id) if request_id else None
         missing = [k for k in CONF_KEYS if k not in (conf or {})]
         if conf is None or missing:
             raise AirflowFailException(
@@ -149,7 +82,7 @@ class ResendOperator(BaseOperator):
         try:
             check_copy(archived, record)
             destinations = rendered_destinations(current_destinations(str(conf["task"])), dict(conf["context"]))
-        except ResendRefused as exc:
+        except (ResendRefused, DestinationRefused) as exc:
             entry["outcome"] = f"failed: {exc}"
             self._record(archived, record, entry)
             raise AirflowFailException(str(exc)) from None

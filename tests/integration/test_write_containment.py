@@ -22,7 +22,7 @@ from airflow_batchtasks.dag_factory.loader import build_dags
 from airflow_batchtasks.definitions.catalog import load_catalog
 from airflow_batchtasks.naming import RESEND_DAG_PREFIX
 from airflow_batchtasks.operators.step_failure import read_failure
-from airflow_batchtasks.storage import resend_requests
+from airflow_batchtasks.storage import resends
 from tests.integration.pipeline import archived_records, migrate_metadata_db, run_definition, set_connection
 from tests.integration.remote_folders import remote_folder
 
@@ -136,7 +136,7 @@ def _resend(tmp_path: Path, request: dict[str, Any], *, stored: bool = True) -> 
     """Run the resend DAG the loader builds for the definitions under ``tmp_path`` for ``request``, stored in
     the archive as the API stores it (``stored=False``: a hand-written conf, as anyone allowed to trigger the
     resend DAG in Airflow could write)."""
-    conf = {"request": resend_requests.store(request)} if stored else dict(request)
+    conf = {"request": resends.store(request)} if stored else dict(request)
     defs = tmp_path / "definitions"
     dag = build_dags(load_catalog(defs))[RESEND_DAG_PREFIX]
     dags_folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
@@ -208,7 +208,7 @@ def test_resend_run_acts_only_on_a_request_the_api_stored(
                "archive_path": str(archived.relative_to(tmp_path / "archive")), "context": {"params": {}}}
 
     assert _resend(tmp_path, request, stored=False) == ("failed", {"resend": "failed"})
-    request_id = resend_requests.store(request)
+    request_id = resends.store(request)
     assert _resend(tmp_path, {"request": "0" * 32}, stored=False) == ("failed", {"resend": "failed"})
     assert list(out.iterdir()) == [] and not json.loads(record_path.read_text()).get("resends")
 

@@ -18,7 +18,8 @@ Checked before queueing, each a clear answer instead of a failed run:
 Several requests for one file each queue a run; the resend DAG runs them one by one.
 
 The worker checks the archived copy's md5 and the paths again and records the outcome
-(:mod:`airflow_batchtasks.operators.resend`). Templated paths are rendered for the
+(``ResendOperator``, with the same checks: :mod:`airflow_batchtasks.storage.resends`,
+:mod:`airflow_batchtasks.transports.destinations`). Templated paths are rendered for the
 file's run: ``ds``, ``ds_nodash``, ``ts``, ``run_id``, ``params`` (the definition's
 defaults overridden by the run's conf) and the date helpers; values of sensitive
 argument names (Airflow's masker rules) are not copied into the resend run's conf.
@@ -37,13 +38,13 @@ from sqlalchemy import select
 from airflow_batchtasks import airflow_calls
 from airflow_batchtasks.definitions.masking import mask_data
 from airflow_batchtasks.naming import RESEND_TAG, resend_dag_id
-from airflow_batchtasks.operators import resend as resend_step
 from airflow_batchtasks.plugins.data import catalog_cache, files
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid
 from airflow_batchtasks.plugins.data.models import ResendQueued
 from airflow_batchtasks.plugins.data.runs import run_url
-from airflow_batchtasks.storage import resend_requests
+from airflow_batchtasks.storage import resends
 from airflow_batchtasks.storage.records import read_record
+from airflow_batchtasks.transports import destinations as resend_paths
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -71,7 +72,7 @@ def _context(session: Session, task: str, run_id: str, defaults: dict[str, Any])
 def render_path(path: str, context: dict[str, Any]) -> str:
     """A destination path rendered for a past run; Conflict when it cannot be."""
     try:
-        return resend_step.render_path(path, context)
+        return resend_paths.render_path(path, context)
     except TemplateError as exc:
         raise Conflict(f"destination path `{path}` cannot be rendered for this run: {exc}") from None
 
@@ -85,13 +86,13 @@ def resend(session: Session, task: str, fid: str, user: BaseUser) -> ResendQueue
         raise Conflict(f"the record of `{info.name}` is missing from the archive")
     entry = catalog_cache.get_catalog().tasks.get(task)
     try:
-        destinations = resend_step.destinations_of(task, entry)
-    except resend_step.ResendRefused as exc:
+        destinations = resends.destinations_of(task, entry)
+    except resends.ResendRefused as exc:
         raise Conflict(str(exc)) from None
     context = _context(session, task, info.run_id, {k: p.default for k, p in entry.model.params.items()})
     try:
-        resend_step.rendered_destinations(destinations, context)
-    except resend_step.ResendRefused as exc:
+        resend_paths.rendered_destinations(destinations, context)
+    except resend_paths.DestinationRefused as exc:
         raise Invalid(f"resend of `{info.name}` refused: {exc}") from None
     dag_id = resend_dag_id(entry.model.queue_of("deliver"))
     dag = dag_bag().get_latest_version_of_dag(dag_id, session=session)
@@ -108,7 +109,7 @@ def resend(session: Session, task: str, fid: str, user: BaseUser) -> ResendQueue
         "task": task, "file_id": fid, "archive_path": files.archive_path(session, task, fid),
         "requested_by": user.get_name(), "context": context,
     }
-    conf = {"request": resend_requests.store(request), "task": task, "file": info.name}  # the conf only shows
+    conf = {"request": resends.store(request), "task": task, "file": info.name}  # the conf only shows
     run = airflow_calls.create_manual_run(dag, conf, user, session)
     at = datetime.now(timezone.utc).isoformat()
     files.add_pending_resend(session, task, fid, {"at": at, "by": user.get_name(), "destinations": [],
