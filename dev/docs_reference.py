@@ -83,7 +83,8 @@ KEY_NOTES: dict[str, str] = {
     "source.file.location.type": "protocol of the location",
     "source.file.location.conn_id": "Airflow connection; required except for `local`",
     "source.file.location.path": "file path; its last part may hold wildcards (`*`, `?`, `[...]`)",
-    "source.file.input": "dialect of the fetched files when they are reformatted",
+    "source.file.input": "how the fetched files are read: their dialect when reformatted; for kept files, "
+    "that they are text (so their rows are counted)",
     "source.file.input.delimiter": "field separator of the input",
     "source.file.input.encoding": "text encoding of the input",
     "source.file.input.quotechar": "quote character of the input",
@@ -110,8 +111,10 @@ KEY_NOTES: dict[str, str] = {
     "processing.expose_connections": "give the script the named connections' fields as environment "
     "variables (needs the right to edit each connection)",
     "output": "the file written from the source: name, dialect, encryption, zip",
-    "output.name": "file name template; default `<task>_<ds_nodash>.csv` (file sources keep their names)",
-    "output.format": "`keep` leaves file sources' bytes as they are",
+    "output.name": "file name template; default `<task>_<ds_nodash>` with `.csv`, `.tsv` or `.txt` (`.json` "
+    "for a kept http response); file sources keep their names",
+    "output.format": "dialect written (`text`: line by line); a file source with no dialect key keeps "
+    "its bytes (`keep`)",
     "output.delimiter": "overrides the format's delimiter",
     "output.quoting": "CSV quoting rule",
     "output.line_terminator": "end of each line",
@@ -122,7 +125,8 @@ KEY_NOTES: dict[str, str] = {
     "destinations": "where the output is delivered; every delivered file is also archived",
     "destinations[].type": "protocol of the destination",
     "destinations[].conn_id": "Airflow connection; required except for `local`",
-    "destinations[].path": "folder on the server (template); it must exist",
+    "destinations[].path": "folder (template) on the server, which must exist; for `local`, a folder on the "
+    "worker's disk (created when missing)",
     "destinations[].overwrite": "`false`: an existing file of the same name fails the step",
     "destinations[].skip_empty": "no upload (and no zip) when the output has no data rows",
     # orchestration
@@ -141,7 +145,7 @@ KEY_NOTES: dict[str, str] = {
 SHARED_NOTES: dict[str, dict[str, str]] = {
     "Location": {
         "type": "protocol of the location",
-        "conn_id": "Airflow connection; required for `sftp`, `ftp`, `smb`, `git`",
+        "conn_id": "Airflow connection; required for `sftp`, `ftp`, `smb`, `git`, optional (HTTP) for `url`",
         "path": "file path (`<group>/<project>/-/<file>` for `git`); required except for `url`",
         "url": "HTTP(S) address; required for `url`",
         "ref": "`git`: branch, tag or commit (default: the project's default branch)",
