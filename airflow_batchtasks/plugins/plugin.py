@@ -2,7 +2,7 @@
 
 The plugin mounts the provider's FastAPI app at ``/batchtasks`` on the API server
 (REST API under ``/batchtasks/api/v1``; the app is built on its first request,
-see ``plugins/api/app.py``), a listener that indexes archived files when a task
+see ``plugins/app.py``), a listener that indexes archived files when a task
 run ends (``plugins/listeners.py``), and registers the date helpers as Jinja macros so
 ``{{ macros.batchtasks.yesterday() }}`` works in any DAG, not only generated ones.
 The pages (``/batchtasks/ui``) appear in Airflow's navigation as "Batch Tasks"
@@ -15,7 +15,7 @@ from airflow.plugins_manager import AirflowPlugin
 
 from airflow_batchtasks.definitions import date_helpers
 from airflow_batchtasks.plugins import listeners as file_index_listener
-from airflow_batchtasks.plugins.api.app import app as batchtasks_app
+from airflow_batchtasks.plugins.app import app as batchtasks_app
 
 
 def _under_base(path: str) -> str:

@@ -32,11 +32,13 @@ LAYERS = (
     "orchestration",
     "operators",
     "dag_factory",
-    "plugins",
     "cli",
     "cli_main",
+    "plugins",  # nothing imports the plugin but Airflow
     "get_provider_info",
 )
+#: Inside ``plugins``, bottom to top: the data layer knows no HTTP; the API knows no page; one module assembles both.
+PLUGIN_LAYERS = ("data", "http_guards", "csrf", "api", "views", "app", "listeners", "plugin")
 
 
 def module_name(path: Path) -> str:
@@ -71,6 +73,10 @@ def layer_of(module: str) -> str:
     return module.split(".")[1] if "." in module else ""
 
 
+def plugin_layer_of(module: str) -> str:
+    return module.split(".")[2] if module.startswith("airflow_batchtasks.plugins.") else ""
+
+
 def test_every_package_has_a_place_in_the_layers() -> None:
     unplaced = {layer_of(m) for m in import_graph()} - set(LAYERS) - {""}
     assert not unplaced, f"place these packages in LAYERS (and on the architecture page): {sorted(unplaced)}"
@@ -85,6 +91,20 @@ def test_imports_only_go_down() -> None:
         if layer_of(module) and rank[layer_of(target)] > rank[layer_of(module)]
     ]
     assert not upward, "imports against the layer order:\n" + "\n".join(upward)
+
+
+def test_plugin_parts_only_import_down() -> None:
+    rank = {layer: i for i, layer in enumerate(PLUGIN_LAYERS)}
+    graph = {m: t for m, t in import_graph().items() if plugin_layer_of(m)}
+    unplaced = {plugin_layer_of(m) for m in graph} - set(rank)
+    assert not unplaced, f"place these parts of plugins/ in PLUGIN_LAYERS: {sorted(unplaced)}"
+    upward = [
+        f"{module} imports {target}"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if plugin_layer_of(target) and rank[plugin_layer_of(target)] > rank[plugin_layer_of(module)]
+    ]
+    assert not upward, "imports against the plugin's layer order:\n" + "\n".join(upward)
 
 
 def test_no_import_circle_between_modules() -> None:

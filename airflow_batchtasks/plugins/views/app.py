@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from airflow_batchtasks.plugins import csrf
 from airflow_batchtasks.plugins.data.errors import DataError
 from airflow_batchtasks.plugins.http_guards import PAGE_HEADERS, SecurityHeaders
 from airflow_batchtasks.plugins.views import security
@@ -53,8 +54,8 @@ def create_ui_app() -> FastAPI:
         return _error_page(request, 401, "Not signed in",
                            "Your Airflow session has ended or you are not signed in.", login=target)
 
-    @app.exception_handler(security.CsrfRejected)
-    def csrf_rejected(request: Request, exc: security.CsrfRejected) -> Response:
+    @app.exception_handler(csrf.CsrfRejected)
+    def csrf_rejected(request: Request, exc: csrf.CsrfRejected) -> Response:
         return _error_page(request, 403, "Request refused", str(exc))
 
     @app.exception_handler(HTTPException)

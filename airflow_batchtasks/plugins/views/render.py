@@ -24,6 +24,7 @@ from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from airflow_batchtasks.definitions import masking
+from airflow_batchtasks.plugins import csrf
 from airflow_batchtasks.plugins.views import security
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1]
@@ -177,7 +178,7 @@ def render(request: Request, template: str, user: Any, status_code: int = 200, *
         template,
         {
             "user_name": user.get_name() if user is not None else None,
-            "csrf": security.csrf_token(user) if user is not None else "",
+            "csrf": csrf.csrf_token(user) if user is not None else "",
             "flash": flash,
             **context,
         },

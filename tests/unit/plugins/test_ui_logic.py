@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from starlette.requests import Request
 
-from airflow_batchtasks.plugins.views import security
+from airflow_batchtasks.plugins import csrf
 from airflow_batchtasks.plugins.views.cron_page import build
 from airflow_batchtasks.plugins.views.render import (
     airflow_path,
@@ -54,9 +54,9 @@ def _secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_token_is_accepted_for_its_user_from_this_origin() -> None:
     alice = User("alice")
-    token = security.csrf_token(alice)
-    security.check_csrf(request({"Origin": "http://airflow.example:8080"}), alice, token)
-    security.check_csrf(request({"Referer": "http://airflow.example:8080/batchtasks/ui/tasks"}), alice, token)
+    token = csrf.csrf_token(alice)
+    csrf.check_csrf(request({"Origin": "http://airflow.example:8080"}), alice, token)
+    csrf.check_csrf(request({"Referer": "http://airflow.example:8080/batchtasks/ui/tasks"}), alice, token)
 
 
 @pytest.mark.parametrize(
@@ -70,37 +70,37 @@ def test_a_token_is_accepted_for_its_user_from_this_origin() -> None:
 )
 def test_other_origins_are_refused(headers: dict[str, str], problem: str) -> None:
     alice = User("alice")
-    with pytest.raises(security.CsrfRejected, match=problem):
-        security.check_csrf(request(headers), alice, security.csrf_token(alice))
+    with pytest.raises(csrf.CsrfRejected, match=problem):
+        csrf.check_csrf(request(headers), alice, csrf.csrf_token(alice))
 
 
 def test_the_forwarded_host_of_a_reverse_proxy_counts() -> None:
     alice = User("alice")
     proxied = request({"Origin": "https://airflow.corp", "X-Forwarded-Host": "airflow.corp"})
-    security.check_csrf(proxied, alice, security.csrf_token(alice))
+    csrf.check_csrf(proxied, alice, csrf.csrf_token(alice))
 
 
 def test_a_token_of_another_user_a_tampered_or_an_old_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     alice, bob = User("alice"), User("bob")
     same_origin = request({"Origin": "http://airflow.example:8080"})
-    token = security.csrf_token(alice)
+    token = csrf.csrf_token(alice)
     stamp, mac = token.split(".")
     tampered = f"{stamp}.{mac[:-1]}{'1' if mac[-1] == '0' else '0'}"  # always differs from the real mac
-    for bad in (security.csrf_token(bob), tampered, f"{int(stamp) + 1}.{mac}", "", "x.y", mac):
-        with pytest.raises(security.CsrfRejected, match="expired or was not issued to you"):
-            security.check_csrf(same_origin, alice, bad)
-    later = time.time() + security.CSRF_MAX_AGE + 5
-    monkeypatch.setattr(security.time, "time", lambda: later)
-    with pytest.raises(security.CsrfRejected):
-        security.check_csrf(same_origin, alice, token)
+    for bad in (csrf.csrf_token(bob), tampered, f"{int(stamp) + 1}.{mac}", "", "x.y", mac):
+        with pytest.raises(csrf.CsrfRejected, match="expired or was not issued to you"):
+            csrf.check_csrf(same_origin, alice, bad)
+    later = time.time() + csrf.CSRF_MAX_AGE + 5
+    monkeypatch.setattr(csrf.time, "time", lambda: later)
+    with pytest.raises(csrf.CsrfRejected):
+        csrf.check_csrf(same_origin, alice, token)
 
 
 def test_tokens_depend_on_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     alice = User("alice")
-    token = security.csrf_token(alice)
+    token = csrf.csrf_token(alice)
     monkeypatch.setenv("AIRFLOW__API__SECRET_KEY", "another-server")
-    with pytest.raises(security.CsrfRejected):
-        security.check_csrf(request({"Origin": "http://airflow.example:8080"}), alice, token)
+    with pytest.raises(csrf.CsrfRejected):
+        csrf.check_csrf(request({"Origin": "http://airflow.example:8080"}), alice, token)
 
 
 # ----------------------------------------------------------------------------- return addresses

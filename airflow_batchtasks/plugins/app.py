@@ -1,4 +1,8 @@
-"""The FastAPI app the plugin mounts at ``/batchtasks`` on Airflow's API server.
+"""The FastAPI app the plugin mounts at ``/batchtasks`` on Airflow's API server: the one place that
+assembles the REST API (``plugins/api``, at ``/api/v1``) and the pages (``plugins/views``, at ``/ui``).
+
+Neither half imports this module or the other's app: the pages call the API's route
+functions (the same authorization), the API knows nothing of the pages.
 
 It is built on first request (:class:`LazyApp`), not at import: the plugin is
 imported by every Airflow component (scheduler, workers, dag-processor), and
@@ -14,7 +18,7 @@ give 401 (no credentials) and 403 (not allowed). OpenAPI is served at
 Guards around every route: request bodies over ``[batchtasks] max_request_mb``
 get 413 before they are read (:mod:`~airflow_batchtasks.plugins.http_guards`),
 and a write authenticated by the session cookie must come from this origin or
-carry the pages' CSRF token (:func:`~airflow_batchtasks.plugins.views.security.cookie_write_guard`).
+carry the pages' CSRF token (:func:`~airflow_batchtasks.plugins.csrf.cookie_write_guard`).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ def create_app() -> FastAPI:
     from airflow_batchtasks import config
     from airflow_batchtasks.orchestration import instances
     from airflow_batchtasks.plugins.api.routes import bulk, cron, definitions, files, orchestrations, runs, tasks
-    from airflow_batchtasks.plugins.views import security
+    from airflow_batchtasks.plugins import csrf
 
     app = FastAPI(
         title="Batch Tasks API",
@@ -49,8 +53,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    # before any route: a cookie-authenticated write must come from this origin (views.security)
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(security.cookie_write_guard)])
+    # before any route: a cookie-authenticated write must come from this origin (plugins.csrf)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(csrf.cookie_write_guard)])
     for module in (tasks, runs, bulk, files, definitions, orchestrations, cron):
         api.include_router(module.router)
 
