@@ -27,7 +27,10 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 _MARKER = "\x00btBind{}Mk\x00"
 MARKER_RE = re.compile("\x00btBind(\\d+)Mk\x00")
@@ -274,7 +277,7 @@ def argument_used(render: Callable[..., Any], template: Any, context: Mapping[st
     return None
 
 
-def refuse_arguments(operator: Any, template: Any, key: str, context: Any, jinja_env: Any, what: str) -> None:
+def refuse_arguments(operator: Any, template: Any, key: str, context: Context, jinja_env: Any, what: str) -> None:
     """Fail the step (not retried) when ``template`` of field ``key`` uses a run argument.
 
     :param what: what an argument would choose there, for the message ("where the query comes from")

@@ -8,10 +8,13 @@ so does the argument binder (its defaults may use the dates).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 
-def fill_run_dates(context: Any) -> None:
+def fill_run_dates(context: Context) -> None:
     """Give ``ds``/``ds_nodash``/``logical_date`` a value from ``run_after`` when the run has no logical date."""
     if context.get("ds"):
         return

@@ -9,7 +9,7 @@ cannot be tied to a name (a YAML syntax error, say) are gathered on one DAG,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, BaseOperator
 
@@ -18,6 +18,9 @@ from airflow_batchtasks.dag_factory.schedules import EPOCH
 from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.definitions.errors import DefinitionError
 from airflow_batchtasks.naming import ERRORS_DAG_ID, INVALID_TAG, ORCHESTRATION_TAG, TAG
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 
 class DefinitionErrorOperator(BaseOperator):
@@ -29,7 +32,7 @@ class DefinitionErrorOperator(BaseOperator):
         super().__init__(retries=0, **kwargs)
         self.errors = errors
 
-    def execute(self, context: Any) -> None:
+    def execute(self, context: Context) -> None:
         from airflow_batchtasks.compat import AirflowFailException
 
         raise AirflowFailException("invalid definition:\n" + "\n".join(self.errors))

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from airflow_batchtasks.storage.paths import staging_dir
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ class SentLog:
         self.keys: list[str] = self._read()
 
     @classmethod
-    def for_try(cls, context: Any, dag_id: str, retries: int) -> SentLog:
+    def for_try(cls, context: Context, dag_id: str, retries: int) -> SentLog:
         ti = context["ti"]
         max_tries = getattr(ti, "max_tries", None)
         first_try = (max_tries - retries + 1) if isinstance(max_tries, int) and max_tries >= retries else 1

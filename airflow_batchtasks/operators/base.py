@@ -12,7 +12,7 @@ error is not retried.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
@@ -20,6 +20,9 @@ from airflow_batchtasks.arguments.run_dates import fill_run_dates
 from airflow_batchtasks.definitions.masking import register_secrets
 from airflow_batchtasks.operators.step_failure import recorded
 from airflow_batchtasks.storage.paths import staging_dir
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 
 class BatchStepOperator(BaseOperator):
@@ -39,16 +42,16 @@ class BatchStepOperator(BaseOperator):
                 setattr(cls, name, recorded(cls.__dict__[name]))
 
     @recorded
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         fill_run_dates(context)
         register_run_secrets(context)
         super().render_template_fields(context, jinja_env)
 
-    def staging(self, context: Any, step: str) -> ObjectStoragePath:
+    def staging(self, context: Context, step: str) -> ObjectStoragePath:
         return staging_dir(self.dag_id, context["run_id"], step)
 
 
-def register_run_secrets(context: Any) -> None:
+def register_run_secrets(context: Context) -> None:
     """Run arguments named like secrets (``db_password=...``) are told to Airflow's masker before any step
     renders or logs them: a bound SQL argument or a quoted shell word is still the value in the task log."""
     conf = getattr(context.get("dag_run"), "conf", None) or {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_batchtasks.arguments.binding import ArgBinder, ArgumentTemplateError, first_argument_at
 from airflow_batchtasks.compat import AirflowFailException
@@ -37,8 +37,11 @@ from airflow_batchtasks.transports.destinations import (
     put_file,
 )
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
-def argument_folder(render: Any, template: str, rendered: str, context: Any, jinja_env: Any) -> str | None:
+
+def argument_folder(render: Any, template: str, rendered: str, context: Context, jinja_env: Any) -> str | None:
     """The folder a destination path names before run arguments come in: the path rendered with every run
     argument as a marker, up to the first one, cut after its last ``/``. Without any run argument the
     rendered path is the definition's own (Variables, dates...) and names itself. ``None`` when an
@@ -76,7 +79,7 @@ class DeliverOperator(BatchStepOperator):
         # kept apart from the templated field: the check compares each rendered path with its template
         self.path_templates = [d["path"] for d in destinations]
 
-    def execute(self, context: Any) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         files: list[dict[str, Any]] = context["ti"].xcom_pull(task_ids="package") or []
         run_id = context["run_id"]
         # PathEscapes is an AirflowFailException: an escaping path fails the step without retry

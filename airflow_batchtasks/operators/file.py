@@ -13,7 +13,7 @@ arrives before the retry, which is what the task's ``retries`` are for.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.formats.transcode import (
@@ -26,6 +26,9 @@ from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.storage.paths import check_file_name
 from airflow_batchtasks.transports.base import FileReader, matching_files, split_pattern
 from airflow_batchtasks.transports.registry import reader_for
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 REFORMATS = {"csv": reformat_delimited, "tsv": reformat_delimited, "pipe": reformat_delimited, "text": reformat_text}
 
@@ -60,7 +63,7 @@ class FileExtractOperator(BatchStepOperator):
         self.output_format = output_format
         self.output_name = output_name
 
-    def execute(self, context: Any) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         path = self.location["path"]
         try:
             split_pattern(path)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
 from airflow.providers.http.hooks.http import HttpHook
@@ -41,6 +41,9 @@ from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import mark_partial
 from airflow_batchtasks.operators.step_failure import permanent_client_error
 from airflow_batchtasks.storage.paths import check_file_name
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 BEARER_EXTRA = "bearer_token"
 MULTI_STATUS = 207
@@ -113,7 +116,7 @@ class HttpCallOperator(BatchStepOperator):
         self.keep_response = keep_response
         self.output_name = output_name
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render the other fields as usual, and ``endpoint`` with every run argument URL-encoded."""
         template, self.endpoint = self.endpoint, ""
         super().render_template_fields(context, jinja_env)
@@ -124,7 +127,7 @@ class HttpCallOperator(BatchStepOperator):
         except ArgumentTemplateError as exc:
             raise AirflowFailException(f"source.endpoint: {exc}") from exc
 
-    def execute(self, context: Any) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         hook = BatchHttpHook(method=self.method, http_conn_id=self.conn_id)
         check_stays_on_host(hook, self.endpoint)
         request: dict[str, Any] = {}
@@ -163,7 +166,7 @@ class HttpCallOperator(BatchStepOperator):
             mark_partial(context, self.log, reason)
         return files
 
-    def _keep(self, context: Any, response: Any) -> tuple[list[dict[str, Any]], bytes]:
+    def _keep(self, context: Context, response: Any) -> tuple[list[dict[str, Any]], bytes]:
         """Stream the body to staging; return the output file and the body (or its start, if huge)."""
         try:
             name = check_file_name(self.output_name or "")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow_batchtasks.compat import AirflowException, AirflowSkipException
@@ -35,6 +35,9 @@ from airflow_batchtasks.notify.mail import (
 from airflow_batchtasks.notify.sent import SentLog
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.step_failure import read_failure
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 FAILED = {"failed", "upstream_failed"}
 
@@ -61,7 +64,7 @@ class NotifyOperator(BatchStepOperator):
         self.on_failure = on_failure
         self.encoding = encoding
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         states = self._step_states(context)
         failed_steps = sorted(t for t, s in states.items() if s == "failed")
         if any(s in FAILED for s in states.values()):
@@ -90,12 +93,12 @@ class NotifyOperator(BatchStepOperator):
         return self._send(target.get("conn_id") or "smtp_default", to, cc, subject, message, report, attachments,
                           sent)
 
-    def _step_states(self, context: Any) -> dict[str, str]:
+    def _step_states(self, context: Context) -> dict[str, str]:
         run_id = context["run_id"]
         found = context["ti"].get_task_states(dag_id=self.dag_id, run_ids=[run_id])
         return {t: str(s) for t, s in (found.get(run_id) or {}).items() if t != self.task_id and s is not None}
 
-    def _failure(self, context: Any, task_id: str) -> dict[str, Any]:
+    def _failure(self, context: Context, task_id: str) -> dict[str, Any]:
         record = read_failure(self.dag_id, context["run_id"], task_id) or {
             "task_id": task_id,
             "error": "no details were recorded (the step was killed, timed out or failed before it started); "
@@ -108,7 +111,7 @@ class NotifyOperator(BatchStepOperator):
         record["log_url"] = f"{base}/dags/{self.dag_id}/runs/{quote(context['run_id'])}/tasks/{task_id}{try_part}"
         return record
 
-    def _files(self, context: Any) -> list[dict[str, Any]]:
+    def _files(self, context: Context) -> list[dict[str, Any]]:
         """The delivered files, else those packaged (a run that failed while delivering)."""
         ti = context["ti"]
         for step in ("deliver", "package"):

@@ -18,7 +18,7 @@ import inspect
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import BaseOperator
@@ -43,6 +43,9 @@ from airflow_batchtasks.orchestration.status import (
     step_view,
     summarize,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 #: A wait for ``starts_after`` this short is slept in place rather than deferred: a deferral costs
 #: more than it saves, and Airflow 3.3 may fail a deferred task that resumes before the executor has
@@ -99,14 +102,14 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
         self.first_task_id = first_task_id or self.task_id
 
     # ------------------------------------------------------------------ entry points
-    def execute(self, context: Any) -> None:
+    def execute(self, context: Context) -> None:
         self._decide_and_go(context)
 
-    def resume_after_wait(self, context: Any, event: Any = None) -> None:
+    def resume_after_wait(self, context: Context, event: Any = None) -> None:
         """Back from the ``starts_after`` wait: decide again (the time limit may have passed meanwhile)."""
         self._decide_and_go(context, waited=True)
 
-    def execute_complete(self, context: Any, event: Any) -> None:
+    def execute_complete(self, context: Context, event: Any) -> None:
         """The task run ended: SUCCESS, PARTIAL (a task of it said so) or FAILED."""
         _, data = event
         run_id = data["run_ids"][0]
@@ -122,7 +125,7 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
             self._record(context, SUCCESS, f"task run `{run_id}` succeeded", **extra)
 
     # ------------------------------------------------------------------ steps of a step
-    def _decide_and_go(self, context: Any, waited: bool = False) -> None:
+    def _decide_and_go(self, context: Context, waited: bool = False) -> None:
         clock = self._clock(context)
         parent = self._parent(context)
         decision = decide(self.rules, self.limits, parent, clock.now(), clock.start)
@@ -144,7 +147,7 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
             self.defer(trigger=DateTimeTrigger(moment=real), method_name="resume_after_wait")
         self._launch(context, f"waited for starts_after; {decision.reason}" if waited else decision.reason)
 
-    def _launch(self, context: Any, why: str) -> None:
+    def _launch(self, context: Context, why: str) -> None:
         # Cancelling fails the DAG run, and Airflow then stops this task instance and never starts
         # the next ones. This check closes the gaps: a step already past its decision when the
         # cancel came, or (Airflow 3.1) one the scheduler still started after it.
@@ -161,7 +164,7 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
         super().execute(context)  # raises DagRunTriggerException: the task runner triggers and defers
 
     # ------------------------------------------------------------------ helpers
-    def _clock(self, context: Any) -> Clock:
+    def _clock(self, context: Context) -> Clock:
         from airflow_batchtasks.compat import AirflowFailException
 
         dag_run = context["dag_run"]
@@ -177,7 +180,7 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
             self.log.info("TEST CLOCK: instance started %s, now %s (x%g)", clock.start, now, clock.speed)
         return clock
 
-    def _clock_anchor(self, context: Any, run_start: datetime) -> datetime:
+    def _clock_anchor(self, context: Context, run_start: datetime) -> datetime:
         """The real instant the test clock read its start: the first step's first look at it."""
         ti = context["ti"]
         anchor = ti.xcom_pull(task_ids=self.first_task_id, key=ANCHOR_KEY)
@@ -189,7 +192,7 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
         ti.xcom_push(key=ANCHOR_KEY, value=now.isoformat())
         return now
 
-    def _parent(self, context: Any) -> Parent | None:
+    def _parent(self, context: Context) -> Parent | None:
         if self.parent_task_id is None:
             return None
         ti = context["ti"]
@@ -227,7 +230,7 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
             )
         return None
 
-    def _record(self, context: Any, status: str, reason: str, **extra: Any) -> dict[str, Any]:
+    def _record(self, context: Context, status: str, reason: str, **extra: Any) -> dict[str, Any]:
         now = datetime.now(timezone.utc)
         value = {
             "step": self.rules.step,
@@ -241,7 +244,7 @@ class OrchestrationStepOperator(TriggerDagRunOperator):
         self.log.info("step %s `%s`: %s -- %s", self.rules.step, self.rules.task, status, reason)
         return value
 
-    def _stop(self, context: Any, status: str, reason: str, **extra: Any) -> None:
+    def _stop(self, context: Context, status: str, reason: str, **extra: Any) -> None:
         """Record the outcome, then end the step as skipped (not started) or failed."""
         from airflow_batchtasks.compat import AirflowFailException, AirflowSkipException
 
@@ -302,7 +305,7 @@ class OrchestrationReportOperator(BaseOperator):
         self.orchestration = orchestration
         self.steps = steps
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         from airflow_batchtasks.compat import AirflowFailException
 
         ti = context["ti"]

@@ -12,13 +12,16 @@ import shutil
 import time
 import zipfile
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.formats.gpg import GPG_SUFFIX, GpgSpec, encryptor
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.storage.paths import check_file_name, storage_path
 from airflow_batchtasks.storage.records import CHUNK, md5_of
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 
 class PackageOperator(BatchStepOperator):
@@ -43,7 +46,7 @@ class PackageOperator(BatchStepOperator):
         self.skip_empty_zip = skip_empty_zip
         self.gpg = gpg
 
-    def execute(self, context: Any) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         # the step before: `process` when the task has a processing script, else `extract`
         previous = "process" if "process" in self.upstream_task_ids else "extract"
         files: list[dict[str, Any]] = context["ti"].xcom_pull(task_ids=previous) or []
@@ -61,7 +64,7 @@ class PackageOperator(BatchStepOperator):
             packaged.append({**item, "size": size, "md5": md5})
         return packaged
 
-    def _encrypt(self, context: Any, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _encrypt(self, context: Context, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
         folder = self.staging(context, "package")
         folder.mkdir(parents=True, exist_ok=True)
         encrypted = []
@@ -74,7 +77,7 @@ class PackageOperator(BatchStepOperator):
                 encrypted.append({**item, "name": name, "url": str(target), "encrypted": True})
         return encrypted
 
-    def _zip(self, context: Any, files: list[dict[str, Any]], rows: int | None) -> dict[str, Any]:
+    def _zip(self, context: Context, files: list[dict[str, Any]], rows: int | None) -> dict[str, Any]:
         try:
             name = check_file_name(self.zip_name or "")
         except ValueError as exc:

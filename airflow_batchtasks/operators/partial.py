@@ -15,13 +15,16 @@ an ``http`` call answered with 207 Multi-Status or a JSON body whose
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 PARTIAL_XCOM_KEY = "partial"
 PARTIAL_EXIT_CODE = 3
 
 
-def mark_partial(context: Any, log: logging.Logger, reason: str) -> dict[str, Any]:
+def mark_partial(context: Context, log: logging.Logger, reason: str) -> dict[str, Any]:
     """Record on the running task instance that this step ended PARTIAL; return what was recorded."""
     value = {"partial": True, "reason": reason}
     log.warning("PARTIAL: %s", reason)

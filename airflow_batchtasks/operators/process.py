@@ -34,7 +34,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow_batchtasks import config
 from airflow_batchtasks.arguments.binding import refuse_arguments
@@ -47,6 +47,9 @@ from airflow_batchtasks.scripts.source import ScriptSourceError, materialize
 from airflow_batchtasks.scripts.venvs import ensure_venv
 from airflow_batchtasks.storage.paths import check_file_name, storage_path
 from airflow_batchtasks.storage.records import CHUNK, md5_of
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 READ_SIZE = 64 * 1024
 
@@ -97,13 +100,13 @@ class ProcessOperator(BatchStepOperator):
         self.description = description
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render as usual, after checking that no run argument chooses a package or where the code comes from."""
         refuse_arguments(self, self.requirements, "processing.requirements", context, jinja_env, "a package to install")
         refuse_arguments(self, self.location, "processing.from", context, jinja_env, "where the script comes from")
         super().render_template_fields(context, jinja_env)
 
-    def execute(self, context: Any) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         upstream: list[dict[str, Any]] = []
         if self.input_step:
             upstream = context["ti"].xcom_pull(task_ids=self.input_step) or []
@@ -216,7 +219,7 @@ class ProcessOperator(BatchStepOperator):
             outputs.append({**by_path.get(path, {}), "name": path.name, "path": path})
         return outputs
 
-    def _stage(self, context: Any, out: dict[str, Any]) -> dict[str, Any]:
+    def _stage(self, context: Context, out: dict[str, Any]) -> dict[str, Any]:
         path: Path = out["path"]
         try:
             name = check_file_name(path.name)

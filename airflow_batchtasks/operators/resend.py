@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
@@ -38,6 +38,9 @@ from airflow_batchtasks.transports.destinations import (
     put_file,
     rendered_destinations,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 
 def current_destinations(task: str) -> list[dict[str, Any]]:
@@ -60,7 +63,7 @@ class ResendOperator(BaseOperator):
     template_fields: Sequence[str] = ()
     ui_color = "#d4e9f5"
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any]:
         request_id = str((context["dag_run"].conf or {}).get("request") or "")
         conf = resends.take(request_id) if request_id else None
         missing = [k for k in CONF_KEYS if k not in (conf or {})]

@@ -9,7 +9,7 @@ the portable one (arrow-odbc, COPY, or ``fetchmany`` into ``csv.writer``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
@@ -21,6 +21,9 @@ from airflow_batchtasks.sql.params import ParamBinder, QueryParamError, named_va
 from airflow_batchtasks.sql.rewrite import strip_unsupported_statements
 from airflow_batchtasks.storage.paths import check_file_name
 from airflow_batchtasks.transports.locations import LocationError, fetch_text
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 
 class SqlExtractOperator(BatchStepOperator):
@@ -68,7 +71,7 @@ class SqlExtractOperator(BatchStepOperator):
         self._bound_sql: str | None = None
         self._binder: ParamBinder | None = None
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render as usual, then render ``query`` again with run arguments as bind markers.
 
         ``self.query`` ends up with ``?`` where arguments go (what the UI's rendered
@@ -94,7 +97,7 @@ class SqlExtractOperator(BatchStepOperator):
             raise AirflowFailException(f"source.query: {exc}") from exc
         self._bound_sql, self._binder = rendered, binder
 
-    def execute(self, context: Any) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         try:
             name = check_file_name(self.output_name)
         except ValueError as exc:

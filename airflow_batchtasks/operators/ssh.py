@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import selectors
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_batchtasks.arguments.binding import ArgumentTemplateError, refuse_arguments
 from airflow_batchtasks.arguments.shell_words import ShellBinder
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.scripts.log_lines import LineLogger, Redactor
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 READ_SIZE = 32 * 1024
 
@@ -50,7 +53,7 @@ class SshCommandOperator(BatchStepOperator):
         self.command_from = command_from
         self._client: Any = None
 
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render the other fields as usual; the command (or the text ``command_from`` points at) with quoting.
 
         So the UI's "Rendered Template" shows the command that ran, quotes included, as for ``query_from``.
@@ -69,7 +72,7 @@ class SshCommandOperator(BatchStepOperator):
         if template is not None:
             self.command = self._render_quoted(template, context, jinja_env or self.get_template_env())
 
-    def _render_quoted(self, template: str, context: Any, jinja_env: Any) -> str:
+    def _render_quoted(self, template: str, context: Context, jinja_env: Any) -> str:
         binder = ShellBinder()
         env = binder.environment(jinja_env)
         field = "source.command" if self.command_from is None else "source.command_from"
@@ -78,7 +81,7 @@ class SshCommandOperator(BatchStepOperator):
         except ArgumentTemplateError as exc:
             raise AirflowFailException(f"{field}: {exc}") from exc
 
-    def execute(self, context: Any) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow.providers.ssh.hooks.ssh import SSHHook
 
         command = self.command or ""

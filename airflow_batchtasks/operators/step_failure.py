@@ -21,11 +21,14 @@ import functools
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.operators.log_tail import LogTail, capturing, redact
 from airflow_batchtasks.storage.paths import safe_segment, staging_dir
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 FAILURES = "failures"
 MAX_ERROR = 8000
@@ -86,7 +89,7 @@ def failure_path(dag_id: str, run_id: str, task_id: str) -> Any:
     return staging_dir(dag_id, run_id, FAILURES) / f"{safe_segment(task_id)}.json"
 
 
-def write_failure(context: Any, task_id: str, dag_id: str, error: BaseException, lines: list[str]) -> None:
+def write_failure(context: Context, task_id: str, dag_id: str, error: BaseException, lines: list[str]) -> None:
     ti = context.get("ti")
     record = {
         "task_id": task_id,
@@ -150,7 +153,7 @@ def recorded(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _tail_for_try(operator: Any, context: Any) -> LogTail:
+def _tail_for_try(operator: Any, context: Context) -> LogTail:
     """One tail per try: ``dag.test()`` reuses the operator object for the next try, a tail must not."""
     try_number = getattr((context or {}).get("ti"), "try_number", None)
     kept = operator.__dict__.get("_step_tail")
@@ -160,7 +163,7 @@ def _tail_for_try(operator: Any, context: Any) -> LogTail:
     return kept[1]
 
 
-def _save(operator: Any, context: Any, error: BaseException, tail: LogTail) -> None:
+def _save(operator: Any, context: Context, error: BaseException, tail: LogTail) -> None:
     """Write the failure record; a problem doing so is logged, never allowed to hide the step's own error."""
     if not context or "run_id" not in context:
         return

@@ -41,8 +41,8 @@ def create_app() -> FastAPI:
 
     from airflow_batchtasks import config
     from airflow_batchtasks.orchestration import instances
-    from airflow_batchtasks.plugins.api.routes import bulk, cron, definitions, files, orchestrations, runs, tasks
     from airflow_batchtasks.plugins import csrf
+    from airflow_batchtasks.plugins.api.routes import bulk, cron, definitions, files, orchestrations, runs, tasks
 
     app = FastAPI(
         title="Batch Tasks API",

@@ -27,10 +27,13 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow_batchtasks.scripts.log_lines import Redactor
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 PREFIX = "BATCHTASK_"
 # What a script may inherit from the worker: locale, time zone, temp folder, proxies and CA bundles.
@@ -72,7 +75,7 @@ def metadata_env(
     description: str,
     project: str | None,
     owners: str,
-    context: Any,
+    context: Context,
     work_dir: str,
     inputs: list[str],
 ) -> dict[str, str]:

@@ -23,7 +23,10 @@ import io
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 DEFAULT_ENTRYPOINT = "main.py"
 
@@ -51,7 +54,7 @@ def materialize(
     inline: str | None = None,
     location: dict[str, Any] | None = None,
     entrypoint: str | None = None,
-    context: Any = None,
+    context: Context = None,
 ) -> Path:
     """Put the script's code into the empty folder ``dest``; return the file to run."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -79,7 +82,7 @@ def materialize(
     raise ScriptSourceError("processing needs one of `script`, `inline` or `from`")
 
 
-def _from_location(dest: Path, location: dict[str, Any], entrypoint: str | None, context: Any) -> Path:
+def _from_location(dest: Path, location: dict[str, Any], entrypoint: str | None, context: Context) -> Path:
     from airflow_batchtasks.transports import locations
 
     if entrypoint:

@@ -25,10 +25,13 @@ import json
 import logging
 import posixpath
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow_batchtasks.storage.paths import PathEscapes, archive_root, archive_segment
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 # A query or script, not a data file: refuse anything bigger rather than exhaust the worker's memory.
 MAX_BYTES = 16 * 1024 * 1024
@@ -50,12 +53,12 @@ def describe(location: dict[str, Any]) -> str:
     return f"{location['type']} {conn}{target}{ref}"
 
 
-def fetch_text(location: dict[str, Any], context: Any, log: logging.Logger | None = None) -> str:
+def fetch_text(location: dict[str, Any], context: Context, log: logging.Logger | None = None) -> str:
     """The text at ``location`` (UTF-8, a leading byte-order mark dropped), from the cache if unreachable."""
     return fetch_bytes(location, context, log).decode("utf-8-sig")
 
 
-def fetch_bytes(location: dict[str, Any], context: Any, log: logging.Logger | None = None) -> bytes:
+def fetch_bytes(location: dict[str, Any], context: Context, log: logging.Logger | None = None) -> bytes:
     """The bytes at ``location``; see the module doc for the types and the cache."""
     log = log or _log
     try:
@@ -155,14 +158,14 @@ def _fetch_url(url: str, conn_id: str | None, token_header: str) -> bytes:
 # -- cache ------------------------------------------------------------------------------------------
 
 
-def _cache_file(location: dict[str, Any], context: Any) -> Any:
+def _cache_file(location: dict[str, Any], context: Context) -> Any:
     identity = {k: location.get(k) for k in ("type", "conn_id", "path", "url", "ref")}
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
     dag_id = context["ti"].dag_id
     return archive_root() / "_cache" / archive_segment(dag_id) / digest
 
 
-def _read_cache(location: dict[str, Any], context: Any) -> tuple[bytes, str] | None:
+def _read_cache(location: dict[str, Any], context: Context) -> tuple[bytes, str] | None:
     path = _cache_file(location, context)
     meta = path.parent / (path.name + ".json")
     if not path.exists():
@@ -171,7 +174,7 @@ def _read_cache(location: dict[str, Any], context: Any) -> tuple[bytes, str] | N
     return path.read_bytes(), fetched_at
 
 
-def _write_cache(location: dict[str, Any], context: Any, data: bytes) -> None:
+def _write_cache(location: dict[str, Any], context: Context, data: bytes) -> None:
     """Write through temporary names so a concurrent reader never sees half a copy."""
     path = _cache_file(location, context)
     path.parent.mkdir(parents=True, exist_ok=True)
