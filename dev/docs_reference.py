@@ -398,10 +398,8 @@ def definitions_page() -> str:
 
 def openapi() -> dict[str, Any]:
     """The plugin app's OpenAPI document (the one place the generator builds the app)."""
-    try:
-        from airflow_batchtasks.plugins.app import create_app
-    except ImportError:  # before the app moved out of plugins.api
-        from airflow_batchtasks.plugins.api.app import create_app
+    from airflow_batchtasks.plugins.app import create_app
+
     return create_app().openapi()
 
 
