@@ -101,7 +101,10 @@ for v in "${versions[@]}"; do
     fi
     echo "=== Airflow $v: $("$venv/bin/python" -c 'import airflow; print(airflow.__version__)')"
     # The Airflow CLI of the e2e harness is the venv's own (dev/airflow_runner.py uses sys.executable's env).
+    # The committed reference pages are generated from the locked versions (FastAPI's OpenAPI differs between
+    # releases): dev/test.sh checks them; here they would only compare two FastAPI versions.
     if (cd "$repo_root" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+            --deselect "tests/unit/test_docs.py::test_generated_reference_is_current" \
             tests/unit tests/e2e/test_sql_slice_e2e.py "${pytest_args[@]}"); then
         result[$v]=passed
     else
