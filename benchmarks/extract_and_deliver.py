@@ -9,7 +9,7 @@ measures, round-robin so that a busy neighbour slows every path alike:
 Extract (the same ``select *`` for every path, CSV with header):
 
 * ``psql \\copy (...) to file csv header``: the reference;
-* ours, ODBC connection: arrow-odbc + vectorised CSV (``sql_extract.extract``, as the extract step runs it);
+* ours, ODBC connection: arrow-odbc + vectorised CSV (``sql.extract.extract``, as the extract step runs it);
 * the same arrow-odbc reader with nothing written (``odbc_arrow.open_reader``): the driver's floor;
 * ours, postgres connection: ``COPY ... TO STDOUT``;
 * the portable path on the ODBC connection (pyodbc ``fetchmany`` + ``csv.writer``);

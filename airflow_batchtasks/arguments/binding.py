@@ -6,7 +6,7 @@ While such a template renders, every run argument is a :class:`Bound`: it
 prints as a unique marker and keeps its value aside. After rendering, the
 caller replaces each marker by a safe form of the value (a SQL bind
 placeholder, one quoted shell word, a URL-encoded segment: see
-``sql_params``, ``shell_words`` and ``http``).
+``sql.params``, ``arguments.shell_words`` and ``operators.http``).
 
 Everything a template author writes in the ordinary way keeps the argument
 bound: ``params.x``, ``params['x']``, ``params.get('x')``, ``params.x.value``

@@ -2,7 +2,7 @@
 
 ``command: "export.sh {{ params.day }}"`` with a run argument ``x; rm -rf ~``
 must run ``export.sh`` with that text as its one argument. The command is
-rendered with every run argument as a marker (``run_args``); this module then
+rendered with every run argument as a marker (``arguments.binding``); this module then
 reads the rendered line the way a POSIX shell tokenizes it and replaces each
 marker by the value quoted for the place it is in:
 

@@ -7,7 +7,7 @@ run stays successful (``DagRun`` ignores teardowns unless
 ``on_failure_fail_dagrun``). The outcome comes from the states of the run's
 other tasks (through the Task SDK, no DB access); the failing step's error and
 log excerpt from the failure record it wrote (``step_failure``). A retry sends only the
-messages an earlier try did not get through (``notify_sent``).
+messages an earlier try did not get through (``notify.sent``).
 
 Subject and message are rendered when sending, not as template fields, because
 they may use what is only known then: ``status``, ``status_text``, ``task``,

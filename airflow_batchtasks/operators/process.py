@@ -7,7 +7,7 @@ How a script is run (the README documents it for users):
   the staged input files are downloaded into it, passed as ``sys.argv[1:]``,
   and new files are written beside them; it is deleted afterwards;
 - with ``BATCHTASK_*`` environment variables and nothing else of the worker's
-  environment (``script_env``), connection secrets only on opt-in;
+  environment (``scripts.env``), connection secrets only on opt-in;
 - its stdout and stderr go to the task log line by line, as they are printed;
 - run arguments may not choose its code: ``requirements`` and ``from`` that use ``params`` or
   ``dag_run.conf`` fail the step (a package or a URL picked by whoever triggers the run would be

@@ -2,7 +2,7 @@
 
 The operator renders the query (``query`` or ``query_from``, run arguments as
 bind parameters, statements ODBC cannot take removed) and leaves the rows to
-``sql_extract``, which picks the fastest path that writes the exact bytes of
+``sql.extract``, which picks the fastest path that writes the exact bytes of
 the portable one (arrow-odbc, COPY, or ``fetchmany`` into ``csv.writer``).
 """
 

@@ -10,7 +10,7 @@ Three sources, as in the definition's ``processing`` block:
 - ``inline``: the code itself, written as ``entrypoint`` (default ``main.py``) inside the
   run's script folder; an ``entrypoint`` that leaves that folder (``../..``) is refused.
 - ``from``: a :class:`~airflow_batchtasks.definitions.models.Location`
-  (sftp, ftp, smb, url, git, local) read through ``operators.locations``:
+  (sftp, ftp, smb, url, git, local) read through ``transports.locations``:
   the script's text, or with ``entrypoint`` a zip archive of the package.
 
 The code is always copied next to the run (never executed in place) so a

@@ -1,4 +1,4 @@
-"""Fast path of the ODBC extract: arrow-odbc fetches column batches, ``arrow_csv`` writes them.
+"""Fast path of the ODBC extract: arrow-odbc fetches column batches, ``formats.arrow_csv`` writes them.
 
 Why: pyodbc builds one Python object per value and ``csv.writer`` reads each
 back, about 8x the time ``psql \\copy`` takes. arrow-odbc binds column buffers

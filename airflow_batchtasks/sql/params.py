@@ -3,7 +3,7 @@
 A query template such as ``where region = '{{ params.region }}'`` would let a
 run argument like ``EU' or 1=1 --`` rewrite the query. Instead, while the
 query is rendered, every run argument (``params`` and ``dag_run.conf``, however
-the template reaches it: see ``run_args``) renders as a unique marker;
+the template reaches it: see :mod:`airflow_batchtasks.arguments.binding`) renders as a unique marker;
 afterwards each marker, together with the quotes the author put around it, is
 replaced by the driver's placeholder and its value is passed to
 ``cursor.execute`` separately. Lists become one placeholder per item
@@ -25,7 +25,7 @@ from airflow_batchtasks.arguments.binding import ArgBinder, ArgumentTemplateErro
 # literal ('x_M') is refused, since the result would silently change the query's meaning.
 _MARKER_RE = re.compile("'\x00btBind(\\d+)Mk\x00'|(?<!')\x00btBind(\\d+)Mk\x00(?!')")
 
-#: Raised for every argument that cannot be bound (``run_args`` raises the same class).
+#: Raised for every argument that cannot be bound (``arguments.binding`` raises the same class).
 QueryParamError = ArgumentTemplateError
 
 
