@@ -209,7 +209,6 @@ def _fail_run(run: DagRun, session: Session) -> None:
     """Mark a DAG run failed as Airflow's PATCH dagRun endpoint does (running tasks failed, the rest skipped)."""
     from airflow.models.dagbag import DBDagBag
 
-
     dag = DBDagBag().get_dag_for_run(run, session=session)
     if dag is None:
         raise Conflict(f"DAG `{run.dag_id}` of run `{run.run_id}` is not serialized: cannot set its state")
