@@ -17,8 +17,7 @@ from airflow_batchtasks import config
 from airflow_batchtasks.arguments.binding import refuse_arguments
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
-from airflow_batchtasks.sql.params import ParamBinder, QueryParamError, named_values
-from airflow_batchtasks.sql.rewrite import strip_unsupported_statements
+from airflow_batchtasks.sql.params import ParamBinder, QueryParamError, named_values, prepare_query
 from airflow_batchtasks.storage.paths import check_file_name
 from airflow_batchtasks.transports.locations import LocationError, fetch_text
 
@@ -85,13 +84,12 @@ class SqlExtractOperator(BatchStepOperator):
                 template = fetch_text(self.query_from, context, self.log)
             except LocationError as exc:
                 raise AirflowException(f"source.query_from: {exc}") from exc
-        template, removed = strip_unsupported_statements(template or "")
-        if removed:
-            self.log.info("Removed from the query (one ODBC statement cannot run them): %s", " | ".join(removed))
-        binder = ParamBinder()
         try:
-            env = binder.environment(jinja_env or self.get_template_env())
-            rendered = self.render_template(template, binder.context(context), env)
+            binder, rendered, removed = prepare_query(
+                template or "", context, jinja_env or self.get_template_env(), self.render_template,
+            )
+            if removed:
+                self.log.info("Removed from the query (one ODBC statement cannot run them): %s", " | ".join(removed))
             self.query, _ = binder.finish(rendered, "qmark")
         except QueryParamError as exc:
             raise AirflowFailException(f"source.query: {exc}") from exc

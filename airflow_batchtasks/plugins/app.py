@@ -42,7 +42,16 @@ def create_app() -> FastAPI:
     from airflow_batchtasks import config
     from airflow_batchtasks.orchestration import instances
     from airflow_batchtasks.plugins import csrf
-    from airflow_batchtasks.plugins.api.routes import bulk, cron, definitions, files, orchestrations, runs, tasks
+    from airflow_batchtasks.plugins.api.routes import (
+        bulk,
+        cron,
+        definitions,
+        files,
+        orchestrations,
+        pickers,
+        runs,
+        tasks,
+    )
 
     app = FastAPI(
         title="Batch Tasks API",
@@ -55,7 +64,7 @@ def create_app() -> FastAPI:
     )
     # before any route: a cookie-authenticated write must come from this origin (plugins.csrf)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(csrf.cookie_write_guard)])
-    for module in (tasks, runs, bulk, files, definitions, orchestrations, cron):
+    for module in (tasks, runs, bulk, files, definitions, orchestrations, cron, pickers):
         api.include_router(module.router)
 
     @api.get("/openapi.json", include_in_schema=False, dependencies=[Depends(get_user)])

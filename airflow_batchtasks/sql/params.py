@@ -42,6 +42,12 @@ class ParamBinder(ArgBinder):
 
     def finish(self, rendered: str, paramstyle: str) -> tuple[str, list[Any]]:
         """Replace markers (and quotes around them) with placeholders; return SQL and ordered values."""
+        sql, bound = self.bind(rendered, paramstyle)
+        return sql, [value for _, _, value in bound]
+
+    def bind(self, rendered: str, paramstyle: str) -> tuple[str, list[tuple[str, str, Any]]]:
+        """:meth:`finish`, with each value's placeholder and the argument it comes from (what a preview shows):
+        ``[(placeholder, name, value)]`` in the order the driver takes them; list items are ``name[i]``."""
         leftover = _MARKER_RE.sub("", rendered)
         inside = re.search("\x00btBind(\\d+)Mk\x00", leftover)
         if inside:
@@ -51,21 +57,24 @@ class ParamBinder(ArgBinder):
                 "e.g. like '%' || {{ params.x }} || '%'"
             )
         self.check_leftovers(leftover)
-        ordered: list[Any] = []
+        ordered: list[tuple[str, str, Any]] = []
         if not _MARKER_RE.search(rendered):
             return rendered, ordered
         if paramstyle in ("format", "pyformat"):
             rendered = rendered.replace("%", "%%")
 
         def placeholder(match: re.Match[str]) -> str:
-            value = self.values[int(match.group(1) or match.group(2))]
-            items = list(value) if isinstance(value, (list, tuple)) else [value]
+            index = int(match.group(1) or match.group(2))
+            value, name = self.values[index], self.names[index]
+            many = isinstance(value, (list, tuple))
+            items = list(value) if many else [value]
             if not items:
                 raise QueryParamError("an empty list cannot be bound as SQL parameters")
             marks = []
-            for item in items:
-                ordered.append(item)
-                marks.append(_placeholder(paramstyle, len(ordered)))
+            for i, item in enumerate(items):
+                mark = _placeholder(paramstyle, len(ordered) + 1)
+                ordered.append((mark, f"{name}[{i}]" if many else name, item))
+                marks.append(mark)
             return ", ".join(marks)
 
         return _MARKER_RE.sub(placeholder, rendered), ordered
@@ -93,3 +102,24 @@ def named_values(values: list[Any], paramstyle: str) -> list[Any] | dict[str, An
     if paramstyle == "named":
         return {f"p{i + 1}": v for i, v in enumerate(values)}
     return values
+
+
+def prepare_query(
+    template: str, context: Any, jinja_env: Any, render: Any = None,
+) -> tuple[ParamBinder, str, list[str]]:
+    """What the extract step does to a query before it runs: remove ``USE``/``GO``
+    (:func:`~airflow_batchtasks.sql.rewrite.strip_unsupported_statements`), then render it with run arguments
+    as markers. Returns the binder, the rendered text (give both to :meth:`ParamBinder.bind` or ``finish``
+    with a paramstyle) and the removed statements. Nothing is executed.
+
+    :param render: the operator's ``render_template(template, context, env)``; default: the environment's own
+        ``from_string(...).render(context)`` (what a preview outside a run uses)
+    """
+    from airflow_batchtasks.sql.rewrite import strip_unsupported_statements
+
+    template, removed = strip_unsupported_statements(template or "")
+    binder = ParamBinder()
+    env = binder.environment(jinja_env)
+    bound = binder.context(context)
+    rendered = render(template, bound, env) if render is not None else env.from_string(template).render(bound)
+    return binder, rendered, removed

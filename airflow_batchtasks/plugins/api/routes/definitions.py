@@ -24,10 +24,12 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, model_validator
 
 from airflow_batchtasks import config
+from airflow_batchtasks.definitions.catalog import Catalog
 from airflow_batchtasks.definitions.code_features import CodeFeature, added_features, exposed_connections
 from airflow_batchtasks.naming import project_dag_id
 from airflow_batchtasks.plugins.api.deps import GetUserDep, forbid_unless
-from airflow_batchtasks.plugins.data import audit, catalog_cache
+from airflow_batchtasks.plugins.api.routes.tasks import PreviewOptions, QueryPreview
+from airflow_batchtasks.plugins.data import audit, catalog_cache, query_preview
 from airflow_batchtasks.plugins.data import definitions_store as store
 from airflow_batchtasks.plugins.data.access import (
     MissingRight,
@@ -36,6 +38,7 @@ from airflow_batchtasks.plugins.data.access import (
     is_authorized,
     readable_dag_ids,
 )
+from airflow_batchtasks.plugins.data.errors import Conflict
 from airflow_batchtasks.plugins.data.models import Definition
 
 router = APIRouter(tags=["Definitions"])
@@ -161,6 +164,34 @@ def validate(body: DefinitionBody, user: GetUserDep) -> Validation:
     return Validation(valid=not errors, errors=errors)
 
 
+class PreviewBody(PreviewOptions):
+    """An unsaved task definition (YAML text or JSON object) and the run to preview its query for."""
+
+    yaml: str | None = Field(None, description="the definition as YAML text")
+    definition: dict[str, Any] | None = Field(None, description="the definition as a JSON object")
+
+    @model_validator(mode="after")
+    def _one(self) -> PreviewBody:
+        if (self.yaml is None) == (self.definition is None):
+            raise ValueError("give either `yaml` or `definition`")
+        return self
+
+
+@router.post("/definitions/query-preview", response_model=QueryPreview)
+def preview_query(body: PreviewBody, user: GetUserDep) -> QueryPreview:
+    """The query of an unsaved task definition as it would run (the editor's preview); nothing is executed.
+
+    Needs what validating it needs: read on the task's DAG when the task exists (any caller who may read
+    every DAG otherwise, as ``/definitions/validate``).
+    """
+    content = body.yaml if body.yaml is not None else (body.definition or {})
+    doc = store.single_document(store.document_text(content), "<body>")
+    _require(user, "GET", doc.data["kind"], doc.data["name"])
+    task = query_preview.unsaved_task(content)
+    return QueryPreview(**query_preview.preview(task, args=body.args, params=body.params, date=body.date,
+                                                paramstyle=body.paramstyle))
+
+
 @router.get("/definitions/{kind}/{name}", response_model=Definition)
 def get_definition(kind: str, name: str, user: GetUserDep) -> Definition:
     _require(user, "GET", kind, name)
@@ -177,11 +208,45 @@ def replace_definition(kind: str, name: str, body: DefinitionBody, user: GetUser
         return store.update(kind, name, body.content)
 
 
+def task_users(name: str, catalog: Catalog | None = None) -> list[str]:
+    """What still runs task ``name`` besides its own DAG: orchestration steps, and its project's series
+    (the ``project__<name>`` DAG runs the project's enabled tasks when the project runs in series or has a
+    schedule)."""
+    catalog = catalog or catalog_cache.get_catalog()
+    users = [
+        f"orchestration `{orch}` (step {i + 1})"
+        for orch, entry in sorted(catalog.orchestrations.items())
+        for i, step in enumerate(entry.model.steps)
+        if step.task == name
+    ]
+    task = catalog.tasks.get(name)
+    project = catalog.projects.get(task.model.project or "") if task is not None else None
+    if task is not None and project is not None and task.model.enabled and (
+        project.model.run_in_series or project.model.schedule
+    ):
+        users.append(f"the series of project `{project.model.name}` (DAG `{project_dag_id(project.model.name)}`)")
+    return users
+
+
+def check_unused(name: str) -> None:
+    """409 naming what still uses task ``name`` (a delete would leave it running a task that is gone)."""
+    users = task_users(name)
+    if users:
+        raise Conflict(
+            f"task `{name}` is still used by {'; '.join(users)}: remove it from there first"
+            + (" (disable the task to take it out of its project's series)" if "series" in users[-1] else "")
+        )
+
+
 @router.delete("/definitions/{kind}/{name}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_definition(kind: str, name: str, user: GetUserDep) -> Response:
-    """Remove the definition from its file (422 if something still uses it, e.g. a project's tasks)."""
+    """Remove the definition from its file: 409 while an orchestration or a project series uses the task,
+    422 if the change would break something else (e.g. a project that tasks still name)."""
     _require(user, "PUT", kind, name)
     with audit.audited(user, "definition_delete", name if kind != "project" else None, kind=kind, name=name):
+        if kind == "task":
+            store.find(kind, name)  # 404 first for an unknown task
+            check_unused(name)
         store.delete(kind, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from airflow_batchtasks.plugins.api.deps import DagReader, GetUserDep, RunCreator, SessionDep, StepEditor
 from airflow_batchtasks.plugins.api.routes.common import when
-from airflow_batchtasks.plugins.data import actions, audit, tasks
+from airflow_batchtasks.plugins.data import actions, audit, query_preview, tasks
 from airflow_batchtasks.plugins.data.access import readable_dag_ids
 from airflow_batchtasks.plugins.data.errors import Invalid
 from airflow_batchtasks.plugins.data.models import RunInfo, TaskDetail, TaskList
@@ -98,3 +98,34 @@ def cancel_retry(name: str, user: StepEditor, session: SessionDep) -> RunInfo:
         run = actions.cancel_retry(session, name, user)
         entry.run_id = run.run_id
     return run
+
+
+class PreviewOptions(BaseModel):
+    """The run a query preview is for: arguments (``args`` or ``params``) and the run's date."""
+
+    args: str | None = Field(None, description='space-separated key=value, e.g. "region=EU day=2026-11-20"')
+    params: dict[str, Any] | None = Field(None, description="run arguments as JSON (instead of args)")
+    date: str | None = Field(None, description="the run's logical date, YYYY-MM-DD (default: today, UTC)")
+    paramstyle: str = Field("qmark", description="placeholders: qmark (?, default), format, pyformat, numeric, named")
+
+    model_config = {"extra": "forbid"}
+
+
+class QueryPreview(BaseModel):
+    query: str | None = Field(description="the SQL as it will be sent, run arguments as placeholders "
+                              "(null when it is fetched from `query_from`, see `note`)")
+    removed: list[str] = Field(description="statements removed before it runs (`USE <db>`, `GO`)")
+    parameters: list[dict[str, Any]] = Field(
+        description="bound values in placeholder order: {placeholder, name, value}; secret-like names masked")
+    paramstyle: str
+    date: str
+    note: str | None = None
+
+
+@router.post("/tasks/{name}/query-preview", response_model=QueryPreview)
+def preview_query(name: str, user: DagReader, body: PreviewOptions | None = None) -> QueryPreview:
+    """The saved task's query as it will run for ``date`` and the run arguments; nothing is executed."""
+    body = body or PreviewOptions()
+    task = query_preview.saved_task(name)
+    return QueryPreview(**query_preview.preview(task, args=body.args, params=body.params, date=body.date,
+                                                paramstyle=body.paramstyle))
