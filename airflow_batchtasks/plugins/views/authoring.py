@@ -1,0 +1,214 @@
+"""New / Edit pages of definitions (task, project, orchestration): a form and a YAML tab over one document.
+
+The page is a shell: it embeds the definition's YAML text (masked, as ``GET
+/definitions/{kind}/{name}`` gives it; a starter for a new one) and the JSON
+Schema, and ``static/authoring.js`` does the rest in the browser through the
+REST API the pages share with every client: live validation (``POST
+/definitions/validate``), Save (``POST /definitions`` or ``PUT
+/definitions/{kind}/{name}``, CSRF token in the ``X-CSRF-Token`` header), the
+pickers (``/pickers/...``) and the cron helper (``/cron/describe``). So the
+rights are the API's: reading needs what ``GET /definitions/{kind}/{name}``
+needs; writing needs DAG edit on the DAGs the definition makes and a writable
+folder (``[batchtasks] definitions_writable``); otherwise the page shows the
+definition read-only and says why. :func:`may_author` lets other pages show
+their New / Edit links only to users allowed to use them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio.from_thread
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import pass_context
+
+from airflow_batchtasks import config
+from airflow_batchtasks.definitions.models import KINDS
+from airflow_batchtasks.definitions.schema import definition_schema
+from airflow_batchtasks.plugins.api.routes import definitions as definitions_api
+from airflow_batchtasks.plugins.data import runs
+from airflow_batchtasks.plugins.data.access import is_authorized, readable_dag_ids
+from airflow_batchtasks.plugins.views import security
+from airflow_batchtasks.plugins.views.render import airflow_path, render, templates
+from airflow_batchtasks.plugins.views.security import PageUser
+
+router = APIRouter()
+
+#: What a new definition starts from (the form fills in the rest; comments show the YAML tab keeps them).
+STARTERS = {
+    "task": (
+        "# A batch task: a source, an output file, where it goes.\n"
+        "kind: task\n"
+        "name: new_task\n"
+        "description: \"\"\n"
+        "enabled: true\n"
+        "source:\n"
+        "  type: sql\n"
+        "  conn_id: \"\"\n"
+        "  query: select 1\n"
+        "output:\n"
+        "  name: \"new_task_{{ ds_nodash }}.csv\"\n"
+        "destinations: []\n"
+    ),
+    "project": (
+        "# A project groups tasks: shared owners, parameters and schedule.\n"
+        "kind: project\n"
+        "name: new_project\n"
+        "description: \"\"\n"
+        "owners: []\n"
+        "run_in_series: false\n"
+    ),
+    "orchestration": (
+        "# An orchestration runs tasks one after another.\n"
+        "kind: orchestration\n"
+        "name: new_orchestration\n"
+        "description: \"\"\n"
+        "active: true\n"
+        "steps:\n"
+        "  - task: \"\"\n"
+    ),
+}
+KIND_TITLES = {"task": "task", "project": "project", "orchestration": "orchestration"}
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise HTTPException(404, f"unknown kind `{kind}`: expected one of {', '.join(KINDS)}")
+    return kind
+
+
+def may_create(user: BaseUser) -> bool:
+    """What ``POST /definitions`` asks before parsing: the user may edit at least one DAG."""
+    return readable_dag_ids(user, "PUT") != set()
+
+
+def may_edit(user: BaseUser, kind: str, name: str) -> bool:
+    """What ``PUT /definitions/{kind}/{name}`` asks: DAG edit on every DAG the definition makes."""
+    return is_authorized(user, "PUT", definitions_api.dag_ids(kind, name))
+
+
+def _parse_seconds() -> int | None:
+    """How often the dag-processor re-reads the loader file, when the setting is readable."""
+    from airflow.configuration import conf
+
+    try:
+        return conf.getint("dag_processor", "min_file_process_interval", fallback=30)
+    except Exception:  # noqa: BLE001 - a malformed setting is no reason to fail the page
+        return None
+
+
+# ----------------------------------------------------------------------------- links on other pages
+
+
+async def _user_of(request: Request) -> BaseUser:
+    return await get_user(request, None, await bearer_scheme(request))
+
+
+def _request_user(request: Request) -> BaseUser | None:
+    """The page's user (the same resolution as ``PageUser``), once per request."""
+    cached = getattr(request.state, "batchtasks_author_user", False)
+    if cached is not False:
+        return cached
+    try:
+        user: BaseUser | None = anyio.from_thread.run(_user_of, request)
+    except Exception:  # noqa: BLE001 - not in a worker thread, or no session: show no authoring link
+        user = None
+    request.state.batchtasks_author_user = user
+    return user
+
+
+@pass_context
+def may_author(context: Any, kind: str, name: str | None = None) -> bool:
+    """Whether the page's user may use New (``name`` None) or Edit of ``kind``/``name`` (Jinja global).
+
+    The API's own checks, so a link is shown only where the save would be accepted; false when
+    the folder is read-only (the pages would only show the definition).
+    """
+    request: Request = context["request"]
+    if not config.definitions_writable():
+        return False
+    user = _request_user(request)
+    if user is None:
+        return False
+    key = ("batchtasks_author", kind, name)
+    memo: dict[Any, bool] = request.state.__dict__.setdefault("batchtasks_author_memo", {})
+    if key not in memo:
+        try:
+            memo[key] = may_create(user) if name is None else may_edit(user, kind, name)
+        except Exception:  # noqa: BLE001 - e.g. a project missing from the catalog
+            memo[key] = False
+    return memo[key]
+
+
+templates.env.globals["may_author"] = may_author
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+def _line_offset(text: str, line: int) -> int:
+    """Lines of the file before the first line of ``text`` (validation errors name lines of the file)."""
+    if line <= 1:
+        return 0
+    for number, content in enumerate(text.splitlines(), start=1):
+        if content.strip() and not content.lstrip().startswith("#"):
+            return max(line - number, 0)
+    return 0
+
+
+def _page(request: Request, user: BaseUser, kind: str, name: str | None, text: str, writable: bool,
+          reason: str | None, file: str | None, line: int = 1) -> HTMLResponse:
+    root = security.ui_root(request)
+    data = {
+        "kind": kind,
+        "name": name,
+        "mode": "edit" if name else "new",
+        "yaml": text,
+        "writable": writable,
+        "schema": definition_schema(),
+        "api": root.removesuffix("/ui") + "/api/v1",
+        "ui": root,
+        "airflow_dags": airflow_path(runs.dag_url("x")).removesuffix("x"),
+        "line_offset": _line_offset(text, line),
+        "parse_seconds": _parse_seconds(),
+        "task_link": f"{root}/tasks/",
+        "orchestration_link": f"{root}/orchestrations/",
+    }
+    title = f"{'Edit' if name else 'New'} {KIND_TITLES[kind]}" + (f" {name}" if name else "")
+    return render(request, "authoring.html", user, kind=kind, name=name, title=title, writable=writable,
+                  reason=reason, file=file, data_json=json.dumps(data), yaml_text=text,
+                  nav="orch" if kind == "orchestration" else "all")
+
+
+def _read_only_reason(allowed: bool) -> str | None:
+    if not config.definitions_writable():
+        return ("Definitions are read-only on this Airflow: `[batchtasks] definitions_writable` is false, "
+                "so they are changed in the definitions folder (e.g. through its git repository), not here.")
+    if not allowed:
+        return "You may read this definition but not change it: that needs DAG edit on the DAGs it makes."
+    return None
+
+
+@router.get("/definitions/new/{kind}", name="definition_new", response_class=HTMLResponse)
+def new_definition(request: Request, kind: str, user: PageUser) -> HTMLResponse:
+    """A form and a YAML tab for a new definition of ``kind``, starting from a small example."""
+    kind = _kind(kind)
+    allowed = may_create(user)
+    if not allowed and config.definitions_writable():
+        raise HTTPException(403, "creating definitions needs DAG edit")
+    reason = _read_only_reason(allowed)
+    return _page(request, user, kind, None, STARTERS[kind], reason is None, reason, None)
+
+
+@router.get("/definitions/edit/{kind}/{name}", name="definition_edit", response_class=HTMLResponse)
+def edit_definition(request: Request, kind: str, name: str, user: PageUser) -> HTMLResponse:
+    """The definition as ``GET /definitions/{kind}/{name}`` gives it (secrets masked), to change and save."""
+    kind = _kind(kind)
+    definition = definitions_api.get_definition(kind, name, user)  # the API's read check; 404 if unknown
+    reason = _read_only_reason(may_edit(user, kind, name))
+    return _page(request, user, kind, name, definition.yaml, reason is None, reason, definition.file,
+                 definition.line)
