@@ -220,3 +220,48 @@
     if (cron) { setUpCron(cron); }
   });
 })();
+
+/* ---- actions (Task Details): the reschedule form describes its cron expression as it is typed ---- */
+(function () {
+  "use strict";
+
+  function setUpReschedule(form) {
+    var cron = form.querySelector("input[name=cron]");
+    var tz = form.querySelector("input[name=timezone]");
+    var out = form.querySelector("[aria-live]");
+    var modes = form.querySelectorAll("input[name=mode]");
+    var url = form.getAttribute("data-describe");
+    var pending = null;
+    if (!cron || !out || !url) { return; }
+
+    function manual() {
+      var chosen = form.querySelector("input[name=mode]:checked");
+      return chosen && chosen.value === "manual";
+    }
+
+    function describe() {
+      cron.disabled = manual();
+      if (manual()) { out.textContent = "Manual only: runs when someone starts it."; return; }
+      if (!cron.value.trim()) { out.textContent = "Give a cron expression."; return; }
+      var query = "?expr=" + encodeURIComponent(cron.value.trim()) + "&tz=" + encodeURIComponent(tz.value.trim() || "UTC") + "&count=3";
+      fetch(url + query, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+        .then(function (r) {
+          if (!r.ok) { out.textContent = r.body.detail || "Invalid expression."; cron.setAttribute("aria-invalid", "true"); return; }
+          cron.removeAttribute("aria-invalid");
+          out.textContent = r.body.description + " (" + r.body.timezone + "). Next: " + (r.body.next || []).join(", ");
+        })
+        .catch(function () { /* the server checks it again on submit */ });
+    }
+
+    function later() { window.clearTimeout(pending); pending = window.setTimeout(describe, 250); }
+    cron.addEventListener("input", later);
+    if (tz) { tz.addEventListener("change", later); }
+    Array.prototype.forEach.call(modes, function (m) { m.addEventListener("change", describe); });
+    cron.disabled = manual();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-reschedule]").forEach(setUpReschedule);
+  });
+})();

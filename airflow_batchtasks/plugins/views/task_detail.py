@@ -11,23 +11,29 @@ a flash message (post/redirect/get), so reloading never repeats an action.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import yaml
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from airflow_batchtasks import config
 from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.plugins.api.deps import SessionDep
 from airflow_batchtasks.plugins.api.routes import bulk as bulk_api
+from airflow_batchtasks.plugins.api.routes import cron as cron_api
 from airflow_batchtasks.plugins.api.routes import definitions as definitions_api
 from airflow_batchtasks.plugins.api.routes import files as files_api
 from airflow_batchtasks.plugins.api.routes import runs as runs_api
 from airflow_batchtasks.plugins.api.routes import tasks as tasks_api
 from airflow_batchtasks.plugins.api.routes.common import when
-from airflow_batchtasks.plugins.data import actions, audit, files, runs, tasks
+from airflow_batchtasks.plugins.data import actions, audit, files, pickers, runs, tasks
+from airflow_batchtasks.plugins.data import definitions_store as store
 from airflow_batchtasks.plugins.data.access import DagAccessEntity
-from airflow_batchtasks.plugins.data.errors import DataError
+from airflow_batchtasks.plugins.data.errors import DataError, Invalid
 from airflow_batchtasks.plugins.data.models import FileList, RunList
 from airflow_batchtasks.plugins.data.status import RUN_STATUSES
 from airflow_batchtasks.plugins.views import security
@@ -67,6 +73,14 @@ def _permissions(user: Any, name: str) -> dict[str, bool]:
     }
 
 
+def read_only_reason() -> str | None:
+    """Why definitions cannot be changed from these pages (None when they can)."""
+    if config.definitions_writable():
+        return None
+    return ("Definitions are read-only here: [batchtasks] definitions_writable is false, so this task is changed "
+            "in its YAML file in the definitions folder, not from these pages.")
+
+
 @router.get("/tasks/{name}", name="task_detail", response_class=HTMLResponse)
 def task_detail(
     request: Request, name: str, user: PageUser, session: SessionDep,
@@ -75,6 +89,14 @@ def task_detail(
     runs_offset: Annotated[int, Query(ge=0)] = 0, files_offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
     """The task's page; ``run_status``/``from_date``/``to_date`` filter its run history as the runs API does."""
+    return _page(request, name, user, session, run_status, from_date, to_date, runs_offset, files_offset)
+
+
+def _page(
+    request: Request, name: str, user: Any, session: Any, run_status: str | None = None,
+    from_date: str | None = None, to_date: str | None = None, runs_offset: int = 0, files_offset: int = 0,
+    preview: dict[str, Any] | None = None,
+) -> HTMLResponse:
     require(user, "GET", name)
     require(user, "GET", name, DagAccessEntity.RUN)
     detail = tasks.get_task(session, name)
@@ -104,7 +126,20 @@ def task_detail(
         runs=run_page, files=file_page, run_error=run_error, run_statuses=RUN_STATUSES,
         run_filters={"run_status": run_status, "from_date": from_date, "to_date": to_date},
         can=_permissions(user, name), active=active, runs_page=RUNS_PAGE, files_page=FILES_PAGE,
+        read_only=read_only_reason(), used_by=definitions_api.task_users(name) if definition is not None else [],
+        edit_url=f"{security.ui_root(request)}/definitions/edit/task/{quote(name, safe='')}",
+        timezones=pickers.timezones(), preview=preview or {},
+        schedule_form=_schedule_form(data),
     )
+
+
+def _schedule_form(data: dict[str, Any]) -> dict[str, str]:
+    """The reschedule form's current values: ``manual`` or ``cron`` with its expression, and the time zone."""
+    schedule = data.get("schedule")
+    tz = str(data.get("timezone") or "UTC")
+    if isinstance(schedule, str) and schedule.strip().lower() not in ("", "none"):
+        return {"mode": "cron", "cron": schedule, "timezone": tz}
+    return {"mode": "manual", "cron": "", "timezone": tz}
 
 
 @router.get("/tasks/{name}/runs/{run_id}", name="run_detail", response_class=HTMLResponse)
@@ -160,16 +195,163 @@ def cancel_retry(request: Request, name: str, user: ActionUser, session: Session
 def set_enabled(
     request: Request, name: str, user: ActionUser, session: SessionDep, enabled: Annotated[bool, Form()],
 ) -> RedirectResponse:
-    """Enable (unpause) or disable (pause) the task's DAG in Airflow; needs DAG edit, as Airflow's own switch."""
+    """Enable or disable the task: ``enabled`` written in its definition when the folder is writable (through
+    the definitions API's replace: same checks, comments kept), so the YAML, the DAG and the project series
+    agree, and the DAG unpaused or paused in Airflow as Airflow's own switch does. Read-only folder: only the
+    pause switch. Needs DAG edit."""
     require(user, "PUT", name)
     target = _task_page(request, name)
+    writable = read_only_reason() is None
 
-    def toggle() -> bool:
-        with audit.audited(user, "enable" if enabled else "disable", name):
-            return actions.set_enabled(session, name, enabled)
+    def toggle() -> tuple[bool, bool]:
+        with audit.audited(user, "enable" if enabled else "disable", name, definition=writable):
+            wrote = False
+            if writable and store.find("task", name).doc.data.get("enabled", True) is not enabled:
+                write_keys(name, user, {"enabled": "true" if enabled else "false"})
+                wrote = True
+            return wrote, actions.set_enabled(session, name, enabled)
 
-    word = "enabled" if enabled else "disabled (paused in Airflow)"
-    return _done(request, target, toggle, lambda changed: f"Task {word}." if changed else f"Task was already {word}.")
+    def said(result: tuple[bool, bool]) -> str:
+        wrote, changed = result
+        word = "enabled" if enabled else "disabled"
+        parts = [f"Task {word}" if wrote or changed else f"Task was already {word}"]
+        if wrote:
+            parts.append(f"`enabled: {str(enabled).lower()}` written in its definition (Airflow applies it at its "
+                         "next parse)")
+        parts.append(("unpaused" if enabled else "paused") + " in Airflow" if changed
+                     else ("already unpaused" if enabled else "already paused") + " in Airflow")
+        if not writable:
+            parts.append("the definition is read-only here, so only the pause switch changed")
+        return "; ".join(parts) + "."
+
+    return _done(request, target, toggle, said)
+
+
+# ----------------------------------------------------------------------------- definition edits
+
+
+_TOP_KEY = r"^{key}[ \t]*:"
+
+
+def set_top_keys(text: str, changes: dict[str, str]) -> str:
+    """``text`` (one YAML document) with top-level keys set to ``changes`` (values as YAML text), comments and
+    the other keys kept as written. A key that is absent is added after ``name``. When the text cannot be
+    edited line by line (flow style), the document is dumped again from its data (comments lost); either way
+    the result is checked to mean exactly the document with the changes."""
+    wanted = dict(yaml.safe_load(text) or {})
+    wanted.update({k: yaml.safe_load(v) for k, v in changes.items()})
+    lines = text.splitlines(keepends=True)
+    for key, value in changes.items():
+        pattern = re.compile(_TOP_KEY.format(key=re.escape(key)))
+        at = next((i for i, line in enumerate(lines) if pattern.match(line)), None)
+        if at is None:
+            after = next((i for i, line in enumerate(lines) if re.match(r"^name[ \t]*:", line)), None)
+            if after is None:
+                break
+            lines.insert(after + 1, f"{key}: {value}\n")
+            continue
+        match = re.match(r"^([^:]*:[ \t]*)([^#\r\n]*?)([ \t]+#[^\r\n]*)?(\r?\n)?$", lines[at])
+        if match is None:
+            break
+        end = at + 1
+        if not match.group(2).strip() or match.group(2).strip()[0] in "|>&!":
+            # a block value (`schedule:` then an indented mapping): it goes with the key
+            while end < len(lines) and (lines[end][:1] in (" ", "\t") or not lines[end].strip()):
+                end += 1
+            while end > at + 1 and not lines[end - 1].strip():
+                end -= 1
+        lines[at:end] = [f"{key}: {value}{match.group(3) or ''}{match.group(4) or chr(10)}"]
+    edited = "".join(lines)
+    try:
+        if yaml.safe_load(edited) == wanted:
+            return edited
+    except yaml.YAMLError:
+        pass
+    return yaml.safe_dump(wanted, sort_keys=False, allow_unicode=True)
+
+
+def write_keys(name: str, user: Any, changes: dict[str, str]) -> Any:
+    """Set top-level keys of task ``name``'s definition through ``PUT /definitions/task/{name}``'s own code.
+
+    The text edited is the one a viewer sees (secrets ``***``); the store keeps the stored secrets for them.
+    """
+    shown = definitions_api.get_definition("task", name, user)
+    body = definitions_api.DefinitionBody(yaml=set_top_keys(shown.yaml, changes))
+    return definitions_api.replace_definition("task", name, body, user)
+
+
+@router.post("/tasks/{name}/reschedule", name="reschedule_task")
+def reschedule_task(
+    request: Request, name: str, user: ActionUser, mode: Annotated[str, Form()],
+    cron: Annotated[str, Form()] = "", timezone: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Change the schedule in place: manual (``schedule: none``) or a cron expression in a time zone, checked
+    as ``/cron/describe`` checks it, written through the definitions API's replace (comments kept)."""
+    require(user, "PUT", name)
+    target = _task_page(request, name)
+    keep = {"form": "reschedule", "mode": mode, "cron": cron, "timezone": timezone}
+    cron, timezone = cron.strip(), timezone.strip()
+
+    def change() -> str:
+        with audit.audited(user, "reschedule", name, schedule=cron if mode == "cron" else "none",
+                           timezone=timezone or None):
+            if mode not in ("manual", "cron"):
+                raise Invalid("schedule: choose manual or cron")
+            if timezone and timezone not in pickers.timezones():
+                raise Invalid(f"timezone: `{timezone}` is not an IANA time zone")
+            current = store.find("task", name)
+            changes: dict[str, str] = {}
+            if mode == "cron":
+                if not cron:
+                    raise Invalid("schedule: give a cron expression, or choose manual")
+                described = cron_api.describe(user, cron, timezone or current.model.timezone or "UTC", 1)
+                changes["schedule"] = json.dumps(cron)
+            else:
+                described = None
+                changes["schedule"] = "none"
+            if timezone and timezone != (current.model.timezone or "UTC"):
+                changes["timezone"] = json.dumps(timezone)
+            write_keys(name, user, changes)
+        said = f"{described['description']} ({timezone or current.model.timezone or 'UTC'})" if described \
+            else "manual only (no schedule)"
+        return f"Rescheduled: {said}. Airflow applies it at its next parse of the definitions."
+
+    return _done(request, target, change, lambda text: text, **keep)
+
+
+@router.post("/tasks/{name}/delete", name="delete_task")
+def delete_task(
+    request: Request, name: str, user: ActionUser, confirm: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Delete the task's definition (the API's delete: refused while an orchestration or its project's series
+    uses it); the confirmation is the task's name typed again."""
+    require(user, "PUT", name)
+    target = _task_page(request, name)
+    if confirm.strip() != name:
+        return back(request, target, "error", f"Type the task's name `{name}` to confirm the deletion.",
+                    form="delete")
+    try:
+        definitions_api.delete_definition("task", name, user)
+    except DataError as exc:
+        return back(request, target, "error", str(exc), form="delete")
+    return back(request, f"{security.ui_root(request)}/tasks", "ok",
+                f"Task {name} deleted from its definition file. Its DAG leaves Airflow at the next parse.")
+
+
+@router.post("/tasks/{name}/query-preview", name="preview_query", response_class=HTMLResponse)
+def preview_query(
+    request: Request, name: str, user: ActionUser, session: SessionDep,
+    preview_date: Annotated[str, Form()] = "", preview_args: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """The task's page with its query as it will run for the date and arguments given (nothing is executed)."""
+    require(user, "GET", name)
+    body = tasks_api.PreviewOptions(args=preview_args.strip() or None, date=preview_date.strip() or None)
+    shown: dict[str, Any] = {"date": preview_date, "args": masking.mask_args(preview_args.strip())}
+    try:
+        shown["result"] = tasks_api.preview_query(name, user, body).model_dump()
+    except DataError as exc:
+        shown["error"] = masking.mask_message(str(exc), masking.args_secrets(preview_args))
+    return _page(request, name, user, session, preview=shown)
 
 
 @router.post("/tasks/{name}/duplicate", name="duplicate_task")
