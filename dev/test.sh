@@ -15,6 +15,11 @@ cd "$repo_root"
 # chromium: the browser the UI tests drive through Playwright (`playwright install` cannot download here);
 # redis-server: the Celery broker of the multi-worker e2e test.
 apt_packages=(openssh-server postgresql odbc-postgresql unixodbc gnupg sqlite3 libsqliteodbc samba chromium redis-server)
+# nodejs + npm: build the pages' YAML editor bundle (ui/editor, checked below). Only when no npm is on PATH:
+# a Node from elsewhere (e.g. NodeSource's nodejs, which bundles npm) conflicts with Debian's npm package.
+if ! command -v npm >/dev/null 2>&1; then
+    apt_packages+=(nodejs npm)
+fi
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then
@@ -62,6 +67,12 @@ else
 fi
 
 "${uv[@]}" sync --frozen
+# The pages' YAML editor (airflow_batchtasks/plugins/static/editor.js + editor.css) is built by esbuild from
+# ui/editor and committed, so neither wheels nor users need Node. Rebuild it from the locked npm packages
+# and fail if the committed files differ: an editor source change without a rebuild, a hand edit of the
+# bundle or a build that is not reproducible is caught here.
+(cd ui/editor && npm ci --no-audit --no-fund && npm run build)
+git diff --exit-code -- airflow_batchtasks/plugins/static/editor.js airflow_batchtasks/plugins/static/editor.css
 "${uv[@]}" run ruff check .
 "${uv[@]}" run mkdocs build --strict --site-dir "$(mktemp -d)"
 "${uv[@]}" run pytest -q "$@"

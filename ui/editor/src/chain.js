@@ -30,7 +30,7 @@ function arrow() {
 }
 
 function text(value) {
-  if (value === null || value === undefined) return "";
+  if (value === null || value === undefined || typeof value === "object") return "";
   return String(value);
 }
 
@@ -39,7 +39,8 @@ function normalise(orchestration, parse) {
   if (typeof obj === "string" && parse) {
     try { obj = parse(obj); } catch (e) { obj = null; }
   }
-  if (!obj || typeof obj !== "object" || Array.isArray(obj)) return { steps: [], timezone: "UTC", valid: false };
+  if (obj === null || obj === undefined) return { steps: [], timezone: "UTC", valid: true };
+  if (typeof obj !== "object" || Array.isArray(obj)) return { steps: [], timezone: "UTC", valid: false };
   const steps = Array.isArray(obj.steps) ? obj.steps : [];
   return {
     name: typeof obj.name === "string" ? obj.name : "",

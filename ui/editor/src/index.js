@@ -104,7 +104,7 @@ function syntaxDiagnostics(doc) {
       from = Math.max(0, Math.min(from, text.length));
       to = Math.max(from, Math.min(to, text.length));
       if (to === from && to < text.length) to = from + 1;
-      const message = String(err.message || err).split("\n")[0];
+      const message = String(err.message || err).split("\n")[0].replace(/ at line \d+, column \d+:?\s*$/, "");
       out.push({ from, to, severity: "error", message: `YAML: ${message}`, source: "yaml" });
     }
   }
