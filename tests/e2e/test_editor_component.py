@@ -307,6 +307,12 @@ def test_keyboard_leaves_the_editor_and_tab_indents(page: Page) -> None:
     # the textarea is still the form's field, kept equal to the editor
     assert _value(page) == page.evaluate("window.editor.getValue()")
     assert page.evaluate("window.changes.length") > 0
+    # read-only (a folder the server may not write): focusable and readable, not editable
+    page.evaluate("window.editor.setReadOnly(true)")
+    expect(page.locator(".cm-content")).to_have_attribute("aria-readonly", "true")
+    before = _value(page)
+    page.keyboard.type("x")
+    assert _value(page) == before
 
 
 def test_light_and_dark_follow_the_page(page: Page, tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 // window.BatchTasksEditor: the YAML editor of the Batch Tasks authoring pages.
 //
-//   mount(textarea, {schema, completions: {connections: [str], tasks: [str]}, onChange(text), label})
+//   mount(textarea, {schema, completions: {connections: [str], tasks: [str]}, onChange(text), label, readOnly})
 //     -> {getValue(), setValue(text), setDiagnostics([{line, message, severity?}]), focus(), destroy(),
-//         setCompletions({...}), setSchema(schema), view}
+//         setCompletions({...}), setSchema(schema), setReadOnly(bool), view}
+//   completions may also hold projects: [str] and timezones: [str]; connections may be
+//   [{conn_id, conn_type}] as the pickers API gives them. setValue does not call onChange.
 //   chain(container, orchestration) -> {update(orchestration), destroy()}
 //   yaml: the `yaml` package (parseDocument, parse, stringify, isMap, ...)
 //
@@ -138,6 +140,9 @@ export function mount(textarea, options = {}) {
   };
   const onChange = typeof options.onChange === "function" ? options.onChange : null;
   const theme = new Compartment();
+  const access = new Compartment();
+  const readOnlyExtensions = (on) => [EditorState.readOnly.of(!!on),
+    EditorView.contentAttributes.of({ "aria-readonly": on ? "true" : "false" })];
   let silent = 0;
   let syntaxTimer = null;
   let view = null;
@@ -180,6 +185,7 @@ export function mount(textarea, options = {}) {
       EditorView.lineWrapping,
       baseTheme,
       theme.of(pageIsDark() ? darkTheme : lightTheme),
+      access.of(readOnlyExtensions(options.readOnly || textarea.readOnly)),
       EditorView.updateListener.of((update) => {
         if (!update.docChanged) return;
         const text = update.state.doc.toString();
@@ -232,6 +238,10 @@ export function mount(textarea, options = {}) {
     },
     setCompletions(completions) { ctx.completions = { connections: [], tasks: [], ...(completions || {}) }; },
     setSchema(schema) { ctx.schema = schema || null; },
+    setReadOnly(on) {
+      textarea.readOnly = !!on;
+      view.dispatch({ effects: access.reconfigure(readOnlyExtensions(on)) });
+    },
     focus() { view.focus(); },
     destroy() {
       if (syntaxTimer) clearTimeout(syntaxTimer);
