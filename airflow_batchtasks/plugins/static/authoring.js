@@ -339,7 +339,7 @@
     list.textContent = "";
     values.forEach(function (v) { var o = document.createElement("option"); o.value = v; list.appendChild(o); });
   }
-  var connections = null;
+  var connections = null, completions = { connections: [], tasks: [] };
   var FILE_TYPES = { sftp: ["sftp", "ssh"], ftp: ["ftp", "ftps"], smb: ["samba", "smb"], local: [] };
   function sourceTypes(type) {
     if (type === "ssh") { return ["ssh", "sftp"]; }
@@ -369,11 +369,15 @@
         return [].concat(FILE_TYPES.sftp, FILE_TYPES.ftp, FILE_TYPES.smb).indexOf(c.conn_type) >= 0;
       }).map(function (c) { return c.conn_id; }));
       toggleSections();
-      if (editor && bundle.completions) { /* the editor's completion lists, when it takes updates */ }
+      if (editor && editor.setCompletions) { completions.connections = connections.map(function (c) { return c.conn_id; }); editor.setCompletions(completions); }
     });
     picker("timezones", function (body) { options("dl-timezones", body.timezones); });
     picker("projects", function (body) { options("dl-projects", (body.projects || []).map(function (p) { return p.name; })); });
-    picker("tasks", function (body) { options("dl-tasks", (body.tasks || []).map(function (t) { return t.name; })); });
+    picker("tasks", function (body) {
+      var names = (body.tasks || []).map(function (t) { return t.name; });
+      options("dl-tasks", names);
+      if (editor && editor.setCompletions) { completions.tasks = names; editor.setCompletions(completions); }
+    });
     picker("variables", function (body) { options("dl-variables", body.variables); });
   }
 

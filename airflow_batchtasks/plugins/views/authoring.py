@@ -16,7 +16,6 @@ their New / Edit links only to users allowed to use them.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import anyio.from_thread
@@ -180,7 +179,7 @@ def _page(request: Request, user: BaseUser, kind: str, name: str | None, text: s
     }
     title = f"{'Edit' if name else 'New'} {KIND_TITLES[kind]}" + (f" {name}" if name else "")
     return render(request, "authoring.html", user, kind=kind, name=name, title=title, writable=writable,
-                  reason=reason, file=file, data_json=json.dumps(data), yaml_text=text,
+                  reason=reason, file=file, data=data, yaml_text=text,
                   nav="orch" if kind == "orchestration" else "all")
 
 
