@@ -33,7 +33,7 @@ from airflow_batchtasks.plugins.api.routes.common import when
 from airflow_batchtasks.plugins.data import actions, audit, files, pickers, runs, tasks
 from airflow_batchtasks.plugins.data import definitions_store as store
 from airflow_batchtasks.plugins.data.access import DagAccessEntity
-from airflow_batchtasks.plugins.data.errors import DataError, Invalid
+from airflow_batchtasks.plugins.data.errors import DataError, Invalid, NotFound
 from airflow_batchtasks.plugins.data.models import FileList, RunList
 from airflow_batchtasks.plugins.data.status import RUN_STATUSES
 from airflow_batchtasks.plugins.views import security
@@ -206,7 +206,11 @@ def set_enabled(
     def toggle() -> tuple[bool, bool]:
         with audit.audited(user, "enable" if enabled else "disable", name, definition=writable):
             wrote = False
-            if writable and store.find("task", name).doc.data.get("enabled", True) is not enabled:
+            try:
+                written = store.find("task", name).doc.data.get("enabled", True)
+            except NotFound:  # a definition with errors cannot be edited here: the pause switch still works
+                written = enabled
+            if writable and written is not enabled:
                 write_keys(name, user, {"enabled": "true" if enabled else "false"})
                 wrote = True
             return wrote, actions.set_enabled(session, name, enabled)
