@@ -223,6 +223,15 @@ def test_schema_completion_with_the_keyboard(page: Page) -> None:
     page.keyboard.press("Enter")
     assert "  conn_id: vendor_sftp" in _value(page)
 
+    # an empty file: `kind` first, and its values
+    _set_text(page, "")
+    page.keyboard.type("ki")
+    page.keyboard.press("Control+Space")
+    assert _options(page) == ["kind"]
+    page.keyboard.press("Enter")
+    assert sorted(_options(page)) == ["orchestration", "project", "task"]
+    page.keyboard.press("Escape")
+
     _set_text(page, "kind: orchestration\nname: nightly\nsteps:\n  - task: ")
     page.keyboard.press("Control+Space")
     assert _options(page) == ["extract_sales", "send_report"]
