@@ -128,6 +128,9 @@
     formBox.querySelectorAll("[data-path]").forEach(function (input) { show(input, get(input.getAttribute("data-path"))); });
     scheduleFromDoc();
     toggleSections();
+    formBox.querySelectorAll("details[data-opt]").forEach(function (d) {  /* optional sections in use are open */
+      if (d.getAttribute("data-opt").split(" ").some(function (k) { return doc.hasIn(keyPath(k)); })) { d.open = true; }
+    });
   }
   function toggleSections() {
     formBox.querySelectorAll("[data-show]").forEach(function (el) {
@@ -491,6 +494,8 @@
       msg.id = "err-" + i;
       msg.textContent = e.message;
       input.setAttribute("aria-invalid", "true");
+      var closed = input.closest("details");
+      if (closed) { closed.open = true; }
       input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + msg.id).trim());
       var holder = input.closest(".field, td") || input.parentNode;
       holder.appendChild(msg);
