@@ -1,8 +1,9 @@
 """The code behind Airflow's own dagRun endpoints, for each supported Airflow (3.1 to 3.3).
 
-Used on the API server only (it writes Airflow's metadata database): by the
-plugin's actions and by orchestration instances; next to ``compat`` because
-both hide the differences between Airflow versions.
+Used where Airflow's metadata database may be written (the API server and the
+``airflow batchtasks orchestration`` CLI): by the plugin's actions and by
+orchestration instances; next to ``compat`` because both hide the differences
+between Airflow versions.
 
 Airflow 3.3 moved the bodies of its trigger, set-state, clear and note endpoints
 into ``api_fastapi.core_api.services.public.dag_run``; 3.1 and 3.2 inline them
@@ -94,9 +95,9 @@ def set_note(run: DagRun, text: str, user: BaseUser | None) -> None:
         else:
             patch_dag_run_note(dag_run=run, note=text, user=user)
             return
-    user_id = user.get_id() if user is not None else None
     if run.dag_run_note is None:
-        run.note = (text, user_id)
+        run.note = (text, user.get_id() if user is not None else None)
     else:
         run.dag_run_note.content = text
-        run.dag_run_note.user_id = user_id
+        if user is not None:  # an unattributed change keeps the note's author
+            run.dag_run_note.user_id = user.get_id()

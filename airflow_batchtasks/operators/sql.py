@@ -30,7 +30,7 @@ class SqlExtractOperator(BatchStepOperator):
 
     :param conn_id: Airflow connection whose hook is a DbApiHook (odbc, postgres, sqlite, ...)
     :param query: SQL text, rendered with the run's context before it runs
-    :param query_from: where to fetch the SQL text instead (a ``Location`` dict, see ``locations``);
+    :param query_from: where to fetch the SQL text instead (a ``Location`` dict, see ``transports.locations``);
         fetched while templates render, so the UI's rendered template shows the query that ran
     :param output_name: file name of the output (templated)
     :param output_format: the definition's ``output`` block (format, delimiter, quoting, terminators, encoding)

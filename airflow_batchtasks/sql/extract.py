@@ -1,9 +1,9 @@
 """Query rows into a CSV-style staging file: picks the fastest path that writes the exact same bytes.
 
-Three paths, fastest first (measurements in the README's Performance section):
+Three paths, fastest first (measurements on the performance page of the docs):
 
 * ODBC connections: arrow-odbc column batches formatted by vectorised kernels
-  (:mod:`odbc_arrow`, :mod:`arrow_csv`);
+  (:mod:`odbc_arrow`, :mod:`~airflow_batchtasks.formats.arrow_csv`);
 * ``postgres`` connections: the server's own ``COPY (query) TO STDOUT`` (:mod:`pg_copy`);
 * the portable path, for any DB-API connection and whenever a fast path says it
   cannot reproduce the format exactly: rows from the cursor into ``csv.writer``

@@ -39,7 +39,7 @@ def contained_destinations(
     templates: Sequence[str], rendered: Sequence[dict[str, Any]], folders: Sequence[str | None] | None = None
 ) -> list[dict[str, Any]]:
     """``rendered`` destinations, each path checked against its template (see ``check_destination_path``),
-    or against ``folders`` (see :func:`argument_folder`) when given.
+    or against ``folders`` (see ``operators.deliver.argument_folder``) when given.
 
     A `local` path must also lie inside ``[batchtasks] local_roots`` when that is set (``check_local_path``).
 

@@ -10,7 +10,7 @@
   its retry (as ``PATCH .../taskInstances/{task_id}``).
 
 So Airflow's UI, its REST API, its listeners and its audit log see exactly what
-they would see had the user clicked in Airflow (:mod:`.airflow_calls` holds the
+they would see had the user clicked in Airflow (:mod:`airflow_batchtasks.airflow_calls` holds the
 per-version code of those endpoints).
 """
 
