@@ -217,6 +217,36 @@ def test_reorder_orchestration_steps(admin: Page, root: Path) -> None:
     assert text.index("slow_split") < text.index("daily_sales")
 
 
+def test_new_project_and_orchestration(admin: Page, root: Path) -> None:
+    admin.goto(f"{UI}/tasks")
+    admin.get_by_role("link", name="New project").click()
+    admin.get_by_label("Name", exact=True).fill("form_project")
+    admin.get_by_label("Owners", exact=True).fill("admin, alice")
+    admin.get_by_role("checkbox", name=re.compile("in series")).check()
+    valid(admin)
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.locator("[data-saved]")).to_contain_text("Saved")
+    project = yaml.safe_load((root / "definitions" / "form_project.yaml").read_text())
+    assert (project["owners"], project["run_in_series"]) == (["admin", "alice"], True)
+
+    admin.goto(f"{UI}/orchestrations")
+    admin.get_by_role("link", name="New orchestration").click()
+    admin.get_by_label("Name", exact=True).fill("form_chain")
+    admin.locator("[data-path='steps.0.task']").fill("daily_sales")
+    admin.get_by_role("button", name="Add step").click()
+    admin.locator("[data-path='steps.1.task']").fill("slow_split")
+    admin.locator("[data-path='steps.1.starts_after']").fill("07:00")
+    admin.locator("[data-path='steps.1.run_on_parent_failure']").check()
+    admin.get_by_role("tab", name="YAML").click()
+    expect(admin.locator("[data-chain]")).to_contain_text("slow_split")
+    valid(admin)
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.locator("[data-saved]")).to_contain_text("Saved")
+    chain = yaml.safe_load((root / "definitions" / "form_chain.yaml").read_text())
+    assert chain["steps"] == [{"task": "daily_sales"},
+                              {"task": "slow_split", "starts_after": "07:00", "run_on_parent_failure": True}]
+
+
 def test_viewer_sees_no_controls_and_a_forged_write_is_refused(browser: Browser, airflow: AirflowInstance) -> None:
     page = login(browser, airflow, "viewer")
     try:
