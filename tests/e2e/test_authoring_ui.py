@@ -165,6 +165,11 @@ def test_an_error_shows_at_its_field_and_nothing_is_written(admin: Page, root: P
     before = path.read_text()
     admin.goto(f"{UI}/definitions/edit/task/daily_sales")
     valid(admin)
+    admin.locator("summary", has_text="Query preview").click()
+    admin.get_by_label("Run arguments").fill("region=US")
+    admin.get_by_role("button", name="Preview query").click()
+    expect(admin.locator("[data-preview-out] pre")).to_contain_text("where region = ?")
+    expect(admin.locator("[data-preview-out] table")).to_contain_text('"US"')
     admin.locator("summary", has_text="Retries").click()  # an optional section, closed while unused
     admin.get_by_label("Delay", exact=True).fill("soon")
     expect(admin.locator("[data-field='retries.delay'] .field-error")).to_be_visible()

@@ -335,6 +335,48 @@
       .catch(function () { out.textContent = "Applied " + expr + "."; });
   });
 
+  /* ------------------------------------------------------------------ query preview (never executes) */
+  var previewButton = formBox.querySelector("[data-preview-run]");
+  if (previewButton) {
+    previewButton.addEventListener("click", function () {
+      var out = formBox.querySelector("[data-preview-out]"), body = { yaml: text() };
+      var args = formBox.querySelector("[data-preview-args]").value.trim();
+      var date = formBox.querySelector("[data-preview-date]").value;
+      if (args) { body.args = args; }
+      if (date) { body.date = date; }
+      out.textContent = "Preparing…";
+      api("POST", "/definitions/query-preview", body).then(function (res) {
+        out.textContent = "";
+        if (!res.ok) {
+          var err = document.createElement("p"); err.className = "field-error"; err.textContent = messages(res.body).join("; ");
+          out.appendChild(err); return;
+        }
+        var r = res.body;
+        if (r.note) { var note = document.createElement("p"); note.className = "help"; note.textContent = r.note; out.appendChild(note); }
+        if (r.query !== null && r.query !== undefined) {
+          var pre = document.createElement("pre"); pre.className = "code"; pre.textContent = r.query; out.appendChild(pre);
+        }
+        if (r.removed && r.removed.length) {
+          var rm = document.createElement("p"); rm.textContent = "Removed before it runs: " + r.removed.join(", "); out.appendChild(rm);
+        }
+        if (r.parameters && r.parameters.length) {
+          var table = document.createElement("table"); table.className = "mini";
+          var head = table.createTHead().insertRow();
+          ["Placeholder", "Argument", "Value"].forEach(function (h) { var th = document.createElement("th"); th.scope = "col"; th.textContent = h; head.appendChild(th); });
+          var tbody = table.createTBody();
+          r.parameters.forEach(function (p) {
+            var row = tbody.insertRow();
+            [p.placeholder, p.name, JSON.stringify(p.value)].forEach(function (v) { row.insertCell().textContent = String(v); });
+          });
+          out.appendChild(table);
+        }
+        var meta = document.createElement("p"); meta.className = "help";
+        meta.textContent = "Placeholders: " + r.paramstyle + (r.date ? "; date " + r.date : "") + ".";
+        out.appendChild(meta);
+      }).catch(function () { out.textContent = "The preview request failed."; });
+    });
+  }
+
   /* ------------------------------------------------------------------ pickers */
   function options(id, values) {
     var list = document.getElementById(id);
