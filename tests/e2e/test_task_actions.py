@@ -227,7 +227,7 @@ def test_query_preview_of_a_saved_task_and_of_an_unsaved_definition(airflow: Air
     assert fetched["query"] is None and "never opens connections" in fetched["note"]
 
 
-def test_query_preview_on_task_details(browser: Browser, airflow: AirflowInstance) -> None:
+def test_query_preview_on_task_details(browser: Browser, airflow: AirflowInstance, root: Path) -> None:
     page = login(browser, airflow)
     page.goto(f"{UI}/tasks/act_sql")
     panel = page.locator("#query-preview")
@@ -240,6 +240,7 @@ def test_query_preview_on_task_details(browser: Browser, airflow: AirflowInstanc
     expect(page.locator("#preview-params tbody tr").nth(0)).to_contain_text('"US"')
     expect(page.locator("#preview-params tbody tr").nth(1)).to_contain_text('"***"')
     assert "browser-secret-1" not in page.content(), "a secret-named argument is masked, also in the form"
+    page.screenshot(path=str(root / "task_actions.png"), full_page=True)  # for a look at the panel and the actions
     page.context.close()
 
 
