@@ -34,7 +34,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 UI = "/batchtasks/ui"
-SHOTS = {"authoring_task_light", "authoring_task_dark"}
+SHOTS = {"authoring_task_light", "authoring_task_dark", "authoring_orchestration_yaml"}
 
 CHAIN = """
 kind: orchestration
@@ -222,7 +222,7 @@ def test_reorder_orchestration_steps(admin: Page, root: Path) -> None:
     assert text.index("slow_split") < text.index("daily_sales")
 
 
-def test_new_project_and_orchestration(admin: Page, root: Path) -> None:
+def test_new_project_and_orchestration(admin: Page, root: Path, shots: Path) -> None:
     admin.goto(f"{UI}/tasks")
     admin.get_by_role("link", name="New project").click()
     admin.get_by_label("Name", exact=True).fill("form_project")
@@ -245,6 +245,7 @@ def test_new_project_and_orchestration(admin: Page, root: Path) -> None:
     admin.get_by_role("tab", name="YAML").click()
     expect(admin.locator("[data-chain]")).to_contain_text("slow_split")
     valid(admin)
+    shot(admin, shots, "authoring_orchestration_yaml")
     admin.get_by_role("button", name="Save").click()
     expect(admin.locator("[data-saved]")).to_contain_text("Saved")
     chain = yaml.safe_load((root / "definitions" / "form_chain.yaml").read_text())

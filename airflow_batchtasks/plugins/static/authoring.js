@@ -669,6 +669,7 @@
   if (YAML) {
     doc = parse();
     if (doc) { fillForm(); } else { switchTo("yaml"); }
+    formBox.disabled = !cfg.writable;  /* typing before the definition was read would be overwritten */
   } else {
     root.querySelector("[data-form-missing]").hidden = false;
     formBox.hidden = true;
@@ -677,4 +678,5 @@
   loadPickers();
   updateChain();
   validate();
+  root.setAttribute("data-ready", "");
 })();
