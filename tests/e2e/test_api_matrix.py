@@ -65,7 +65,9 @@ T, R, F = "/tasks/{name}", "/tasks/{name}/runs/{run_id}", "/tasks/{name}/files/{
 D, OI = "/definitions/{kind}/{name}", "/orchestrations/{name}/instances"
 
 #: (method, route as in the OpenAPI spec, concrete path, JSON body, allowed for the viewer, status when allowed)
-ROUTES: list[tuple[str, str, str, Any, bool, int]] = [
+#: Connection and variable names: SimpleAuthManager gives connection and variable read to op and admin only.
+OP_AND_ADMIN = {"viewer": 403, "user": 403, "op": 200, "admin": 200}
+ROUTES: list[tuple[str, str, str, Any, bool, int | dict[str, int]]] = [
     ("GET", "/tasks", "/tasks", None, True, 200),
     ("GET", T, "/tasks/daily_sales", None, True, 200),
     ("GET", f"{T}/runs", "/tasks/daily_sales/runs", None, True, 200),
@@ -80,6 +82,13 @@ ROUTES: list[tuple[str, str, str, Any, bool, int]] = [
     ("GET", f"{OI}/{{instance_id}}", "/orchestrations/nightly/instances/{inst}", None, True, 200),
     ("GET", "/cron/describe", "/cron/describe?expr=0+6+*+*+*", None, True, 200),
     ("GET", "/openapi.json", "/openapi.json", None, True, 200),
+    ("GET", "/pickers/timezones", "/pickers/timezones", None, True, 200),
+    ("GET", "/pickers/projects", "/pickers/projects", None, True, 200),
+    ("GET", "/pickers/tasks", "/pickers/tasks", None, True, 200),
+    ("GET", "/pickers/connections", "/pickers/connections?types=sftp,ssh", None, True, OP_AND_ADMIN),
+    ("GET", "/pickers/variables", "/pickers/variables", None, True, OP_AND_ADMIN),
+    ("POST", f"{T}/query-preview", "/tasks/daily_sales/query-preview", {}, True, 200),
+    ("POST", "/definitions/query-preview", "/definitions/query-preview", {"definition": VALID_TASK}, True, 200),
     ("POST", f"{T}/runs", "/tasks/daily_sales/runs", {"args": "region=XX"}, False, 422),
     ("POST", f"{R}/skip", "/tasks/daily_sales/runs/{run}/skip", None, False, 409),
     ("POST", f"{R}/retry", "/tasks/daily_sales/runs/nope/retry", None, False, 404),
@@ -115,7 +124,7 @@ def test_every_route_against_every_role(setup: tuple[AirflowInstance, dict[str, 
             elif user == "viewer" and not viewer_ok:
                 want = 403
             else:
-                want = expected
+                want = expected[user] if isinstance(expected, dict) else expected
             if resp.status_code != want:
                 wrong.append(f"{method} {path} as {user}: {resp.status_code} (want {want}) {resp.text[:200]}")
             if SECRET in resp.text:

@@ -536,11 +536,14 @@ def test_cancel_retry_duplicate_and_enable(admin: Page, airflow: AirflowInstance
     ui = open_in_airflow(admin, "/tasks/daily_sales_ui_copy")
     expect(ui.get_by_role("heading", name=re.compile("daily_sales_ui_copy"))).to_contain_text("Disabled")
     ui.get_by_role("button", name="Enable task").click()
-    expect(ui.locator(".flash-ok")).to_have_text("Task enabled.")
+    expect(ui.locator(".flash-ok")).to_contain_text("Task enabled")
     assert airflow.api("GET", "/api/v2/dags/daily_sales_ui_copy").json()["is_paused"] is False
+    assert "enabled: true" in (root / "definitions" / "daily_sales_ui_copy.yaml").read_text(), \
+        "enable writes the definition, so YAML and the paused state agree"
     ui.get_by_role("button", name="Disable task").click()
-    expect(ui.locator(".flash-ok")).to_have_text("Task disabled (paused in Airflow).")
+    expect(ui.locator(".flash-ok")).to_contain_text("Task disabled")
     assert airflow.api("GET", "/api/v2/dags/daily_sales_ui_copy").json()["is_paused"] is True
+    assert "enabled: false" in (root / "definitions" / "daily_sales_ui_copy.yaml").read_text()
     events = airflow.api("GET", "/api/v2/eventLogs", params={"dag_id": "daily_sales_ui_copy", "limit": 50}).json()
     assert {"batchtasks.enable", "batchtasks.disable"} <= {e["event"] for e in events["event_logs"]}, \
         "UI actions are in Airflow's audit log"
