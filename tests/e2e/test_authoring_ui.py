@@ -298,6 +298,17 @@ def test_keyboard_only_creation(admin: Page, root: Path) -> None:
     assert unlabelled == [], "every control has a name"
 
 
+def test_without_the_editor_bundle_the_yaml_text_still_works(admin: Page) -> None:
+    admin.route("**/static/editor.js*", lambda route: route.abort())
+    admin.goto(f"{UI}/definitions/edit/task/daily_sales")
+    expect(admin.locator("[data-form-missing]")).to_be_visible()
+    expect(admin.locator("#yaml-text")).to_be_visible()
+    valid(admin)
+    admin.locator("#yaml-text").fill("kind: task\nname: daily_sales\nsource: {type: sql, conn_id: shop}\nbogus: 1\n")
+    expect(admin.locator("[data-errors]")).to_contain_text("bogus")
+    expect(admin.get_by_role("button", name="Save")).to_be_disabled()
+
+
 def test_dark_theme(browser: Browser, airflow: AirflowInstance, shots: Path) -> None:
     page = login(browser, airflow, dark=True)
     try:

@@ -674,6 +674,7 @@
     root.querySelector("[data-form-missing]").hidden = false;
     formBox.hidden = true;
     switchTo("yaml");
+    root.querySelector("[data-tab='form']").disabled = true;
   }
   loadPickers();
   updateChain();
