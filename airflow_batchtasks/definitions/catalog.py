@@ -10,7 +10,7 @@ exist except to read ``owners``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
@@ -155,7 +155,8 @@ def validation_errors(doc: Document, exc: ValidationError, name: str | None, kin
     return out
 
 
-def _validate_document(doc: Document) -> tuple[Any | None, list[DefinitionError]]:
+def validate_document(doc: Document) -> tuple[Any | None, list[DefinitionError]]:
+    """The document as a model of its kind, or the errors that keep it from being one."""
     data = doc.data
     if not isinstance(data, dict):
         return None, [DefinitionError(doc.file, doc.line, "", "a definition must be a mapping with a `kind`")]
@@ -207,10 +208,18 @@ def load_catalog(root: Path | str, only: str | None = None) -> Catalog:
     return catalog
 
 
-def add_documents(catalog: Catalog, docs: Iterable[Document]) -> None:
-    """Validate documents into the catalog; a name used twice by one kind is an error on the later one."""
+def add_documents(
+    catalog: Catalog,
+    docs: Iterable[Document],
+    validate: Callable[[Document], tuple[Any | None, list[DefinitionError]]] = validate_document,
+) -> None:
+    """Validate documents into the catalog; a name used twice by one kind is an error on the later one.
+
+    ``validate``: :func:`validate_document`, or a cache of its results (models are never changed
+    in place: :func:`resolve` replaces an entry's model with a copy).
+    """
     for doc in docs:
-        model, errors = _validate_document(doc)
+        model, errors = validate(doc)
         catalog.errors.extend(errors)
         if model is None:
             continue

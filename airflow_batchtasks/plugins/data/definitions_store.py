@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import re
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,15 @@ import yaml
 
 from airflow_batchtasks import config
 from airflow_batchtasks.definitions import masking
-from airflow_batchtasks.definitions.catalog import SUFFIXES, Catalog, Entry, add_documents, iter_files, resolve
+from airflow_batchtasks.definitions.catalog import (
+    SUFFIXES,
+    Catalog,
+    Entry,
+    add_documents,
+    iter_files,
+    resolve,
+    validate_document,
+)
 from airflow_batchtasks.definitions.errors import DefinitionError
 from airflow_batchtasks.definitions.models import KINDS, NAME_RE
 from airflow_batchtasks.definitions.yaml_source import Document, compose_documents, parse_documents
@@ -127,9 +137,39 @@ def single_document(text: str, display: str) -> Document:
 # ----------------------------------------------------------------------------- validation
 
 
+#: (file shown, digest of its text) -> its documents, each with its validation result, and its parse errors.
+_ParsedFile = tuple[list[tuple[Document, tuple[Any, list[DefinitionError]]]], list[DefinitionError]]
+_parsed_files: OrderedDict[tuple[str, str], _ParsedFile] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _parsed(display: str, text: str, keep: int) -> _ParsedFile:
+    """The documents of one file's text, parsed and validated once per text.
+
+    Every validation round trip of the editor checks the whole folder twice (as it is, and with
+    the change); with a thousand definitions, parsing and validating them each time took over half
+    a second. A file whose text did not change is taken from here; ``keep`` bounds the entries
+    (the folder's files, each as it is and as last edited).
+    """
+    key = (display, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest())
+    with _parsed_lock:
+        hit = _parsed_files.get(key)
+        if hit is not None:
+            _parsed_files.move_to_end(key)
+            return hit
+    docs, errors = parse_documents(text, display)
+    parsed = ([(doc, validate_document(doc)) for doc in docs], errors)
+    with _parsed_lock:
+        _parsed_files[key] = parsed
+        while len(_parsed_files) > keep:
+            _parsed_files.popitem(last=False)
+    return parsed
+
+
 def _folder_catalog(root: Path, overrides: dict[Path, str | None]) -> Catalog:
     """The catalog the folder would give with ``overrides`` (path -> new text, None = deleted) applied."""
     catalog = Catalog()
+    checked: dict[int, tuple[Any, list[DefinitionError]]] = {}
     docs: list[Document] = []
     paths = set(iter_files(root)) if root.exists() else set()
     paths |= set(overrides)
@@ -137,10 +177,12 @@ def _folder_catalog(root: Path, overrides: dict[Path, str | None]) -> Catalog:
         text = overrides[path] if path in overrides else _read(path)
         if text is None:
             continue
-        found, errors = parse_documents(text, relative(str(path), root))
-        docs.extend(found)
+        found, errors = _parsed(relative(str(path), root), text, keep=2 * len(paths) + 16)
+        for doc, result in found:
+            checked[id(doc)] = result
+            docs.append(doc)
         catalog.errors.extend(errors)
-    add_documents(catalog, docs)
+    add_documents(catalog, docs, validate=lambda doc: checked[id(doc)])
     resolve(catalog)
     return catalog
 
