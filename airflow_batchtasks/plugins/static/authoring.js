@@ -465,7 +465,10 @@
       }));
       return;
     }
-    api("POST", "/definitions/validate", { yaml: text() }).then(function (res) {
+    var body = { yaml: text() }, fresh = nameOf();
+    /* a new definition is checked as the file Save creates (<name>.yaml), so a name in use is an error now */
+    if (mode === "new" && /^[A-Za-z0-9_.-]+$/.test(fresh)) { body.file = fresh + ".yaml"; }
+    api("POST", "/definitions/validate", body).then(function (res) {
       if (mine !== seq) { return; }
       checking = false;
       if (res.ok) {
