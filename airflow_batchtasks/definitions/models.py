@@ -56,6 +56,12 @@ def _duration(value: Any) -> timedelta:
 
 
 def _local_time(value: Any) -> time:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 17:30 as 17 * 60 + 30 (base 60): say so instead of "`1050` is not a time"
+        hours, minutes = divmod(value, 60) if value < 3600 else divmod(value // 60, 60)
+        seconds = f":{value % 60:02d}" if value >= 3600 else ""
+        raise ValueError(f"`{value}` is not a local time: YAML reads an unquoted time such as "
+                         f"{hours}:{minutes:02d}{seconds} as a number; quote it: '{hours:02d}:{minutes:02d}{seconds}'")
     return value if isinstance(value, time) else parse_local_time(value)
 
 

@@ -243,7 +243,8 @@ def test_new_project_and_orchestration(admin: Page, root: Path, shots: Path) -> 
     admin.locator("[data-path='steps.0.task']").fill("daily_sales")
     admin.get_by_role("button", name="Add step").click()
     admin.locator("[data-path='steps.1.task']").fill("slow_split")
-    admin.locator("[data-path='steps.1.starts_after']").fill("07:00")
+    # 17:30 unquoted is the number 1050 to the server's YAML 1.1 reader: the form must write it quoted
+    admin.locator("[data-path='steps.1.starts_after']").fill("17:30")
     admin.locator("[data-path='steps.1.run_on_parent_failure']").check()
     admin.get_by_role("tab", name="YAML").click()
     expect(admin.locator("[data-chain]")).to_contain_text("slow_split")
@@ -253,7 +254,7 @@ def test_new_project_and_orchestration(admin: Page, root: Path, shots: Path) -> 
     expect(admin.locator("[data-saved]")).to_contain_text("Saved")
     chain = yaml.safe_load((root / "definitions" / "form_chain.yaml").read_text())
     assert chain["steps"] == [{"task": "daily_sales"},
-                              {"task": "slow_split", "starts_after": "07:00", "run_on_parent_failure": True}]
+                              {"task": "slow_split", "starts_after": "17:30", "run_on_parent_failure": True}]
 
 
 def test_viewer_sees_no_controls_and_a_forged_write_is_refused(browser: Browser, airflow: AirflowInstance) -> None:

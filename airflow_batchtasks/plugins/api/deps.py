@@ -4,7 +4,7 @@ Authentication is Airflow's own ``get_user`` (Bearer JWT from ``/auth/token`` or
 the UI's session cookie): no credentials -> 401. Authorization asks Airflow's
 auth manager about the DAG named by the path (``{name}`` is a task's or an
 orchestration's DAG id): refused -> 403. The aliases below say, per route, which
-Airflow permission it needs (CONTRACT §4: read = DAG read, actions = DAG-run
+Airflow permission it needs (the permission table of docs/security.md: read = DAG read, actions = DAG-run
 create/edit, definition writes = DAG edit).
 """
 

@@ -69,7 +69,7 @@ class FileList(BaseModel):
 
 
 class RunInfo(BaseModel):
-    """A run of a task's DAG as the runs API shows it (CONTRACT §3 statuses)."""
+    """A run of a task's DAG as the runs API shows it (the statuses of docs/ui.md)."""
 
     task: str
     run_id: str

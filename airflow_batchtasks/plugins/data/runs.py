@@ -1,4 +1,4 @@
-"""Runs of a task: the DAG runs of the task's DAG, in the runs-API shape (CONTRACT §3, seed 004).
+"""Runs of a task: the DAG runs of the task's DAG, in the runs-API shape (statuses as docs/ui.md lists them).
 
 Reads Airflow's own tables (dag_run, task_instance, log) so the API, the
 Airflow UI and Airflow's REST API always agree; output files come from the

@@ -1,4 +1,4 @@
-"""CONTRACT §3 in one place: Airflow states -> task status (UI) and runs-API status.
+"""The statuses of docs/ui.md in one place: Airflow states -> task status (UI) and runs-API status.
 
 The mapping is a SQL expression, not Python, because ``GET /tasks?status=`` must
 filter, count and paginate a thousand tasks in one query; single runs use the

@@ -7,7 +7,7 @@ in one query, so filtering by status, counting and paginating a thousand tasks
 stays one round trip:
 
 - project / owners: the DAG's ``project:<p>`` / ``owner:<o>`` tags;
-- status: CONTRACT §3 from the task's *current* run, i.e. its running run if
+- status: the documented status (docs/ui.md) from the task's *current* run, i.e. its running run if
   one is running (``max_active_runs=1``, so at most one), else its newest run;
 - created: when Airflow first stored the DAG (its first DAG version);
   updated: when Airflow last stored a changed DAG, i.e. the definition (or the

@@ -19,6 +19,9 @@
   var csrf = root.getAttribute("data-csrf") || "";
   var bundle = window.BatchTasksEditor || null;
   var YAML = bundle && bundle.yaml;
+  // YAML 1.1, as the server reads it (PyYAML): a form value such as "17:30" or "yes" is then written quoted,
+  // where YAML 1.2 would write it bare and the server would read a number (1050) or a boolean.
+  var YAML_OPTIONS = { version: "1.1", keepSourceTokens: false };
   var textarea = root.querySelector("[data-yaml]");
   var formBox = root.querySelector("[data-form]");
   var saveButton = root.querySelector("[data-save]");
@@ -38,7 +41,7 @@
   }
   function parse() {
     if (!YAML) { return null; }
-    var parsed = YAML.parseDocument(text(), { keepSourceTokens: false });
+    var parsed = YAML.parseDocument(text(), YAML_OPTIONS);
     return parsed.errors && parsed.errors.length ? null : parsed;
   }
   function plain(node) {
@@ -457,7 +460,7 @@
   function validate() {
     var mine = ++seq;
     checking = true; updateSave();
-    var local = YAML ? YAML.parseDocument(text()) : null;
+    var local = YAML ? YAML.parseDocument(text(), YAML_OPTIONS) : null;
     if (local && local.errors.length) {
       checking = false;
       showErrors(local.errors.map(function (e) {
@@ -620,7 +623,7 @@
   /* ------------------------------------------------------------------ tabs, editor, chain */
   function updateChain() {
     if (!chainBox || !bundle || !bundle.chain) { return; }
-    var current = YAML ? YAML.parseDocument(text()) : null;
+    var current = YAML ? YAML.parseDocument(text(), YAML_OPTIONS) : null;
     if (!current || current.errors.length) { return; }
     var data = current.toJSON() || {};
     try {

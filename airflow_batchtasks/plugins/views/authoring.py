@@ -19,9 +19,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import anyio.from_thread
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import pass_context
@@ -110,23 +108,6 @@ def _parse_seconds() -> int | None:
 # ----------------------------------------------------------------------------- links on other pages
 
 
-async def _user_of(request: Request) -> BaseUser:
-    return await get_user(request, None, await bearer_scheme(request))
-
-
-def _request_user(request: Request) -> BaseUser | None:
-    """The page's user (the same resolution as ``PageUser``), once per request."""
-    cached = getattr(request.state, "batchtasks_author_user", False)
-    if cached is not False:
-        return cached
-    try:
-        user: BaseUser | None = anyio.from_thread.run(_user_of, request)
-    except Exception:  # noqa: BLE001 - not in a worker thread, or no session: show no authoring link
-        user = None
-    request.state.batchtasks_author_user = user
-    return user
-
-
 @pass_context
 def may_author(context: Any, kind: str, name: str | None = None) -> bool:
     """Whether the page's user may use New (``name`` None) or Edit of ``kind``/``name`` (Jinja global).
@@ -135,10 +116,8 @@ def may_author(context: Any, kind: str, name: str | None = None) -> bool:
     the folder is read-only (the pages would only show the definition).
     """
     request: Request = context["request"]
-    if not config.definitions_writable():
-        return False
-    user = _request_user(request)
-    if user is None:
+    user: BaseUser | None = context.get("user")
+    if user is None or not config.definitions_writable():
         return False
     key = ("batchtasks_author", kind, name)
     memo: dict[Any, bool] = request.state.__dict__.setdefault("batchtasks_author_memo", {})

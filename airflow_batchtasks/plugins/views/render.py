@@ -31,7 +31,7 @@ PLUGIN_DIR = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = PLUGIN_DIR / "templates"
 STATIC_DIR = PLUGIN_DIR / "static"
 
-#: CSS class per task status (CONTRACT §3); colors in ui.css follow Airflow's state colors.
+#: CSS class per task status (docs/ui.md); colors in ui.css follow Airflow's state colors.
 STATUS_CLASS = {
     "New": "st-new", "Processing": "st-processing", "Retry": "st-retry",
     "Finished": "st-finished", "Failed": "st-failed", "Skipped": "st-skipped",
@@ -177,6 +177,7 @@ def render(request: Request, template: str, user: Any, status_code: int = 200, *
         request,
         template,
         {
+            "user": user,  # for template functions that ask the API's checks (authoring links)
             "user_name": user.get_name() if user is not None else None,
             "csrf": csrf.csrf_token(user) if user is not None else "",
             "flash": flash,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from airflow_batchtasks.definitions.catalog import load_catalog
 from airflow_batchtasks.definitions.models import Once
 
-# The examples of CONTRACT.md section 1, verbatim apart from the "..." placeholders.
+# The examples of the definition reference (docs/definitions.md), verbatim apart from the "..." placeholders.
 CONTRACT_EXAMPLES = r"""
 kind: project
 name: sales                 # unique among projects
@@ -171,3 +173,17 @@ def test_output_delimiter_follows_the_format(write, sql_task, defs: Path) -> Non
     tasks = load_catalog(defs).tasks
 
     assert [tasks[f"out_{f}"].model.output.effective_delimiter for f in ("tsv", "pipe", "csv")] == ["\t", "|", ";"]
+
+
+@pytest.mark.parametrize(("written", "hint"), [("17:30", "'17:30'"), ("7:05:09", "'07:05:09'")])
+def test_an_unquoted_time_read_as_a_number_says_to_quote_it(written: str, hint: str) -> None:
+    """YAML 1.1 reads 17:30 as 1050 (base 60); the error names the time the author wrote and the fix."""
+    from airflow_batchtasks.definitions.catalog import validate_document
+    from airflow_batchtasks.definitions.yaml_source import parse_documents
+
+    docs, _ = parse_documents(f"kind: orchestration\nname: o\nsteps:\n  - task: a\n    starts_after: {written}\n",
+                              "o.yaml")
+    _, errors = validate_document(docs[0])
+
+    assert [(e.line, e.field) for e in errors] == [(5, "steps[0].starts_after")]
+    assert f"quote it: {hint}" in errors[0].message

@@ -1,4 +1,4 @@
-"""``/tasks/{name}/runs``: run history (seed 004's runs API), one run, its result file, skip and retry."""
+"""``/tasks/{name}/runs``: run history (the runs API), one run, its result file, skip and retry."""
 
 from __future__ import annotations
 
