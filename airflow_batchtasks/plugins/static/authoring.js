@@ -19,9 +19,7 @@
   var csrf = root.getAttribute("data-csrf") || "";
   var bundle = window.BatchTasksEditor || null;
   var YAML = bundle && bundle.yaml;
-  // YAML 1.1, as the server reads it (PyYAML): a form value such as "17:30" or "yes" is then written quoted,
-  // where YAML 1.2 would write it bare and the server would read a number (1050) or a boolean.
-  var YAML_OPTIONS = { version: "1.1", keepSourceTokens: false };
+  var YAML_OPTIONS = { keepSourceTokens: false };
   var textarea = root.querySelector("[data-yaml]");
   var formBox = root.querySelector("[data-form]");
   var saveButton = root.querySelector("[data-save]");
@@ -74,9 +72,20 @@
       pruneEmpty(keys.slice(0, -1));
     } else {
       ensureParents(keys);
-      doc.setIn(keys, value);
+      doc.setIn(keys, asServerReadsIt(value));
     }
     changed("form");
+  }
+  /* The server reads YAML 1.1 (PyYAML), this page writes YAML 1.2: a text such as "17:30" or "yes" would
+     be written bare and read there as a number (1050) or a boolean, so it is written quoted. */
+  function asServerReadsIt(value) {
+    if (typeof value !== "string") { return value; }
+    var read;
+    try { read = YAML.parse(value, { version: "1.1" }); } catch (e) { return value; }
+    if (read === value) { return value; }
+    var node = doc.createNode(value);
+    node.type = "QUOTE_DOUBLE";
+    return node;
   }
   /* Mappings the form emptied (output.gpg after its last key) go away instead of staying `{}`. */
   function pruneEmpty(keys) {
