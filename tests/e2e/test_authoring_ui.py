@@ -257,6 +257,28 @@ def test_new_project_and_orchestration(admin: Page, root: Path, shots: Path) -> 
                               {"task": "slow_split", "starts_after": "17:30", "run_on_parent_failure": True}]
 
 
+def test_delete_a_project_and_an_orchestration_from_their_edit_pages(admin: Page, root: Path) -> None:
+    """Refused with the reason while tasks still belong to the project; an orchestration goes, its file's
+    other documents stay."""
+    sales_file = next(f for f in (root / "definitions").glob("*.yaml") if "name: sales\n" in f.read_text())
+    before = sales_file.read_text()
+    admin.goto(f"{UI}/definitions/edit/project/sales")
+    admin.get_by_label(re.compile("to confirm")).fill("sales")
+    admin.get_by_role("button", name="Delete project").click()
+    expect(admin.locator("[data-flash]")).to_contain_text("unknown project `sales`")
+    assert sales_file.read_text() == before, "a refused delete writes nothing"
+
+    admin.goto(f"{UI}/definitions/edit/orchestration/auth_chain")
+    admin.get_by_label(re.compile("to confirm")).fill("not_it")
+    admin.get_by_role("button", name="Delete orchestration").click()
+    expect(admin.locator("[data-flash]")).to_contain_text("to confirm the deletion")
+    admin.get_by_label(re.compile("to confirm")).fill("auth_chain")
+    admin.get_by_role("button", name="Delete orchestration").click()
+    expect(admin.get_by_role("heading", name="Orchestrations")).to_be_visible()
+    expect(admin.locator("[data-flash]")).to_contain_text("Orchestration auth_chain deleted")
+    assert not any("name: auth_chain" in f.read_text() for f in (root / "definitions").glob("*.yaml"))
+
+
 def test_viewer_sees_no_controls_and_a_forged_write_is_refused(browser: Browser, airflow: AirflowInstance) -> None:
     page = login(browser, airflow, "viewer")
     try:

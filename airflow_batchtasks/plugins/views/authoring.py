@@ -17,11 +17,11 @@ their New / Edit links only to users allowed to use them.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Annotated, Any
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import pass_context
 
 from airflow_batchtasks import config
@@ -30,9 +30,10 @@ from airflow_batchtasks.definitions.schema import definition_schema
 from airflow_batchtasks.plugins.api.routes import definitions as definitions_api
 from airflow_batchtasks.plugins.data import runs
 from airflow_batchtasks.plugins.data.access import is_authorized, readable_dag_ids
+from airflow_batchtasks.plugins.data.errors import DataError, Invalid
 from airflow_batchtasks.plugins.views import security
-from airflow_batchtasks.plugins.views.render import airflow_path, render, templates
-from airflow_batchtasks.plugins.views.security import PageUser
+from airflow_batchtasks.plugins.views.render import airflow_path, back, render, templates
+from airflow_batchtasks.plugins.views.security import ActionUser, PageUser
 
 router = APIRouter()
 
@@ -197,3 +198,27 @@ def edit_definition(request: Request, kind: str, name: str, user: PageUser) -> H
     reason = _read_only_reason(may_edit(user, kind, name))
     return _page(request, user, kind, name, definition.yaml, reason is None, reason, definition.file,
                  definition.line)
+
+
+@router.post("/definitions/delete/{kind}/{name}", name="definition_delete")
+def delete_definition(
+    request: Request, kind: str, name: str, user: ActionUser, confirm: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Delete a project or orchestration definition: the API's delete (its rights, and a refusal naming what
+    still uses it), confirmed by typing the name again. Tasks are deleted from Task Details."""
+    kind = _kind(kind)
+    root = security.ui_root(request)
+    edit_page = f"{root}/definitions/edit/{kind}/{name}"
+    if kind == "task":
+        return back(request, f"{root}/tasks/{name}", "error", "Delete the task here, on its Task Details.")
+    if confirm.strip() != name:
+        return back(request, edit_page, "error", f"Type the {kind}'s name `{name}` to confirm the deletion.")
+    try:
+        definitions_api.delete_definition(kind, name, user)
+    except Invalid as exc:  # what the deletion would break, each as file:line: field: message
+        return back(request, edit_page, "error", f"{exc}: " + "; ".join(exc.errors[:5]))
+    except DataError as exc:
+        return back(request, edit_page, "error", str(exc))
+    listing = f"{root}/orchestrations" if kind == "orchestration" else f"{root}/tasks"
+    return back(request, listing, "ok", f"{KIND_TITLES[kind].capitalize()} {name} deleted from its definition "
+                                        "file. Its DAG leaves Airflow at the next parse.")
