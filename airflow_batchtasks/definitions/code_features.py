@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
+import jinja2.sandbox
 from jinja2 import nodes
 
 from airflow_batchtasks.definitions.date_helpers import FILTERS, MACROS
@@ -81,20 +82,43 @@ SAFE_METHODS = frozenset({
 
 
 
+@jinja2.pass_context
+def _never_called(*args: Any, **kwargs: Any) -> Any:  # pragma: no cover - the environment never renders
+    raise RuntimeError("the parse-only environment does not render")
+
+
 class _AnyName(dict):  # type: ignore[type-arg]
-    """Filters/tests of a parse-only environment: every name exists (only the renderer knows them)."""
+    """Filters/tests of a parse-only environment: every name exists (only the renderer knows them).
+
+    Each is a context-taking stub, so the compiler that finds a template's free names
+    (``jinja2.meta``) cannot fold a filter over constants (``'x' | center(10**9)``) while it compiles.
+    """
 
     def __contains__(self, key: object) -> bool:
         return True
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return super().get(key) or str
+        return _never_called
+
+    def __getitem__(self, key: Any) -> Any:
+        return _never_called
 
 
-# Airflow renders with these extensions; parse the same language. Never used to render.
-_ENV = jinja2.Environment(extensions=["jinja2.ext.do"])  # noqa: S701
-_ENV.filters = _AnyName(_ENV.filters)
-_ENV.tests = _AnyName(_ENV.tests)
+class _ParseOnly(jinja2.sandbox.SandboxedEnvironment):
+    """Airflow's template language (with its extensions), for reading templates someone sent, never rendering.
+
+    Jinja's compiler evaluates constant expressions while it compiles (``'x' * 10**9``); a sandbox with
+    every operator intercepted makes it leave them for a run time that never comes, so reading a template
+    costs time and memory in proportion to its text only.
+    """
+
+    intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+    intercepted_unops = frozenset({"+", "-"})
+
+
+_ENV = _ParseOnly(extensions=["jinja2.ext.do"])
+_ENV.filters = _AnyName()
+_ENV.tests = _AnyName()
 _FILE_TAGS = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
 

@@ -129,6 +129,42 @@ def test_yaml_bombs_and_huge_bodies_from_a_viewer_are_refused_quickly(airflow: A
     assert rss_mb(procs) - baseline < MAX_GROWTH_MB, f"grew {rss_mb(procs) - baseline:.0f} MB"
 
 
+def sql_task(name: str, query: str) -> dict[str, Any]:
+    return {"kind": "task", "name": name, "source": {"type": "sql", "conn_id": "warehouse", "query": query}}
+
+
+TEMPLATE_BOMBS = {
+    "string times a billion": "{{ 'x' * 10 ** 10 }}",
+    "padding filter": "{{ 'x' | center(10000000000) }}",
+    "format width": "{{ '%09999999999d' % 1 }}",
+    "nested loops": "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}",
+    "doubling": "{% set a = 'xxxxxxxx' %}" + "{% set a = a ~ a %}" * 40 + "{{ a }}",
+}
+
+
+def test_template_bombs_in_a_query_cost_the_server_nothing(airflow: AirflowInstance) -> None:
+    """A viewer may preview the query of any definition it sends, and the API reads templates to decide
+    which rights a write needs: neither may render, or let Jinja's compiler fold, a template's bomb."""
+    procs = server_processes(airflow.port)
+    baseline = rss_mb(procs)
+    for what, query in TEMPLATE_BOMBS.items():
+        started = time.monotonic()
+        resp = call(airflow, "POST", "/definitions/query-preview", user="viewer",
+                    json={"definition": sql_task("bomb_preview", query)})
+        took = time.monotonic() - started
+        assert resp.status_code == 422 and "preview" in resp.text, (what, resp.status_code, resp.text[:300])
+        assert took < QUICK, f"{what}: preview took {took:.1f} s"
+        started = time.monotonic()
+        resp = call(airflow, "POST", "/definitions", user="admin", json={"definition": sql_task("bomb_write", query)})
+        took = time.monotonic() - started
+        assert resp.status_code in (201, 422), (what, resp.status_code, resp.text[:300])
+        assert took < QUICK, f"{what}: the write's code check took {took:.1f} s"
+        if resp.status_code == 201:
+            ok(call(airflow, "DELETE", "/definitions/task/bomb_write", user="admin"), 204)
+        still_serving(airflow, procs)
+    assert rss_mb(procs) - baseline < MAX_GROWTH_MB, f"grew {rss_mb(procs) - baseline:.0f} MB"
+
+
 def test_a_definition_file_with_a_bomb_is_an_error_and_hides_nothing(airflow: AirflowInstance) -> None:
     placeholder = airflow.wait_for_dag("bomb_http", timeout=120)
     details = ok(airflow.api("GET", "/api/v2/dags/bomb_http/details"))

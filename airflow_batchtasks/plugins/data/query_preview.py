@@ -15,7 +15,10 @@ What it does not do, by design:
   previews inline ``query`` texts only;
 - render a template that reaches beyond run data (``var``, ``conn``, ``macros`` modules, method calls:
   see :func:`~airflow_batchtasks.definitions.code_features.template_reasons`): the preview's context holds
-  run data only, so such a query is refused with the reasons instead of being rendered half-way.
+  run data only, so such a query is refused with the reasons instead of being rendered half-way;
+- render more work than a query of run data needs: a reader may send any template, and it renders in
+  the API server's process, so its shape and output are bounded first
+  (:mod:`~airflow_batchtasks.plugins.data.preview_budget`).
 
 The run's dates come from ``date`` (``YYYY-MM-DD``, default today in UTC): ``logical_date`` is that day at
 00:00 UTC, as for a run whose logical date is that day, so ``ds`` is ``date``.
@@ -38,6 +41,7 @@ from airflow_batchtasks.definitions.models import Task
 from airflow_batchtasks.plugins.data import catalog_cache
 from airflow_batchtasks.plugins.data import definitions_store as store
 from airflow_batchtasks.plugins.data.errors import Invalid, NotFound
+from airflow_batchtasks.plugins.data.preview_budget import bounded_render, check_shape
 from airflow_batchtasks.sql.params import QueryParamError, prepare_query
 
 PARAMSTYLES = ("qmark", "format", "pyformat", "numeric", "named")
@@ -167,6 +171,7 @@ def preview(
         where = f"`{location.type}` {location.url or location.path}"
         answer["note"] = QUERY_FROM_NOTE.format(where=where)
         return answer
+    check_shape(source.query or "")  # before anything else reads the template: bounded work only
     reasons, _ = template_reasons(source.query or "")
     if reasons:
         raise Invalid("source.query: the preview renders run data only, and this template "
@@ -175,9 +180,12 @@ def preview(
     secrets = masking.secret_values({"params": values, "conf": conf})
     try:
         binder, rendered, removed = prepare_query(source.query or "", run_context(day, conf, values, task.name),
-                                                  _environment())
+                                                  _environment(), render=bounded_render)
         sql, bound = binder.bind(rendered, paramstyle)
-    except (QueryParamError, jinja2.TemplateError, TypeError, ValueError, AttributeError) as exc:
+    except Invalid:
+        raise
+    except (QueryParamError, jinja2.TemplateError, TypeError, ValueError, AttributeError, ArithmeticError,
+            RecursionError) as exc:
         raise Invalid(masking.mask_message(f"source.query: {exc}", secrets)) from None
     answer.update(
         query=sql, removed=removed,

@@ -292,3 +292,15 @@ def test_a_kept_local_path_is_not_new_and_a_moved_one_is() -> None:
     assert [f.field for f in added_features(old, moved, local_roots=ROOTS)] == ["destinations[0]"]
     inside = load(PLAIN_SQL, destinations=[{"type": "local", "path": "/srv/outbox"}])
     assert added_features(old, inside, local_roots=ROOTS) == []
+
+
+@pytest.mark.parametrize("text", ["{{ 'x' * 10 ** 10 }}", "{{ 'x' | center(10000000000) }}",
+                                  "{{ '%09999999999d' % 1 }}", "{{ ('x' ~ 'y') * 10000000000 }}"])
+def test_reading_a_template_never_evaluates_its_constants(text: str) -> None:
+    """Jinja's compiler folds constant expressions; the check of a template someone sent must not, or a few
+    bytes would cost the API server minutes and gigabytes (it took 7 s and 1 GB for `'x' * 10**9`)."""
+    import time
+
+    started = time.monotonic()
+    assert template_reasons(text) == ([], "connections")
+    assert time.monotonic() - started < 1

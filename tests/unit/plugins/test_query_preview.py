@@ -157,3 +157,40 @@ def test_a_block_schedule_is_replaced_whole() -> None:
 def test_flow_style_falls_back_to_a_dump_that_means_the_same() -> None:
     edited = set_top_keys("{kind: task, name: a, enabled: true}", {"enabled": "false"})
     assert yaml.safe_load(edited) == {"kind": "task", "name": "a", "enabled": False}
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        ("{% for a in params.shops %}{% for b in params.shops %}x{% endfor %}{% endfor %}", "loop inside a loop"),
+        ("{% for i in range(99999) %}{% endfor %}", "calls other than the date macros"),
+        ("{% set a = 'xx' %}{% set a = a ~ a %}{{ a }}", "`Assign`"),
+        ("{{ 'x' * 1000000000 }}", "`Mul`"),
+        ("{{ '%0999999999d' % 1 }}", "`Mod`"),
+        ("{{ 'x' | center(1000000000) }}", "the filter `center`"),
+        ("{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}", "`Macro`"),
+        ("{{ lipsum(100000) }}", "calls other than the date macros"),
+    ],
+)
+def test_a_template_that_could_stall_the_api_server_is_refused_before_it_renders(query: str, refusal: str) -> None:
+    """Any reader may preview an unsaved definition, and it renders in the API server: a few bytes of loops,
+    doublings or padding must not cost minutes or gigabytes there."""
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(Invalid, match="the preview does not render") as refused:
+        qp.preview(task(query))
+
+    assert refusal in str(refused.value)
+    assert time.monotonic() - started < 2
+
+
+def test_a_loop_over_run_arguments_still_previews_and_its_output_is_capped() -> None:
+    shown = qp.preview(task("select * from t where shop in ({% for s in params.shops %}{{ s }},{% endfor %}0)"),
+                       params={"shops": [3, 4]})
+    assert shown["query"].startswith("select * from t where shop in (")
+    assert [p["value"] for p in shown["parameters"]] == [3, 4]
+
+    with pytest.raises(Invalid, match="passes 1,000,000 characters"):
+        qp.preview(task("{% for s in params.shops %}{{ params.region }}{% endfor %}"),
+                   params={"shops": list(range(200_000)), "region": "EU-" * 10})
