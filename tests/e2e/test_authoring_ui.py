@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.airflow_instance import AirflowInstance
 from tests.e2e.api_support import call, ok, serving, start_api_airflow, wait_for, wait_run
@@ -30,9 +30,6 @@ from tests.e2e.api_support import call, ok, serving, start_api_airflow, wait_for
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 UI = "/batchtasks/ui"
 SHOTS = {"authoring_task_light", "authoring_task_dark", "authoring_orchestration_yaml"}
 
@@ -56,16 +53,6 @@ def airflow(root: Path) -> Iterator[AirflowInstance]:
     instance = start_api_airflow(root, extra_definitions={"auth_chain": CHAIN})
     with serving(instance, ("daily_sales", "auth_chain"), timeout=180):
         yield instance
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium`")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from airflow_batchtasks.definitions.schema import definition_schema
 from airflow_batchtasks.plugins.http_guards import CONTENT_SECURITY_POLICY
@@ -27,11 +27,6 @@ from airflow_batchtasks.plugins.http_guards import CONTENT_SECURITY_POLICY
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=10_000)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 STATIC = Path(__file__).resolve().parents[2] / "airflow_batchtasks" / "plugins" / "static"
 
 #: Runs before anything else on the page: records CSP violations and script errors.
@@ -143,16 +138,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (dev/test.sh installs it)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.airflow_instance import AirflowInstance
 from tests.e2e.api_support import SECRET, call, ok, serving, start_api_airflow, wait_for
@@ -31,9 +31,6 @@ from tests.e2e.api_support import SECRET, call, ok, serving, start_api_airflow, 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 UI = "/batchtasks/ui"
 VARIABLE_SECRET = "variable-value-never-listed-77"
 
@@ -99,16 +96,6 @@ def airflow(root: Path) -> Iterator[AirflowInstance]:
                                                           "act_resched": ACT_RESCHED})
     with serving(instance, DAGS, timeout=180):
         yield instance
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (dev/test.sh installs it)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def login(browser: Browser, airflow: AirflowInstance, user: str = "admin") -> Page:

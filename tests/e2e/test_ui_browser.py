@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, FrameLocator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FrameLocator, Page, expect
 
 from tests.e2e.airflow_instance import AirflowInstance
 from tests.e2e.api_support import SECRET, call, ok, serving, start_api_airflow, wait_for, wait_run
@@ -41,11 +41,6 @@ from tests.servers.fixtures import sshd_server  # noqa: F401 - fixture
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)  # pages of a busy 2-core machine running Airflow: give them time
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 UI = "/batchtasks/ui"
 #: Screenshots the README shows (copied when BATCHTASKS_UI_SCREENSHOTS is set).
 README_SHOTS = {"all_tasks_light", "all_tasks_dark", "task_detail_light", "task_detail_dark", "bulk_skip_result",
@@ -124,16 +119,6 @@ def airflow(root: Path, inbox: Path, sshd_server: SshServer) -> Iterator[Airflow
     with serving(instance, ("daily_sales", "slow_split", "flaky_export", "vendor_feed", "warehouse_export",
                             "ui_wait", "ui_chain"), timeout=180):
         yield instance
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (dev/test.sh installs it)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
