@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.airflow_instance import AirflowInstance
 from tests.e2e.api_support import call, ok, serving, start_api_airflow, wait_for, wait_run
+from tests.e2e.browser_support import sign_in
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)
@@ -63,15 +64,9 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def login(browser: Browser, airflow: AirflowInstance, user: str = "admin", dark: bool = False) -> Page:
     context = browser.new_context(base_url=airflow.base_url, viewport={"width": 1280, "height": 900},
                                   color_scheme="dark" if dark else "light")
-    context.set_default_timeout(30_000)
-    page = context.new_page()
+    page = sign_in(context, user)
     page.on("pageerror", lambda exc: print(f"page error: {exc}"))  # shown with a failing test
     page.on("console", lambda msg: print(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-    page.goto("/auth/login")
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(user)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/auth/login" not in url)
     return page
 
 

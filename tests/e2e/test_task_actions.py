@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.airflow_instance import AirflowInstance
 from tests.e2e.api_support import SECRET, call, ok, serving, start_api_airflow, wait_for
+from tests.e2e.browser_support import sign_in
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=30_000)
@@ -100,14 +101,7 @@ def airflow(root: Path) -> Iterator[AirflowInstance]:
 
 def login(browser: Browser, airflow: AirflowInstance, user: str = "admin") -> Page:
     context = browser.new_context(base_url=airflow.base_url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    page.goto("/auth/login")
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(user)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/auth/login" not in url)
-    return page
+    return sign_in(context, user)
 
 
 def bearer(airflow: AirflowInstance, user: str = "admin") -> dict[str, str]:

@@ -35,6 +35,7 @@ from playwright.sync_api import Browser, FrameLocator, Page, expect
 
 from tests.e2e.airflow_instance import AirflowInstance
 from tests.e2e.api_support import SECRET, call, ok, serving, start_api_airflow, wait_for, wait_run
+from tests.e2e.browser_support import sign_in
 from tests.servers import SshServer
 from tests.servers.fixtures import sshd_server  # noqa: F401 - fixture
 
@@ -130,14 +131,7 @@ def login(browser: Browser, airflow: AirflowInstance, user: str = "admin") -> Pa
     """A new browser context logged in through Airflow's own login page."""
     context = browser.new_context(base_url=airflow.base_url, viewport={"width": 1280, "height": 860},
                                   accept_downloads=True)
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    page.goto("/auth/login")
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(user)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/auth/login" not in url)
-    return page
+    return sign_in(context, user)
 
 
 @pytest.fixture

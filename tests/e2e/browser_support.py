@@ -1,0 +1,18 @@
+"""What the browser tests share besides the ``browser`` fixture (tests/e2e/conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def sign_in(context: Any, user: str) -> Any:
+    """A page of ``context`` signed in as ``user`` through Airflow's own login page (the test users'
+    password is their name)."""
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto("/auth/login")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(user)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+    return page
