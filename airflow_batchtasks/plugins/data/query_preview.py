@@ -141,9 +141,14 @@ def run_context(day: datetime, conf: dict[str, Any], params: dict[str, Any], tas
 
 
 def _environment() -> Any:
-    from airflow.sdk.definitions._internal.templater import create_template_env
+    """What a generated DAG's ``get_template_env`` builds (Airflow's sandbox, StrictUndefined, the date
+    helpers), from the class every supported Airflow has (3.3's ``create_template_env`` is not in 3.1)."""
+    from airflow.sdk.definitions._internal.templater import SandboxedEnvironment
 
-    return create_template_env(user_defined_macros=MACROS, user_defined_filters=FILTERS)
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.do"], cache_size=0)
+    env.globals.update(MACROS)
+    env.filters.update(FILTERS)
+    return env
 
 
 def _shown_value(name: str, value: Any) -> Any:
