@@ -31,11 +31,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from airflow_batchtasks.definitions.catalog import validate_document
-from airflow_batchtasks.definitions.models import NAME_RE
+from airflow_batchtasks.definitions.models import NAME_RE, Once
 from airflow_batchtasks.definitions.timing import check_timezone, parse_duration, parse_local_time
 from airflow_batchtasks.definitions.yaml_source import parse_documents
 from airflow_batchtasks.importers.quartz_cron import CronNotConvertible, quartz_to_cron
@@ -259,6 +260,9 @@ class _Converter:
                                                            "(an orchestration needs at least one step): not converted",
                            "error")
         lines += step_lines
+        if name in tasks:
+            self.note(root, "id", f"`{name}` is also the name of a task its steps run: task and orchestration "
+                                  "names are both DAG ids and must differ; rename one before loading")
         header = [
             f"Imported from Memority OrchestrationTaskDefinition `{identifier}`",
             f"({Path(self.file).name}, line {root.line}) by `airflow batchtasks import memority`.",
@@ -302,9 +306,9 @@ class _Converter:
             if fire is None or not fire.text:
                 self.note(plan, "executionPlan", "ONCE without a fireTime: no schedule")
                 return ["schedule: none"]
-            try:
-                when = datetime.fromisoformat(fire.text.replace("Z", "+00:00"))
-            except ValueError:
+            try:  # the model's own parser: what it accepts here, the loader accepts
+                when = Once.model_validate({"once": fire.text}).once
+            except ValidationError:
                 self.note(fire, "executionPlan/fireTime", f"`{fire.text}` is not an ISO-8601 date-time: no schedule")
                 return ["schedule: none"]
             if when.tzinfo is None:

@@ -67,7 +67,7 @@ def quartz_to_cron(expression: str) -> tuple[str, list[str]]:
     notes = []
     if len(parts) == 7 and parts[6] not in ("*", "?"):
         raise CronNotConvertible(f"the year field `{parts[6]}` has no cron equivalent (cron repeats every year)")
-    if seconds != "0":
+    if not (seconds.isdigit() and int(seconds) == 0):
         if not _NUMBER_LIST.match(seconds) or "," in seconds:
             raise CronNotConvertible(f"the seconds field `{seconds}` fires more than once a minute: cron's "
                                      "smallest unit is the minute")

@@ -332,3 +332,37 @@ def test_deep_nesting_and_huge_files_are_refused(tmp_path: Path) -> None:
         f.truncate(11 * 1024 * 1024)
     with pytest.raises(XmlError, match="MB limit"):
         convert_file(huge)
+
+
+@pytest.mark.parametrize(("fire", "expected", "message"), [
+    ("2026-12-01T10:00:00+01:00", datetime(2026, 12, 1, 9, 0, tzinfo=UTC), None),
+    ("2026-12-01T10:00:00", datetime(2026, 12, 1, 10, 0), "read in the orchestration's timezone"),
+    ("next tuesday", None, "not an ISO-8601 date-time"),
+])
+def test_once_fire_times(fire: str, expected: datetime | None, message: str | None, tmp_path: Path) -> None:
+    plan = f"<executionPlan><scheduleType>ONCE</scheduleType><fireTime>{fire}</fireTime></executionPlan>"
+
+    model, converted = only(definition(plan), tmp_path)
+
+    assert (model.schedule.once if model.schedule else None) == expected
+    texts = [m.text for m in converted.messages if m.element == "executionPlan/fireTime"]
+    if message is None:
+        assert texts == []
+    else:
+        [text] = texts
+        assert message in text
+
+
+def test_text_is_kept_as_written_whatever_its_characters(tmp_path: Path) -> None:
+    text = 'Sync: "users" # not a comment\n\tnext line, été, 日本, {not: a map}, - [x]'
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;")
+
+    model, _ = only(definition(f"<description>{escaped}</description>"), tmp_path)
+
+    assert model.description == text
+
+
+def test_an_orchestration_named_like_one_of_its_tasks_is_warned_about() -> None:
+    result = convert(definition("", identifier="t1"))
+
+    assert any(m.element == "id" and "must differ" in m.text for m in result.orchestrations[0].messages)
