@@ -19,6 +19,7 @@ from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
 
 def import_memority(args: argparse.Namespace) -> None:
     from airflow_batchtasks import config
+    from airflow_batchtasks.compat import AIRFLOW_V_3_2_PLUS
     from airflow_batchtasks.importers.memority import convert_file
     from airflow_batchtasks.importers.safe_xml import XmlError
 
@@ -45,14 +46,18 @@ def import_memority(args: argparse.Namespace) -> None:
     if targets:
         tasks = sorted({t for _, o in targets for t in o.tasks})
         print(f"The steps run these tasks, which must be defined (kind: task): {', '.join(tasks)}")
-        print(f"Then check: airflow batchtasks validate {out}")
+        command = "airflow batchtasks" if AIRFLOW_V_3_2_PLUS else "airflow-batchtasks"  # 3.1: no provider CLI
+        print(f"Then check: {command} validate {out}")
     if result.failed:
         print(f"error: {source}: some definitions were not converted (see the errors above)", file=sys.stderr)
         sys.exit(1)
 
 
-ARG_FILE = Arg(("file",), help="Memority XML file: one OrchestrationTaskDefinition, or a root holding several")
-ARG_OUT = Arg(("--out",), help="Folder to write the YAML files into (default: [batchtasks] definitions_folder)")
+ARG_FILE = Arg(("file",), metavar="FILE.xml",
+               help="Memority XML file: one OrchestrationTaskDefinition, or a root holding several")
+ARG_OUT = Arg(("--out",), metavar="DIR",
+              help="Folder to write the YAML files into (default: the configured definitions folder, option "
+                   "definitions_folder of section batchtasks)")
 ARG_FORCE = Arg(("--force",), action="store_true", help="Replace existing files of the same names")
 
 IMPORT_COMMAND = GroupCommand(
