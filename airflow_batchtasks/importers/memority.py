@@ -173,16 +173,20 @@ class _Converter:
         return default
 
     def local_time(self, element: Element, path: str) -> str | None:
+        """``HH:mm[:ss[.SSS]]`` (ISO-8601 local time, as Java writes it) as ``HH:MM`` or ``HH:MM:SS``."""
         m = _LOCAL_TIME.match(element.text)
-        if m and m.group(4) and int(m.group(4)):
-            self.note(element, path, f"the fraction of a second of `{element.text}` is dropped", "note")
-        text = f"{m.group(1)}:{m.group(2)}" + (f":{m.group(3)}" if m and m.group(3) not in (None, "00") else "") \
-            if m else element.text
-        try:
-            parse_local_time(text)
-        except ValueError:
+        text, fraction = None, None
+        if m:
+            hours, minutes, seconds, fraction = m.groups()
+            text = f"{hours}:{minutes}" + (f":{seconds}" if seconds and seconds != "00" else "")
+            try:
+                parse_local_time(text)
+            except ValueError:  # 25:00, 12:60
+                text = None
+        if text is None:
             self.note(element, path, f"`{element.text}` is not an ISO-8601 local time (HH:mm[:ss]): not mapped")
-            return None
+        elif fraction and int(fraction):
+            self.note(element, path, f"the fraction of a second of `{element.text}` is dropped", "note")
         return text
 
     def timezone(self, element: Element | None, path: str) -> str:

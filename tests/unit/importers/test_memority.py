@@ -366,3 +366,17 @@ def test_an_orchestration_named_like_one_of_its_tasks_is_warned_about() -> None:
     result = convert(definition("", identifier="t1"))
 
     assert any(m.element == "id" and "must differ" in m.text for m in result.orchestrations[0].messages)
+
+
+@pytest.mark.parametrize(("written", "expected", "note"), [
+    ("03:00", local_time(3, 0), None),
+    ("03:00:15", local_time(3, 0, 15), None),
+    ("03:00:00.000", local_time(3, 0), None),
+    ("03:00:15.250", local_time(3, 0, 15), "fraction of a second"),
+])
+def test_iso_local_times(written: str, expected: local_time, note: str | None, tmp_path: Path) -> None:
+    model, converted = only(definition(f"<executionTimeLimit>{written}</executionTimeLimit>"), tmp_path)
+
+    assert model.execution_time_limit == expected
+    notes = [m.text for m in converted.messages if m.element == "executionTimeLimit"]
+    assert notes == [] if note is None else (len(notes) == 1 and note in notes[0])
