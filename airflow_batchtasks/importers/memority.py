@@ -105,18 +105,16 @@ def convert_file(path: Path) -> ImportResult:
 
 
 def convert_tree(root: Element, file: str) -> ImportResult:
-    """Convert the orchestration definitions of a parsed document (the root, or the root's children)."""
+    """Convert the orchestration definitions of a parsed document (the root, or those it holds)."""
     result = ImportResult()
-    if root.tag == DEFINITION_TAG:
-        definitions = [root]
-    else:  # an export holding several definitions: the root's children (one level, as Memority nests them)
-        definitions = [c for c in root.children if c.tag == DEFINITION_TAG]
+    definitions = _definitions(root)
+    if root.tag != DEFINITION_TAG:  # an export: say which of its parts hold no definition
         for child in root.children:
-            if child.tag != DEFINITION_TAG:
+            if not _definitions(child):
                 result.messages.append(Message(child.line, child.tag, f"not an {DEFINITION_TAG}: not converted"))
-        if not definitions:
-            result.messages.append(Message(root.line, root.tag, f"no {DEFINITION_TAG} element found: the root "
-                                           f"must be one, or hold them as its children", "error"))
+    if not definitions:
+        result.messages.append(Message(root.line, root.tag, f"no {DEFINITION_TAG} element found: the root must "
+                                       "be one, or hold them", "error"))
     names: dict[str, int] = {}
     for element in definitions:
         converted = _Converter(element, file).convert()
@@ -131,6 +129,13 @@ def convert_tree(root: Element, file: str) -> ImportResult:
         names[converted.name] = element.line
         result.orchestrations.append(converted)
     return result
+
+
+def _definitions(element: Element) -> list[Element]:
+    """The definitions in ``element``, at any depth (exports group them), in document order."""
+    if element.tag == DEFINITION_TAG:
+        return [element]
+    return [found for child in element.children for found in _definitions(child)]
 
 
 def safe_name(identifier: str) -> str:

@@ -380,3 +380,16 @@ def test_iso_local_times(written: str, expected: local_time, note: str | None, t
     assert model.execution_time_limit == expected
     notes = [m.text for m in converted.messages if m.element == "executionTimeLimit"]
     assert notes == [] if note is None else (len(notes) == 1 and note in notes[0])
+
+
+def test_definitions_grouped_deeper_in_an_export(tmp_path: Path) -> None:
+    data = (f'<export {NS}>\n<orchestrationTasks>\n'
+            f'<dmn:OrchestrationTaskDefinition id="a"><orchestratedTasks><orchestratedTask><taskId>t1</taskId>'
+            f'</orchestratedTask></orchestratedTasks></dmn:OrchestrationTaskDefinition>\n</orchestrationTasks>\n'
+            f'<connectors><connector id="ldap"/></connectors>\n</export>').encode()
+
+    result = convert(data)
+
+    assert sorted(load(result, tmp_path / "defs")) == ["a"]
+    assert [m.render("e.xml") for m in result.messages] == [
+        "e.xml:5: warning: connectors: not an OrchestrationTaskDefinition: not converted"]
