@@ -38,7 +38,14 @@ def import_memority(args: argparse.Namespace) -> None:
         print(f"error: {', '.join(existing)} already exist(s): nothing written; use --force to replace",
               file=sys.stderr)
         sys.exit(1)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for path, _ in targets:  # all files checked writable before the first is written
+            if path.exists() and not path.is_file():
+                raise IsADirectoryError(f"{path} is not a file")
+    except OSError as exc:
+        print(f"error: cannot write into {out}: {exc}", file=sys.stderr)
+        sys.exit(1)
     for path, orchestration in targets:
         path.write_text(orchestration.text, encoding="utf-8")
         print(f"written: {path} (orchestration `{orchestration.name}`, {len(orchestration.tasks)} step(s), "

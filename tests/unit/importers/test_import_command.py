@@ -88,3 +88,14 @@ def test_bad_xml_is_one_clear_error(run, tmp_path: Path) -> None:
     assert result.stderr.startswith(f"error: {bad}:2: a DOCTYPE (document type declaration) is refused")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_output_that_is_not_a_folder_is_one_clear_error(run, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x")
+
+    result = run("import", "memority", str(FIXTURES / "sample.xml"), "--out", str(not_a_folder))
+
+    assert result.returncode == 1
+    assert f"error: cannot write into {not_a_folder}:" in result.stderr
+    assert "Traceback" not in result.stderr
