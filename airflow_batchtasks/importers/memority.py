@@ -36,7 +36,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from airflow_batchtasks.definitions.catalog import validate_document
-from airflow_batchtasks.definitions.models import NAME_RE, Once
+from airflow_batchtasks.definitions.models import Once
 from airflow_batchtasks.definitions.timing import check_timezone, parse_duration, parse_local_time
 from airflow_batchtasks.definitions.yaml_source import parse_documents
 from airflow_batchtasks.importers.quartz_cron import CronNotConvertible, quartz_to_cron
@@ -296,7 +296,6 @@ class _Converter:
         if model is None or len(docs) != 1:
             raise AssertionError("the importer produced an invalid definition: "
                                  + "; ".join(str(e) for e in errors) + "\n" + yaml_text)
-        assert NAME_RE.match(model.name)
 
     def schedule(self, plan: Element | None) -> list[str]:
         if plan is None:
@@ -336,7 +335,7 @@ class _Converter:
             if fire is not None:
                 self.note(fire, "executionPlan/fireTime", "the first fire time of a cron plan is not kept: the "
                                                           "schedule starts when the DAG is first unpaused", "note")
-            return [f"schedule: {_q(cron)}  # Memority (Quartz) cron: {cron_el.text}"]
+            return [f"schedule: {_q(cron)}  # Memority (Quartz) cron: {' '.join(cron_el.text.split())}"]
         where = kind_el or plan
         self.note(where, "executionPlan/scheduleType", f"schedule type `{kind or '(none)'}` "
                   + (f"with interval `{interval.text}` " if interval is not None else "")
