@@ -13,6 +13,7 @@ from pathlib import Path
 
 from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
 
+from airflow_batchtasks.importers.cli import IMPORT_COMMAND
 from airflow_batchtasks.orchestration.cli import ORCHESTRATION_COMMAND
 
 LOADER_FILE = "batchtasks_dags.py"
@@ -184,6 +185,7 @@ def get_cli_commands() -> list[GroupCommand]:
                               [ARG_EXPR, ARG_TZ, ARG_COUNT]),
                 ActionCommand("init", "Write the DAG loader file into the DAGs folder", init, [ARG_DAGS, ARG_FORCE]),
                 ORCHESTRATION_COMMAND,
+                IMPORT_COMMAND,
             ],
         )
     ]

@@ -292,7 +292,9 @@ def test_commands_are_registered() -> None:
     (group,) = cli.get_cli_commands()
 
     assert group.name == "batchtasks"
-    assert [c.name for c in group.subcommands] == ["validate", "list", "schema", "cron", "init", "orchestration"]
+    assert [c.name for c in group.subcommands] == [
+        "validate", "list", "schema", "cron", "init", "orchestration", "import",
+    ]
 
 
 def test_validate_looks_for_every_connection_a_task_names(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ LAYERS = (
     "orchestration",
     "operators",
     "dag_factory",
+    "importers",
     "cli",
     "cli_main",
     "plugins",  # nothing imports the plugin but Airflow
