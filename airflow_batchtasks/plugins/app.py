@@ -36,7 +36,6 @@ API_PREFIX = "/api/v1"
 
 
 def create_app() -> FastAPI:
-    from airflow.api_fastapi.core_api.security import get_user
     from fastapi import Depends
 
     from airflow_batchtasks import config
@@ -52,6 +51,7 @@ def create_app() -> FastAPI:
         runs,
         tasks,
     )
+    from airflow_batchtasks.plugins.current_user import current_user
 
     app = FastAPI(
         title="Batch Tasks API",
@@ -67,7 +67,7 @@ def create_app() -> FastAPI:
     for module in (tasks, runs, bulk, files, definitions, orchestrations, cron, pickers):
         api.include_router(module.router)
 
-    @api.get("/openapi.json", include_in_schema=False, dependencies=[Depends(get_user)])
+    @api.get("/openapi.json", include_in_schema=False, dependencies=[Depends(current_user)])
     def openapi() -> dict[str, Any]:
         return app.openapi()
 

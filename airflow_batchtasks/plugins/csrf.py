@@ -18,9 +18,10 @@ import time
 from urllib.parse import urlsplit
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-from airflow.api_fastapi.core_api.security import get_user
 from fastapi import HTTPException, Request, status
 from fastapi.security.utils import get_authorization_scheme_param
+
+from airflow_batchtasks.plugins.current_user import current_user
 
 CSRF_MAX_AGE = 12 * 3600
 #: Header in which a script of the pages sends :func:`csrf_token` with a REST API write.
@@ -85,7 +86,7 @@ async def cookie_write_guard(request: Request) -> None:
     scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
     if scheme.lower() == "bearer" and credentials:
         return
-    user = await get_user(request, None, None)  # 401 without a session, as every route
+    user = await current_user(request)  # 401 without a session, as every route
     if _same_origin(request) or _token_valid(user, request.headers.get(CSRF_HEADER, "")):
         return
     raise HTTPException(status.HTTP_403_FORBIDDEN,

@@ -120,3 +120,12 @@ def test_sql_to_sftp_through_real_airflow(
     extract_log = airflow.task_log("e2e_orders", run_id, "extract")
     assert "1000 rows written to orders_open.csv" in extract_log
     assert "status = ?" in extract_log, "the run argument was bound, not spliced into the SQL"
+
+    # Signed in by Airflow's session cookie alone, as a browser opening the pages from Airflow's menu: the page
+    # and its scripts' REST calls work on every Airflow version (3.1's own get_user reads only the header).
+    cookie = {"_token": airflow.token("admin")}
+    page = airflow.api("GET", "/batchtasks/ui/tasks", username=None, cookies=cookie)
+    assert page.status_code == 200 and "e2e_orders" in page.text, page.text[:500]
+    listed = airflow.api("GET", "/batchtasks/api/v1/tasks", username=None, cookies=cookie)
+    assert listed.status_code == 200 and "e2e_orders" in {t["name"] for t in listed.json()["tasks"]}, listed.text
+    assert airflow.api("GET", "/batchtasks/api/v1/tasks", username=None).status_code == 401

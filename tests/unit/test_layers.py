@@ -39,7 +39,7 @@ LAYERS = (
     "get_provider_info",
 )
 #: Inside ``plugins``, bottom to top: the data layer knows no HTTP; the API knows no page; one module assembles both.
-PLUGIN_LAYERS = ("data", "http_guards", "csrf", "api", "views", "app", "listeners", "plugin")
+PLUGIN_LAYERS = ("data", "http_guards", "current_user", "csrf", "api", "views", "app", "listeners", "plugin")
 
 
 def module_name(path: Path) -> str:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Annotated
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.common.db.common import SessionDep
-from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import Depends, HTTPException, status
 
+from airflow_batchtasks.plugins.current_user import current_user
 from airflow_batchtasks.plugins.data.access import DagAccessEntity, is_authorized
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DagAccessEntity",
+    "current_user",
     "DagReader",
     "GetUserDep",
     "RunCreator",
@@ -35,6 +36,9 @@ __all__ = [
     "StepEditor",
     "forbid_unless",
 ]
+
+
+GetUserDep = Annotated[BaseUser, Depends(current_user)]
 
 
 def forbid_unless(allowed: bool) -> None:

@@ -23,13 +23,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+from airflow.api_fastapi.core_api.security import bearer_scheme
 from fastapi import Depends, Form, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from airflow_batchtasks.plugins.api.deps import requires_dag
 from airflow_batchtasks.plugins.csrf import check_csrf, secret_key
+from airflow_batchtasks.plugins.current_user import current_user
 from airflow_batchtasks.plugins.data.access import DagAccessEntity, allowed_dag_ids
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ async def page_user(
 ) -> BaseUser:
     """Airflow's ``get_user`` for a page: a missing, expired or invalid token becomes :class:`LoginRequired`."""
     try:
-        return await get_user(request, None, bearer)
+        return await current_user(request, bearer)
     except HTTPException as exc:
         if exc.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
             raise LoginRequired(str(exc.detail)) from None
