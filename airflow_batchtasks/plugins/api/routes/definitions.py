@@ -35,7 +35,7 @@ from airflow_batchtasks.plugins.data.access import (
     MissingRight,
     can_edit_connection,
     can_read_variables,
-    is_authorized,
+    can_write_definition,
     readable_dag_ids,
 )
 from airflow_batchtasks.plugins.data.errors import Conflict
@@ -96,7 +96,7 @@ def _require(user: Any, method: str, kind: str, name: str) -> None:
     if method == "GET":
         forbid_unless(_readable(user, kind, name, readable_dag_ids(user)))
     else:
-        forbid_unless(is_authorized(user, method, dag_ids(kind, name)))  # type: ignore[arg-type]
+        forbid_unless(can_write_definition(user, dag_ids(kind, name)))
 
 
 def _require_code_rights(user: Any, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
