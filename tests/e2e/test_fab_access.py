@@ -215,6 +215,12 @@ def test_edit_writes_its_projects_definitions(airflow: AirflowInstance) -> None:
     changed = current.replace("sales_refunds export", "refunds of the week")
     assert ok(call(airflow, "PUT", "/definitions/task/sales_refunds", user="sales_boss", json={"yaml": changed}))
     assert "refunds of the week" in ok(call(airflow, "GET", "/definitions/task/sales_refunds"))["yaml"]
+    # the project's own definition too (its tasks' DAGs are all the DAGs it makes: no series, no schedule)
+    project = ok(call(airflow, "GET", "/definitions/project/sales", user="sales_boss"))["yaml"]
+    assert call(airflow, "PUT", "/definitions/project/sales", user="sales_ana",
+                json={"yaml": project + "description: by ana\n"}).status_code == 403
+    ok(call(airflow, "PUT", "/definitions/project/sales", user="sales_boss",
+            json={"yaml": project + "description: by the boss\n"}))
     # a code-bearing change still needs the right to edit connections (docs/security.md), which it lacks
     script = changed + "processing: {inline: 'print(1)'}\n"
     refused = call(airflow, "PUT", "/definitions/task/sales_refunds", user="sales_boss", json={"yaml": script})

@@ -81,10 +81,19 @@ class Validation(BaseModel):
 
 
 def dag_ids(kind: str, name: str) -> list[str]:
+    """The DAGs a definition makes, whose permissions decide who may read or write it.
+
+    A project's are its tasks' DAGs, and ``project__<name>`` when that DAG exists (the project runs in
+    series or has a schedule; or it has no tasks, so something is checked): a DAG that does not exist has
+    no per-DAG permissions, so under FAB it would keep a project role from its own project's definition.
+    """
     if kind != "project":
         return [name]
     catalog = catalog_cache.get_catalog()
-    return [project_dag_id(name), *(t for t, e in catalog.tasks.items() if e.model.project == name)]
+    tasks = [t for t, e in catalog.tasks.items() if e.model.project == name]
+    entry = catalog.projects.get(name)
+    series = entry is None or entry.model.run_in_series or entry.model.schedule is not None
+    return [project_dag_id(name)] * bool(series or not tasks) + tasks
 
 
 def _readable(user: Any, kind: str, name: str, readable: set[str] | None) -> bool:
