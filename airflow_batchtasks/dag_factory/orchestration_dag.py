@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
+from airflow_batchtasks.dag_factory.access_control import access_control
 from airflow_batchtasks.dag_factory.docs import definition_doc
 from airflow_batchtasks.dag_factory.schedules import airflow_schedule
 from airflow_batchtasks.definitions.catalog import Entry
@@ -64,6 +65,7 @@ def build_orchestration_dag(entry: Entry, disabled_tasks: frozenset[str] = froze
         tags=[TAG, ORCHESTRATION_TAG],
         doc_md=definition_doc(f"Orchestration `{orch.name}`", orch.description, entry.doc),
         is_paused_upon_creation=not orch.active,
+        access_control=access_control(orch.access),
     )
     limits = limits_of(orch)
     rules = step_rules(orch, disabled_tasks)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from airflow.sdk import DAG
 
+from airflow_batchtasks.dag_factory.access_control import access_control
 from airflow_batchtasks.dag_factory.docs import definition_doc
 from airflow_batchtasks.dag_factory.schedules import airflow_schedule
 from airflow_batchtasks.definitions.catalog import Entry
@@ -34,6 +35,7 @@ def build_project_dag(entry: Entry, tasks: list[Task]) -> DAG:
         tags=[TAG, project_tag(project.name), *(owner_tag(o) for o in project.owners)],
         default_args={"owner": ",".join(project.owners) or "airflow"},
         doc_md=definition_doc(f"Project `{project.name}`", project.description, entry.doc),
+        access_control=access_control(project.access),
     )
     with dag:
         previous = None

@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param
 
+from airflow_batchtasks.dag_factory.access_control import access_control
 from airflow_batchtasks.dag_factory.docs import definition_doc
 from airflow_batchtasks.dag_factory.schedules import airflow_schedule
 from airflow_batchtasks.definitions.catalog import Entry
@@ -80,6 +81,7 @@ def build_task_dag(entry: Entry, owners: list[str]) -> DAG:
         is_paused_upon_creation=not task.enabled,
         user_defined_macros=MACROS,
         user_defined_filters=FILTERS,
+        access_control=access_control(task.access),
     )
     with dag:
         steps.build_pipeline(task)

@@ -2,7 +2,7 @@
 
 Loading never raises for bad input: every problem becomes a DefinitionError
 and the valid definitions are still returned, so one broken file never hides
-the others. Project defaults (params, notify, timezone, owners) are merged
+the others. Project defaults (params, notify, timezone, owners, access) are merged
 into their tasks here, once, so nothing downstream needs to know projects
 exist except to read ``owners``.
 """
@@ -277,6 +277,7 @@ def resolve(catalog: Catalog, partial: bool = False) -> None:
                 "timezone": task.timezone or project.timezone,
                 "params": {**project.params, **task.params},
                 "notify": notify,
+                "access": merge_access(project.access, task.access),
             }
         )
     for name, entry in list(catalog.orchestrations.items()):
@@ -286,6 +287,23 @@ def resolve(catalog: Catalog, partial: bool = False) -> None:
                 _drop(catalog, catalog.orchestrations, name, ("steps", i, "task"),
                       f"unknown task `{step.task}`{_suggest(step.task, catalog.tasks)}")
                 break
+
+
+def merge_access(
+    project: dict[str, list[str]] | None, task: dict[str, list[str]] | None
+) -> dict[str, list[str]] | None:
+    """A task's ``access``: its project's plus its own, per role (a union: a task can widen, never narrow).
+
+    Why a union: a project's roles are who owns the project's data; a task adding a role (a consumer team
+    that may run one export) must not silently take the owners off it. None when neither says anything
+    (the DAG then gets no ``access_control``, and the auth manager's global permissions alone decide).
+    """
+    if project is None and task is None:
+        return None
+    merged: dict[str, list[str]] = {role: list(rights) for role, rights in (project or {}).items()}
+    for role, rights in (task or {}).items():
+        merged[role] = list(dict.fromkeys([*merged.get(role, []), *rights]))
+    return merged
 
 
 def _drop(catalog: Catalog, entries: dict[str, Entry], name: str, path: tuple[str | int, ...], msg: str) -> None:

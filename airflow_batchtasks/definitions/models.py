@@ -351,6 +351,25 @@ class Notify(Strict):
     on_failure: NotifyTarget | None = None
 
 
+Right = Literal["read", "run", "edit"]
+
+
+def _rights(value: Any) -> Any:
+    if isinstance(value, str):  # `role: read` instead of `role: [read]`: say how to write it
+        raise ValueError(f"rights are a list: write [{value}] (any of read, run, edit)")
+    return value
+
+
+#: Airflow role name -> the rights it gets on the DAGs of this definition (see ``dag_factory.access_control``).
+Access = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[list[Right], BeforeValidator(_rights)]] | None,
+    Field(description="Airflow roles -> what they may do with this definition's DAGs: `read` (see it, its "
+          "runs and files), `run` (trigger, skip, retry, cancel retry, enable/disable), `edit` (change or delete "
+          "its definition); becomes the DAGs' `access_control` (FAB auth manager). A task adds its own to its "
+          "project's, per role", examples=[{"sales_ops": ["read", "run"], "sales_admin": ["read", "run", "edit"]}]),
+]
+
+
 class Project(Strict):
     kind: Literal["project"]
     name: Name
@@ -361,6 +380,7 @@ class Project(Strict):
     timezone: TimeZone = "UTC"
     params: dict[str, ParamValue] = Field(default_factory=dict)
     notify: Notify | None = None
+    access: Access = None
 
 
 StepName = Literal["extract", "process", "package", "deliver", "notify"]
@@ -385,6 +405,7 @@ class Task(Strict):
     output: Output = Field(default_factory=Output)
     destinations: list[Destination] = Field(default_factory=list)
     notify: Notify | None = None
+    access: Access = None
     # Declared last: the check of `queues` reads the fields above (pydantic validates in declaration order).
     queue: QueueName | None = Field(None, description="worker queue of every step (Airflow's `queue`, e.g. a "
                                     "Celery queue); default: Airflow's `[operators] default_queue`")
@@ -494,6 +515,7 @@ class Orchestration(Strict):
     execution_time_limit: LocalTime | None = None
     execution_duration_limit: Duration | None = None
     steps: list[Step] = Field(min_length=1)
+    access: Access = None
 
     # A field validator (not a model validator) so the error names the field and its line.
     @field_validator("execution_duration_limit")

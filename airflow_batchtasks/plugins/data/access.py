@@ -32,6 +32,7 @@ __all__ = [
     "can_access_all_dags",
     "can_edit_connection",
     "can_read_variables",
+    "can_write_definition",
     "is_authorized",
     "readable_dag_ids",
 ]
@@ -71,9 +72,20 @@ def _teams(dag_ids: list[str]) -> dict[str, str | None]:
     return {dag_id: DagModel.get_team_name(dag_id) for dag_id in dag_ids}
 
 
+#: A DAG id no DAG can have (``~`` and ``:`` are not allowed in DAG ids), so no role holds a per-DAG grant on it.
+ANY_DAG = "~batchtasks:any-dag~"
+
+
 def can_access_all_dags(user: BaseUser, method: ResourceMethod, entity: DagAccessEntity | None = None) -> bool:
-    """``is_authorized_dag`` without details: Airflow's question for "all DAGs"."""
-    return get_auth_manager().is_authorized_dag(method=method, access_entity=entity, user=user)
+    """Whether ``user`` may ``method`` every DAG, asked as "a DAG nobody granted anything on in particular".
+
+    Why not ``is_authorized_dag`` without details: that is Airflow's question "may list DAGs", which the FAB
+    auth manager answers yes to whoever may read *one* DAG (and, for a sub-entity write, without looking at
+    any DAG), so a role granted one project through ``access_control`` would see every task.
+    """
+    return get_auth_manager().is_authorized_dag(
+        method=method, access_entity=entity, details=DagDetails(id=ANY_DAG), user=user
+    )
 
 
 def readable_dag_ids(user: BaseUser, method: ResourceMethod = "GET") -> set[str] | None:
@@ -94,6 +106,17 @@ def allowed_dag_ids(
     if not ids or can_access_all_dags(user, method, entity):
         return set(ids)
     return {i for i in ids if is_authorized(user, method, [i], entity)}
+
+
+def can_write_definition(user: BaseUser, dag_ids: Iterable[str]) -> bool:
+    """Whether ``user`` may change or delete the definition behind ``dag_ids``: edit *and* delete on each DAG.
+
+    Why delete too: under the FAB auth manager edit on a DAG is also what triggering it needs, so a role
+    granted ``run`` by a definition's ``access`` holds it; only ``edit`` grants delete (see
+    ``dag_factory.access_control``). Airflow's own roles and the other auth managers give both together.
+    """
+    ids = list(dag_ids)
+    return is_authorized(user, "PUT", ids) and is_authorized(user, "DELETE", ids)
 
 
 def can_edit_connection(user: BaseUser, conn_id: str | None = None) -> bool:

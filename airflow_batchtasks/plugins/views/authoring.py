@@ -29,7 +29,7 @@ from airflow_batchtasks.definitions.models import KINDS
 from airflow_batchtasks.definitions.schema import definition_schema
 from airflow_batchtasks.plugins.api.routes import definitions as definitions_api
 from airflow_batchtasks.plugins.data import runs
-from airflow_batchtasks.plugins.data.access import is_authorized, readable_dag_ids
+from airflow_batchtasks.plugins.data.access import can_write_definition, readable_dag_ids
 from airflow_batchtasks.plugins.data.errors import DataError, Invalid
 from airflow_batchtasks.plugins.views import security
 from airflow_batchtasks.plugins.views.render import airflow_path, back, render, templates
@@ -92,8 +92,8 @@ def may_create(user: BaseUser) -> bool:
 
 
 def may_edit(user: BaseUser, kind: str, name: str) -> bool:
-    """What ``PUT /definitions/{kind}/{name}`` asks: DAG edit on every DAG the definition makes."""
-    return is_authorized(user, "PUT", definitions_api.dag_ids(kind, name))
+    """What ``PUT /definitions/{kind}/{name}`` asks: DAG edit and delete on every DAG the definition makes."""
+    return can_write_definition(user, definitions_api.dag_ids(kind, name))
 
 
 def _parse_seconds() -> int | None:

@@ -32,7 +32,7 @@ from airflow_batchtasks.plugins.api.routes import tasks as tasks_api
 from airflow_batchtasks.plugins.api.routes.common import when
 from airflow_batchtasks.plugins.data import actions, audit, files, pickers, runs, tasks
 from airflow_batchtasks.plugins.data import definitions_store as store
-from airflow_batchtasks.plugins.data.access import DagAccessEntity
+from airflow_batchtasks.plugins.data.access import DagAccessEntity, can_write_definition
 from airflow_batchtasks.plugins.data.errors import DataError, Invalid, NotFound
 from airflow_batchtasks.plugins.data.models import FileList, RunList
 from airflow_batchtasks.plugins.data.status import RUN_STATUSES
@@ -197,11 +197,13 @@ def set_enabled(
 ) -> RedirectResponse:
     """Enable or disable the task: ``enabled`` written in its definition when the folder is writable (through
     the definitions API's replace: same checks, comments kept), so the YAML, the DAG and the project series
-    agree, and the DAG unpaused or paused in Airflow as Airflow's own switch does. Read-only folder: only the
-    pause switch. Needs DAG edit."""
+    agree, and the DAG unpaused or paused in Airflow as Airflow's own switch does. Read-only folder, or a user
+    who may run the task but not edit its definition (``access: [run]`` under FAB): only the pause switch.
+    Needs DAG edit."""
     require(user, "PUT", name)
     target = _task_page(request, name)
-    writable = read_only_reason() is None
+    may_write = can_write_definition(user, definitions_api.dag_ids("task", name))
+    writable = read_only_reason() is None and may_write
 
     def toggle() -> tuple[bool, bool]:
         with audit.audited(user, "enable" if enabled else "disable", name, definition=writable):
@@ -224,7 +226,9 @@ def set_enabled(
                          "next parse)")
         parts.append(("unpaused" if enabled else "paused") + " in Airflow" if changed
                      else ("already unpaused" if enabled else "already paused") + " in Airflow")
-        if not writable:
+        if not may_write:
+            parts.append("you may not edit the definition, so only the pause switch changed")
+        elif not writable:
             parts.append("the definition is read-only here, so only the pause switch changed")
         return "; ".join(parts) + "."
 

@@ -2,7 +2,9 @@
 
 Targets are either explicit ``runs`` or a ``filter`` (the filters of ``GET /tasks``):
 with a filter, skip targets every run of the matching tasks that has not started
-processing, and retry targets each matching task's newest run. As Airflow's own
+processing, and retry targets each matching task's newest run. A filter only ever
+matches tasks whose runs the caller may edit (so "every task" means every task of
+theirs, never one of another project's). With explicit ``runs``, as Airflow's own
 bulk endpoints, the caller must be allowed to edit runs of every targeted task
 (403 otherwise, nothing done); then each run is done or refused with the reason.
 """
@@ -20,7 +22,7 @@ from sqlalchemy import func, select
 from airflow_batchtasks.plugins.api.deps import DagAccessEntity, GetUserDep, SessionDep, forbid_unless
 from airflow_batchtasks.plugins.api.routes.tasks import task_filter
 from airflow_batchtasks.plugins.data import actions, audit, tasks
-from airflow_batchtasks.plugins.data.access import is_authorized, readable_dag_ids
+from airflow_batchtasks.plugins.data.access import allowed_dag_ids, is_authorized, readable_dag_ids
 from airflow_batchtasks.plugins.data.errors import DataError
 from airflow_batchtasks.plugins.data.models import BulkResponse, BulkResult
 from airflow_batchtasks.plugins.data.status import NOT_STARTED_TI_STATES
@@ -69,6 +71,7 @@ def _targets(body: BulkBody, user: Any, session: Any, action: str) -> list[tuple
     tf = task_filter(user, f.project, f.owner, status, f.q, f.name, f.created_from, f.created_to,
                      f.updated_from, f.updated_to)
     names = tasks.task_names(session, tf, readable_dag_ids(user))
+    names = sorted(allowed_dag_ids(user, "PUT", names, DagAccessEntity.RUN))
     if not names:
         return []
     if action == "skip":

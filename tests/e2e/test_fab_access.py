@@ -1,0 +1,274 @@
+"""Per-project ``access`` under Airflow's FAB auth manager: a role sees and acts on only its projects.
+
+A real Airflow (api-server, scheduler, dag-processor) under the FAB auth manager, with FAB roles that hold
+no global DAG permission, only the base permissions a user needs to sign in and see the UI (``BASE``), so
+whatever they may do with a task comes from the ``access`` of its definitions, synced into FAB by the
+dag-processor as the DAGs' ``access_control``:
+
+- project ``sales``: ``sales_ops`` may read and run, ``sales_admin`` read, run and edit, ``sales_viewer``
+  only read; project ``hr``: ``hr_ops`` may read, run and edit. ``hr_olga`` is also listed among the sales
+  project's owners, so "My Tasks" (owner = me) would show sales tasks if ownership were enough.
+- each check is a request a user would make (list, read, run, skip, retry, cancel retry, enable/disable,
+  definition write, bulk) through ``/batchtasks/api/v1`` or the pages, and the status they get.
+
+Lists of tasks that other routes return (runs, audit, ...) are one line each in ``LISTS``: the path, and
+how to read task names out of its answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from dev.airflow_runner import FAB_AUTH_MANAGER
+from tests.e2e.airflow_instance import AirflowInstance
+from tests.e2e.api_support import LOADER, airflow_env, call, make_shop, ok, q, serving, wait_for
+from tests.e2e.browser_support import sign_in
+
+pytestmark = pytest.mark.e2e
+
+SALES = {"sales_orders", "sales_refunds"}
+HR = {"hr_payroll"}
+#: user -> FAB role (password = user name, as for the runner's users)
+PEOPLE = {"sales_ana": "sales_ops", "sales_boss": "sales_admin", "sales_view": "sales_viewer", "hr_olga": "hr_ops"}
+
+DEFINITIONS = {
+    "projects.yaml": """\
+kind: project
+name: sales
+owners: [sales_ana, hr_olga]
+access: {sales_ops: [read, run], sales_admin: [read, run, edit], sales_viewer: [read]}
+---
+kind: project
+name: hr
+owners: [hr_olga]
+access:
+  hr_ops: [read, run, edit]
+""",
+    "tasks.yaml": "---\n".join(
+        f"kind: task\nname: {name}\nproject: {project}\ndescription: {name} export\n"
+        "source: {type: sql, conn_id: shop, query: 'select id, amount from sales'}\n"
+        "destinations: [{type: local, path: __OUT__}]\n"
+        for name, project in (("sales_orders", "sales"), ("sales_refunds", "sales"), ("hr_payroll", "hr"))
+    ),
+}
+
+#: Lists of tasks a user sees: path (below the API) -> the task names in its answer. Add Runs and Audit here
+#: when those routes exist, e.g. ``"/runs": lambda body: {r["task"] for r in body["runs"]},``.
+LISTS: dict[str, Callable[[Any], set[str]]] = {
+    "/tasks": lambda body: {t["name"] for t in body["tasks"]},
+    "/tasks?owner=me": lambda body: {t["name"] for t in body["tasks"]},
+    "/definitions?kind=task": lambda body: {d["name"] for d in body["definitions"]},
+    "/pickers/tasks": lambda body: {t["name"] for t in body["tasks"]},
+}
+
+#: The role setup, run inside the instance's environment before the components start (the roles must exist
+#: when the dag-processor first syncs the DAGs' access_control: FAB refuses a grant to an unknown role).
+#: Base permissions: Airflow's Viewer role without its global "can read on DAGs" (that would show every
+#: DAG), plus the global run/task-instance edit that FAB's checks of skip, retry and cancel retry ask for
+#: besides edit on the DAG itself (which only ``access`` grants).
+SETUP = """
+import json, sys
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+
+people = json.loads(sys.argv[1])
+with get_application_builder() as appbuilder:
+    sm = appbuilder.sm
+    base = [(p.action.name, p.resource.name) for p in sm.find_role("Viewer").permissions
+            if (p.action.name, p.resource.name) != ("can_read", "DAGs")]
+    base += [("can_edit", "DAG Runs"), ("can_edit", "Task Instances")]
+    for user, role_name in people.items():
+        role = sm.find_role(role_name) or sm.add_role(role_name)
+        for action, resource in base:
+            sm.add_permission_to_role(role, sm.create_permission(action, resource))
+        if sm.find_user(username=user) is None:
+            sm.add_user(user, user, "test", f"{user}@example.com", role, password=user)
+"""
+
+
+class FabWithProjectRoles(AirflowInstance):
+    """The runner's FAB instance, plus the project roles and their users (created before anything parses)."""
+
+    def _create_fab_users(self) -> None:
+        super()._create_fab_users()
+        done = subprocess.run([sys.executable, "-c", SETUP, json.dumps(PEOPLE)], cwd=self.home, env=self.env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstance]:
+    root = tmp_path_factory.mktemp("fab_access")
+    out = root / "out"
+    out.mkdir()
+    folder = root / "definitions"
+    folder.mkdir()
+    for name, text in DEFINITIONS.items():
+        (folder / name).write_text(text.replace("__OUT__", str(out)))
+    make_shop(root / "shop.db")
+    (root / "dags").mkdir()
+    (root / "dags" / "batchtasks_dags.py").write_text(LOADER)
+    instance = FabWithProjectRoles(root / "home", root / "dags", env=airflow_env(root),
+                                   auth_manager=FAB_AUTH_MANAGER, reuse_migrated_db=False)
+    with serving(instance, sorted(SALES | HR), start=True, timeout=240):
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def hr_run(airflow: AirflowInstance) -> str:
+    """A run of the hr task, started by the admin: the target of the other project's run actions."""
+    return ok(call(airflow, "POST", "/tasks/hr_payroll/runs", json={}))["run_id"]
+
+
+def names(airflow: AirflowInstance, path: str, user: str) -> set[str]:
+    return LISTS[path](ok(call(airflow, "GET", path, user=user)))
+
+
+def test_fab_holds_the_grants_of_the_definitions(airflow: AirflowInstance) -> None:
+    """The dag-processor synced ``access`` into FAB: the roles hold per-DAG permissions, and only those."""
+    def held(role: str) -> set[tuple[str, str]]:
+        body = ok(airflow.api("GET", f"/auth/fab/v1/roles/{role}"))
+        return {(a["action"]["name"], a["resource"]["name"]) for a in body["actions"]}
+
+    ops = wait_for("sales_ops's grants", lambda: (h := held("sales_ops")) and ("can_read", "DAG:sales_orders") in h
+                   and h)
+    assert {("can_read", "DAG:sales_orders"), ("can_edit", "DAG:sales_orders"),
+            ("can_create", "DAG Run:sales_orders")} <= ops
+    assert ("can_delete", "DAG:sales_orders") not in ops  # no `edit`
+    assert not {r for _, r in ops if r.endswith(":hr_payroll")}
+    assert ("can_read", "DAGs") not in ops  # nothing global: the grants come from the definitions
+    assert ("can_delete", "DAG:sales_orders") in held("sales_admin")
+    viewer = held("sales_viewer")
+    assert ("can_read", "DAG:sales_refunds") in viewer and ("can_edit", "DAG:sales_refunds") not in viewer
+
+
+@pytest.mark.parametrize("path", sorted(LISTS))
+def test_lists_show_only_the_roles_project(airflow: AirflowInstance, path: str) -> None:
+    for user in ("sales_ana",) if "owner=me" in path else ("sales_ana", "sales_boss", "sales_view"):
+        assert names(airflow, path, user) == SALES, (path, user)
+    assert names(airflow, path, "hr_olga") == HR, path  # also a sales owner: ownership does not open a project
+    if "owner=me" not in path:
+        assert names(airflow, path, "admin") >= SALES | HR, path
+
+
+@pytest.mark.parametrize("path", [
+    "/tasks/hr_payroll", "/tasks/hr_payroll/runs", "/tasks/hr_payroll/files", "/definitions/task/hr_payroll",
+    "/definitions/project/hr",
+])
+def test_reading_another_projects_task_is_refused(airflow: AirflowInstance, path: str) -> None:
+    assert call(airflow, "GET", path, user="sales_ana").status_code == 403
+    assert call(airflow, "GET", path, user="hr_olga").status_code == 200
+
+
+def test_every_action_on_another_projects_task_is_refused(airflow: AirflowInstance, hr_run: str) -> None:
+    definition = ok(call(airflow, "GET", "/definitions/task/hr_payroll"))["yaml"]
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", "/tasks/hr_payroll/runs", {"json": {}}),
+        ("POST", f"/tasks/hr_payroll/runs/{q(hr_run)}/skip", {}),
+        ("POST", f"/tasks/hr_payroll/runs/{q(hr_run)}/retry", {}),
+        ("POST", "/tasks/hr_payroll/cancel-retry", {}),
+        ("PUT", "/definitions/task/hr_payroll", {"json": {"yaml": definition.replace("export", "changed")}}),
+        ("DELETE", "/definitions/task/hr_payroll", {}),
+        ("POST", "/runs/skip", {"json": {"runs": [{"task": "hr_payroll", "run_id": hr_run}]}}),
+    ]
+    for user in ("sales_ana", "sales_boss"):
+        for method, path, kw in requests:
+            assert call(airflow, method, path, user=user, **kw).status_code == 403, (user, method, path)
+        assert page_post(airflow, user, "hr_payroll", "enabled", {"enabled": "false"}).status_code == 403, user
+    assert ok(call(airflow, "GET", "/definitions/task/hr_payroll"))["yaml"] == definition
+    assert ok(call(airflow, "GET", "/tasks/hr_payroll"))["enabled"] is True
+
+
+def test_a_read_only_role_sees_but_may_not_run(airflow: AirflowInstance) -> None:
+    assert ok(call(airflow, "GET", "/tasks/sales_orders", user="sales_view"))["name"] == "sales_orders"
+    assert call(airflow, "POST", "/tasks/sales_orders/runs", user="sales_view", json={}).status_code == 403
+    assert page_post(airflow, "sales_view", "sales_orders", "enabled", {"enabled": "false"}).status_code == 403
+
+
+def test_run_runs_and_skips_but_does_not_rewrite_the_definition(airflow: AirflowInstance) -> None:
+    run = ok(call(airflow, "POST", "/tasks/sales_orders/runs", user="sales_ana", json={}))
+    assert run["task"] == "sales_orders"
+    skipped = call(airflow, "POST", f"/tasks/sales_orders/runs/{q(run['run_id'])}/skip", user="sales_ana")
+    assert skipped.status_code in (200, 409), skipped.text  # 409: the run had already started processing
+    current = ok(call(airflow, "GET", "/definitions/task/sales_orders", user="sales_ana"))["yaml"]
+    refused = call(airflow, "PUT", "/definitions/task/sales_orders", user="sales_ana",
+                   json={"yaml": current.replace("export", "rewritten")})
+    assert refused.status_code == 403, refused.text
+    # disable: only the pause switch (the definition stays as written), then enable again
+    done = page_post(airflow, "sales_ana", "sales_orders", "enabled", {"enabled": "false"}, follow=True)
+    assert done.status_code == 200 and "only the pause switch changed" in done.text, done.text[:2000]
+    assert ok(call(airflow, "GET", "/tasks/sales_orders"))["enabled"] is False
+    assert ok(call(airflow, "GET", "/definitions/task/sales_orders"))["yaml"] == current
+    page_post(airflow, "sales_ana", "sales_orders", "enabled", {"enabled": "true"}, follow=True)
+    assert ok(call(airflow, "GET", "/tasks/sales_orders"))["enabled"] is True
+
+
+def test_edit_writes_its_projects_definitions(airflow: AirflowInstance) -> None:
+    current = ok(call(airflow, "GET", "/definitions/task/sales_refunds", user="sales_boss"))["yaml"]
+    changed = current.replace("sales_refunds export", "refunds of the week")
+    assert ok(call(airflow, "PUT", "/definitions/task/sales_refunds", user="sales_boss", json={"yaml": changed}))
+    assert "refunds of the week" in ok(call(airflow, "GET", "/definitions/task/sales_refunds"))["yaml"]
+    # the project's own definition too (its tasks' DAGs are all the DAGs it makes: no series, no schedule)
+    project = ok(call(airflow, "GET", "/definitions/project/sales", user="sales_boss"))["yaml"]
+    assert call(airflow, "PUT", "/definitions/project/sales", user="sales_ana",
+                json={"yaml": project + "description: by ana\n"}).status_code == 403
+    ok(call(airflow, "PUT", "/definitions/project/sales", user="sales_boss",
+            json={"yaml": project + "description: by the boss\n"}))
+    # a code-bearing change still needs the right to edit connections (docs/security.md), which it lacks
+    script = changed + "processing: {inline: 'print(1)'}\n"
+    refused = call(airflow, "PUT", "/definitions/task/sales_refunds", user="sales_boss", json={"yaml": script})
+    assert refused.status_code == 403 and "edit connections" in refused.text, refused.text
+
+
+def test_a_bulk_filter_never_touches_another_projects_task(airflow: AirflowInstance, hr_run: str) -> None:
+    ok(call(airflow, "POST", "/tasks/sales_refunds/runs", user="sales_ana", json={}))
+    for action in ("skip", "retry"):
+        result = ok(call(airflow, "POST", f"/runs/{action}", user="sales_ana", json={"filter": {}}))
+        touched = {r["task"] for r in result["results"]}
+        assert touched and touched <= SALES, (action, result)
+    # a read-only role's filter matches nothing it could act on: nothing done, nothing refused
+    assert ok(call(airflow, "POST", "/runs/retry", user="sales_view", json={"filter": {}}))["results"] == []
+    hr = ok(call(airflow, "GET", f"/tasks/hr_payroll/runs/{q(hr_run)}"))
+    assert not hr["skipped"], hr
+
+
+def test_the_pages_sign_in_through_fab_and_show_only_the_roles_project(
+    airflow: AirflowInstance, browser: Any
+) -> None:
+    context = browser.new_context(base_url=airflow.base_url)
+    try:
+        page = sign_in(context, "sales_ana", fab=True)
+        page.goto("/batchtasks/ui/tasks")
+        text = page.locator("body").inner_text()
+        assert "sales_orders" in text and "sales_refunds" in text and "hr_payroll" not in text, text[:2000]
+        page.goto("/batchtasks/ui/my-tasks")
+        text = page.locator("body").inner_text()
+        assert "sales_orders" in text and "hr_payroll" not in text, text[:2000]
+        page.goto("/batchtasks/ui/tasks/sales_orders")
+        assert "sales_orders export" in page.locator("body").inner_text()
+        refused = page.goto("/batchtasks/ui/tasks/hr_payroll")
+        assert refused is not None and refused.status == 403
+    finally:
+        context.close()
+
+
+def page_post(airflow: AirflowInstance, user: str, task: str, action: str, form: dict[str, str],
+              follow: bool = False) -> httpx.Response:
+    """A form of ``task``'s page posted as ``user``, with the CSRF token of a page ``user`` may open (the
+    All Tasks list, or their own task's page): what a hand-made form would send, so the refusal is the server's."""
+    ui = f"{airflow.base_url}/batchtasks/ui"
+    headers = {"Authorization": f"Bearer {airflow.token(user)}", "Origin": airflow.base_url}
+    with httpx.Client(headers=headers, timeout=30) as client:
+        token = None
+        for page in ("/tasks", "/tasks/sales_orders", "/tasks/hr_payroll"):
+            token = token or re.search(r'name="csrf" value="([^"]+)"', client.get(ui + page).text)
+        assert token, f"no page of {user} carries a form token"
+        return client.post(f"{ui}/tasks/{task}/{action}", data={"csrf": token.group(1), **form},
+                           follow_redirects=follow)
