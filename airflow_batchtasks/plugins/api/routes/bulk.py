@@ -182,7 +182,19 @@ def _targets(body: BulkBody, user: Any, session: Any, action: str) -> list[tuple
 
 
 def _bulk(body: BulkBody, user: Any, session: Any, action: str, do: Callable[..., Any]) -> BulkResponse:
-    targets = _targets(body, user, session, action)
+    return _act(_targets(body, user, session, action), user, session, action, do)
+
+
+def bulk_by_run_filter(f: FilterBody, user: Any, session: Any, action: str) -> BulkResponse:
+    """``action`` on exactly the runs ``GET /runs`` lists for ``f`` (the Runs page's "all matching")."""
+    do = actions.skip if action == "skip" else actions.retry
+    return _act(run_targets(f, user, session, action), user, session, action, do)
+
+
+def _act(
+    targets: list[tuple[str, str | None]], user: Any, session: Any, action: str, do: Callable[..., Any]
+) -> BulkResponse:
+    """Authorize every target's task first (403, nothing done), then do each run or record why not."""
     forbid_unless(is_authorized(user, "PUT", {t for t, _ in targets}, DagAccessEntity.RUN) if targets else True)
     results = []
     for task, run_id in targets:
