@@ -209,19 +209,16 @@ def _rows(session: Session, rows: list[Any], with_files: bool) -> list[RunRow]:
     if dag_ids:
         for dag_id, tag in session.execute(select(DagTag.dag_id, DagTag.name).where(DagTag.dag_id.in_(dag_ids))):
             tags[dag_id].append(tag)
-    by_task: dict[str, dict[str, list[Any]]] = {}
+    by_run: dict[tuple[str, str], list[Any]] = {}
     if with_files and rows:
-        # from the file index only: the listener indexes a run's files when it ends, and a task's own
+        # from the file index as it is: the listener indexes a run's files when it ends, and a task's own
         # pages re-read its archive folder; re-reading up to 50 folders here would cost the page's budget
         files.ensure_tables(session)
-        wanted: dict[str, list[str]] = defaultdict(list)
-        for r in rows:
-            wanted[r.DagRun.dag_id].append(r.DagRun.run_id)
-        by_task = {task: files.files_of_runs(session, task, ids) for task, ids in wanted.items()}
+        by_run = files.files_of_task_runs(session, [(r.DagRun.dag_id, r.DagRun.run_id) for r in rows])
     out = []
     for r in rows:
         run = r.DagRun
-        info = runs.run_info(run, r.task_status, r.skipped, by_task.get(run.dag_id, {}).get(run.run_id))
+        info = runs.run_info(run, r.task_status, r.skipped, by_run.get((run.dag_id, run.run_id)))
         out.append(RunRow(**info.model_dump(), project=project_of(tags.get(run.dag_id, [])), updated=run.updated_at))
     return out
 
