@@ -77,9 +77,12 @@ def can_access_all_dags(user: BaseUser, method: ResourceMethod, entity: DagAcces
 
 
 def readable_dag_ids(user: BaseUser, method: ResourceMethod = "GET") -> set[str] | None:
-    """DAG ids ``user`` may access with ``method``, or None when they may access every DAG (no filter needed)."""
-    if can_access_all_dags(user, method):
-        return None
+    """DAG ids ``user`` may access with ``method`` (a set; the type keeps None for "every DAG" callers).
+
+    Always the auth manager's list, as Airflow's own list endpoints do: ``is_authorized_dag`` without
+    details is not "every DAG" under FAB, where it answers whether the user may list DAGs at all (true
+    with read on a single ``DAG:<id>``), so taking it as "no filter" showed every task's runs to them.
+    """
     return get_auth_manager().get_authorized_dag_ids(user=user, method=method)
 
 
