@@ -151,3 +151,16 @@ def test_bad_status_is_named() -> None:
         all_runs.RunFilter(status=["Done"])
     with pytest.raises(Invalid):
         all_runs.list_runs(None, all_runs.RunFilter(), None, limit=0)  # type: ignore[arg-type]
+
+
+def test_which_bulk_filters_select_runs() -> None:
+    from airflow_batchtasks.plugins.api.routes.bulk import FilterBody
+
+    assert FilterBody(task_name="x").uses_run_filter() and FilterBody(args="EU").uses_run_filter()
+    assert FilterBody(task="x", status="Failed").uses_run_filter()
+    assert not FilterBody(name="x", status=["Failed"]).uses_run_filter(), "GET /tasks keys keep their meaning"
+
+
+def test_statuses_split_and_normalised() -> None:
+    assert all_runs.split_statuses(["new,FAILED", "Failed", " retry "]) == ["New", "Failed", "Retry"]
+    assert all_runs.split_statuses("") is None
