@@ -18,12 +18,15 @@ not be searchable: a match that lies only inside a masked value would tell the s
 run holds a secret. So runs whose conf *could* hold a secret (it names one of Airflow's sensitive
 key names, with any separator, or holds a URL with a user part) are checked again in Python on
 their masked conf (:func:`masking.mask_data`), and those whose masked arguments do not contain the
-text are left out of the page and the count. Their number is bounded (:data:`MAX_SUSPECTS`).
+text are left out of the page and the count. Which runs are such suspects is remembered per run
+(:class:`_SuspectRuns`: arguments never change), and how many one search re-checks is bounded
+(:data:`MAX_SUSPECTS`).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -161,20 +164,58 @@ def _where(f: RunFilter, readable: set[str] | None) -> list[Any]:
     return where
 
 
+class _SuspectRuns:
+    """Primary keys of the runs whose arguments could hold a secret, kept up to date per process.
+
+    A run's arguments never change once it is created (a clear keeps them), so which runs are suspects
+    is read once per run: the first search reads every run, later ones only runs created since (and the
+    newest :data:`RESCAN_TAIL` again, in case a database reused the key of a deleted newest run). This
+    keeps the secret check out of the scan that every ``args`` search does.
+    """
+
+    RESCAN_TAIL = 1_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: set[int] = set()
+        self._upto = 0
+        self._fields: frozenset[str] | None = None
+
+    def get(self, session: Session) -> set[int]:
+        fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
+        with self._lock:
+            if fields != self._fields:  # Airflow's list of sensitive names changed: read everything again
+                self._ids, self._upto, self._fields = set(), 0, fields
+            top = session.scalar(select(func.max(DagRun.id))) or 0
+            low = max(0, self._upto - self.RESCAN_TAIL)
+            fresh = set(session.scalars(
+                select(DagRun.id).where(DagRun.id > low, DagRun.id <= top, _may_hold_secret())
+            ).all())
+            self._ids = {i for i in self._ids if i <= low} | fresh
+            self._upto = top
+            return set(self._ids)
+
+
+_suspect_runs = _SuspectRuns()
+
+
 def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:
     """``where`` narrowed to runs whose *masked* arguments contain ``f.args`` (see the module doc)."""
     if not f.args:
         return where
     needle = f.args.lower()
     matches = [*where, _conf_text().like(_like(needle), escape="\\")]
-    suspects = session.execute(
-        select(DagRun.id, DagRun.conf).where(*matches, _may_hold_secret()).limit(MAX_SUSPECTS + 1)
-    ).all()
-    if len(suspects) > MAX_SUSPECTS:
+    suspects = _suspect_runs.get(session)
+    if not suspects:
+        return matches
+    # few suspects: by key (indexed); many: the same test in SQL (a key list has a size limit)
+    suspect = DagRun.id.in_(sorted(suspects)) if len(suspects) <= 500 else _may_hold_secret()
+    rows = session.execute(select(DagRun.id, DagRun.conf).where(*matches, suspect).limit(MAX_SUSPECTS + 1)).all()
+    if len(rows) > MAX_SUSPECTS:
         raise Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
                       "narrow the search with other filters (task, project, dates)")
     hidden = [
-        r.id for r in suspects
+        r.id for r in rows
         if needle not in json.dumps(masking.mask_data(dict(r.conf or {})), default=str).lower()
     ]
     return [*matches, DagRun.id.not_in(hidden)] if hidden else matches
@@ -196,10 +237,20 @@ def list_runs(
         return RunPage(total=0, limit=limit, offset=offset, runs=[])
     where = matching(session, f, readable)
     total = session.scalar(select(func.count(DagRun.id)).where(*where)) or 0
-    rows = session.execute(
-        select(DagRun, task_status_expr(DagRun).label("task_status"), skipped_expr(DagRun).label("skipped"))
-        .where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit).offset(offset)
-    ).all()
+    if total <= offset:  # nothing on this page: no second scan for it
+        return RunPage(total=total, limit=limit, offset=offset, runs=[])
+    # the page's keys first, then its rows: sorting and skipping carry only (run_after, id), and the status
+    # expression (subqueries on task_instance) runs for the page's rows alone, not for every skipped row
+    ids = list(session.scalars(
+        select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit).offset(offset)
+    ).all())
+    found = {
+        r.DagRun.id: r for r in session.execute(
+            select(DagRun, task_status_expr(DagRun).label("task_status"), skipped_expr(DagRun).label("skipped"))
+            .where(DagRun.id.in_(ids))
+        ).all()
+    } if ids else {}
+    rows = [found[i] for i in ids if i in found]
     return RunPage(total=total, limit=limit, offset=offset, runs=_rows(session, rows, with_files))
 
 
