@@ -223,7 +223,15 @@ def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:
 
 def matching(session: Session, f: RunFilter, readable: set[str] | None) -> list[Any]:
     """The WHERE clauses (on ``DagRun``) of the runs matching ``f`` that ``readable`` allows."""
-    return _args_where(session, f, _where(f, readable))
+    return _args_where(session, f, _where(f, _narrowed(session, readable)))
+
+
+def _narrowed(session: Session, readable: set[str] | None) -> set[str] | None:
+    """``readable`` as the batch tasks among it, or None when it holds every batch task (no key list to send)."""
+    if readable is None:
+        return None
+    tasks = set(session.scalars(batch_task_dag_ids()).all())
+    return None if tasks <= readable else tasks & readable
 
 
 def list_runs(
@@ -233,8 +241,6 @@ def list_runs(
     """One page of runs of every readable batch task, newest first, and the total."""
     if limit < 1 or offset < 0:
         raise Invalid("limit must be at least 1 and offset at least 0")
-    if readable is not None and not readable:
-        return RunPage(total=0, limit=limit, offset=offset, runs=[])
     where = matching(session, f, readable)
     total = session.scalar(select(func.count(DagRun.id)).where(*where)) or 0
     if total <= offset:  # nothing on this page: no second scan for it
@@ -280,8 +286,6 @@ def targets(session: Session, f: RunFilter, readable: set[str] | None, action: s
     Invalid (nothing done) beyond :data:`MAX_TARGETS`: a bulk action is bounded work and must act on all
     the runs it was asked for or none.
     """
-    if readable is not None and not readable:
-        return []
     wanted = [s for s in ACTIONABLE[action] if not f.status or s in f.status]
     if not wanted:
         return []
