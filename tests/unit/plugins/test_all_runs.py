@@ -164,3 +164,11 @@ def test_which_bulk_filters_select_runs() -> None:
 def test_statuses_split_and_normalised() -> None:
     assert all_runs.split_statuses(["new,FAILED", "Failed", " retry "]) == ["New", "Failed", "Retry"]
     assert all_runs.split_statuses("") is None
+
+
+def test_a_secret_in_a_run_made_after_a_search_is_not_searchable_either(session: Session) -> None:
+    assert ids(session, args="zzz") == []
+    _run(session, "alpha", "a9", 30, "success", {"db-password": "zzz-top"})
+    _run(session, "alpha", "a10", 31, "success", {"note": "zzz-plain"})
+    session.commit()
+    assert ids(session, args="zzz") == ["a10"], "the newer suspect run is checked masked too"
