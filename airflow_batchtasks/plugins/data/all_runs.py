@@ -26,6 +26,7 @@ text are left out of the page and the count. Which runs are such suspects is rem
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import defaultdict
 from datetime import datetime
@@ -53,6 +54,8 @@ from airflow_batchtasks.plugins.data.status import TASK_STATUSES, skipped_expr, 
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 #: Airflow run states a UI status can have (the status expression decides among them).
 STATES_BY_STATUS: dict[str, tuple[str, ...]] = {
@@ -177,9 +180,11 @@ class _SuspectRuns:
     """Primary keys of the runs whose arguments could hold a secret, kept up to date per process.
 
     A run's arguments never change once it is created (a clear keeps them), so which runs are suspects
-    is read once per run: the first search reads every run, later ones only runs created since (and the
-    newest :data:`RESCAN_TAIL` again, in case a database reused the key of a deleted newest run). This
-    keeps the secret check out of the scan that every ``args`` search does.
+    is read once per run: a first read of every run, in a background thread (each API-server worker
+    has its own), then on each search only the runs created since (and the newest :data:`RESCAN_TAIL`
+    again, in case a database reused the key of a deleted newest run). Until the first read is done a
+    search tests its own matches in SQL instead. This keeps the secret check out of the scan that every
+    ``args`` search does.
     """
 
     RESCAN_TAIL = 1_000
@@ -189,20 +194,46 @@ class _SuspectRuns:
         self._ids: set[int] = set()
         self._upto = 0
         self._fields: frozenset[str] | None = None
+        self._building = False
 
-    def get(self, session: Session) -> set[int]:
+    def get(self, session: Session) -> set[int] | None:
+        """The suspects, or None while the first read is under way (test the matches in SQL then)."""
         fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
         with self._lock:
             if fields != self._fields:  # Airflow's list of sensitive names changed: read everything again
                 self._ids, self._upto, self._fields = set(), 0, fields
+            if not self._upto:
+                if not self._building:
+                    self._building = True
+                    threading.Thread(target=self._first_read, args=(session.get_bind(), fields), daemon=True,
+                                     name="batchtasks-suspect-runs").start()
+                return None
             top = session.scalar(select(func.max(DagRun.id))) or 0
             low = max(0, self._upto - self.RESCAN_TAIL)
             fresh = set(session.scalars(
                 select(DagRun.id).where(DagRun.id > low, DagRun.id <= top, _may_hold_secret(session))
             ).all())
             self._ids = {i for i in self._ids if i <= low} | fresh
-            self._upto = top
+            self._upto = max(top, 1)
             return set(self._ids)
+
+    def _first_read(self, bind: Any, fields: frozenset[str]) -> None:
+        from sqlalchemy.orm import Session as OrmSession
+
+        try:
+            with OrmSession(bind=bind) as session:
+                top = session.scalar(select(func.max(DagRun.id))) or 0
+                ids = set(session.scalars(
+                    select(DagRun.id).where(DagRun.id <= top, _may_hold_secret(session))
+                ).all())
+            with self._lock:
+                if fields == self._fields:
+                    self._ids, self._upto = ids, max(top, 1)
+        except Exception:  # noqa: BLE001 - searches keep testing in SQL; the next one tries again
+            log.warning("reading which runs could hold secrets failed", exc_info=True)
+        finally:
+            with self._lock:
+                self._building = False
 
 
 _suspect_runs = _SuspectRuns()
@@ -215,10 +246,13 @@ def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:
     needle = f.args.lower()
     matches = [*where, _conf_contains(session, _like(needle))]
     suspects = _suspect_runs.get(session)
-    if not suspects:
+    if suspects is not None and not suspects:
         return matches
-    # few suspects: by key (indexed); many: the same test in SQL (a key list has a size limit)
-    suspect = DagRun.id.in_(sorted(suspects)) if len(suspects) <= 500 else _may_hold_secret(session)
+    # few known suspects: by key (indexed); many, or not known yet: the same test in SQL on the matches
+    if suspects is not None and len(suspects) <= 500:
+        suspect = DagRun.id.in_(sorted(suspects))
+    else:
+        suspect = _may_hold_secret(session)
     rows = session.execute(select(DagRun.id, DagRun.conf).where(*matches, suspect).limit(MAX_SUSPECTS + 1)).all()
     if len(rows) > MAX_SUSPECTS:
         raise Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
