@@ -73,7 +73,7 @@ def _reader(airflow: AirflowInstance, root: Path) -> None:
     cli("roles", "create", ROLE)
     for resource, actions in (("DAG:rv_good", ("can_read", "can_edit")), ("DAG Runs", ("can_read", "can_edit")),
                               ("Website", ("can_read",))):
-        cli("roles", "add-perms", ROLE, "-r", resource, *[a for action in actions for a in ("-a", action)])
+        cli("roles", "add-perms", ROLE, "-r", resource, "-a", *actions)  # one -a: a second replaces the first
     cli("users", "create", "--username", READER, "--password", READER, "--role", ROLE, "--firstname", "r",
         "--lastname", "r", "--email", "rv@example.com")
 
