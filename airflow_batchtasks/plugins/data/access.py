@@ -33,6 +33,7 @@ __all__ = [
     "can_edit_connection",
     "can_read_variables",
     "is_authorized",
+    "listed_dag_ids",
     "readable_dag_ids",
 ]
 
@@ -77,11 +78,19 @@ def can_access_all_dags(user: BaseUser, method: ResourceMethod, entity: DagAcces
 
 
 def readable_dag_ids(user: BaseUser, method: ResourceMethod = "GET") -> set[str] | None:
-    """DAG ids ``user`` may access with ``method`` (a set; the type keeps None for "every DAG" callers).
+    """DAG ids ``user`` may access with ``method``, or None when they may access every DAG (no filter needed)."""
+    if can_access_all_dags(user, method):
+        return None
+    return get_auth_manager().get_authorized_dag_ids(user=user, method=method)
 
-    Always the auth manager's list, as Airflow's own list endpoints do: ``is_authorized_dag`` without
-    details is not "every DAG" under FAB, where it answers whether the user may list DAGs at all (true
-    with read on a single ``DAG:<id>``), so taking it as "no filter" showed every task's runs to them.
+
+def listed_dag_ids(user: BaseUser, method: ResourceMethod = "GET") -> set[str]:
+    """The DAG ids ``user`` may access with ``method``, always as the auth manager's list (for lists of rows).
+
+    Not :func:`readable_dag_ids`' "None = every DAG" shortcut: under FAB, ``is_authorized_dag`` without
+    details answers whether the user may list DAGs at all (true with read on a single ``DAG:<id>``), so
+    a list filtered by that shortcut would show every DAG's rows to such a user. Airflow's own list
+    endpoints filter by this list too.
     """
     return get_auth_manager().get_authorized_dag_ids(user=user, method=method)
 

@@ -17,7 +17,7 @@ from airflow_batchtasks.plugins.api.deps import SessionDep
 from airflow_batchtasks.plugins.api.routes import bulk as bulk_api
 from airflow_batchtasks.plugins.api.routes import runs as runs_api
 from airflow_batchtasks.plugins.data import all_runs
-from airflow_batchtasks.plugins.data.access import DagAccessEntity, readable_dag_ids
+from airflow_batchtasks.plugins.data.access import DagAccessEntity, listed_dag_ids
 from airflow_batchtasks.plugins.data.errors import DataError
 from airflow_batchtasks.plugins.data.models import RunPage
 from airflow_batchtasks.plugins.data.status import TASK_STATUSES
@@ -62,7 +62,7 @@ def runs_page(
     page = RunPage(total=0, limit=limit, offset=offset, runs=[])
     try:
         f = bulk_api.run_filter(user, status=statuses or None, **filters)
-        page = all_runs.list_runs(session, f, readable_dag_ids(user), limit, offset)
+        page = all_runs.list_runs(session, f, listed_dag_ids(user), limit, offset)
     except DataError as exc:
         error = str(exc)
     editable = security.allowed(user, "PUT", [r.task for r in page.runs], DagAccessEntity.RUN)

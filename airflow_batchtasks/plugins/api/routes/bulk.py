@@ -30,7 +30,7 @@ from airflow_batchtasks.plugins.api.deps import DagAccessEntity, GetUserDep, Ses
 from airflow_batchtasks.plugins.api.routes.common import when
 from airflow_batchtasks.plugins.api.routes.tasks import task_filter
 from airflow_batchtasks.plugins.data import actions, all_runs, audit, tasks
-from airflow_batchtasks.plugins.data.access import is_authorized, readable_dag_ids
+from airflow_batchtasks.plugins.data.access import is_authorized, listed_dag_ids, readable_dag_ids
 from airflow_batchtasks.plugins.data.errors import DataError, Invalid
 from airflow_batchtasks.plugins.data.models import BulkResponse, BulkResult, RunPage
 from airflow_batchtasks.plugins.data.status import NOT_STARTED_TI_STATES
@@ -111,7 +111,7 @@ def list_all_runs(
     f = run_filter(user, status=status, project=project, task=task, task_name=task_name, args=args,
                    created_from=created_from, created_to=created_to, updated_from=updated_from,
                    updated_to=updated_to)
-    return all_runs.list_runs(session, f, readable_dag_ids(user), limit, offset)
+    return all_runs.list_runs(session, f, listed_dag_ids(user), limit, offset)
 
 
 def _owned(session: Any, owner: str, readable: set[str] | None) -> set[str]:
@@ -127,7 +127,7 @@ def run_targets(body_filter: FilterBody, user: Any, session: Any, action: str) -
     rf = run_filter(user, status=f.status, project=f.project, task=f.task or f.q, task_name=f.task_name or f.name,
                     args=f.args, created_from=f.created_from, created_to=f.created_to,
                     updated_from=f.updated_from, updated_to=f.updated_to)
-    readable = readable_dag_ids(user)
+    readable: set[str] | None = listed_dag_ids(user)
     if f.owner:
         readable = _owned(session, user.get_name() if f.owner == "me" else f.owner, readable)
     return list(all_runs.targets(session, rf, readable, action))
