@@ -54,6 +54,8 @@ from airflow_batchtasks.storage.records import FileRecord  # noqa: E402
 from dev.airflow_runner import AirflowInstance, airflow_executable  # noqa: E402
 
 PROJECTS = 10
+#: The run arguments the seeded runs carry (what ``GET /runs?args=`` searches).
+REGIONS = ("EU", "US", "APAC", "LATAM")
 STEPS = ("extract", "package", "deliver")
 OPERATORS = {"extract": "SqlExtractOperator", "package": "PackageOperator", "deliver": "DeliverOperator"}
 API = "/batchtasks/api/v1"
@@ -118,9 +120,10 @@ def populate(db: Path, archive: Path, names: list[str], runs: int, files: int) -
             else:
                 state, steps = "success", ("success", "success", "success")
             finished = state in ("success", "failed")
+            conf = json.dumps({"region": REGIONS[(t + r) % len(REGIONS)]})
             dag_runs.append((
                 name, ts(when), ts(when), ts(when + timedelta(seconds=5)) if finished else None, state, run_id,
-                "manual", "REST_API", "admin", "{}", ts(when), log_template, ts(when),
+                "manual", "REST_API", "admin", conf, ts(when), log_template, ts(when),
                 ts(when + timedelta(seconds=6)), 0, "not_started", version,
             ))
             for s, step in enumerate(STEPS):
@@ -196,6 +199,32 @@ def measure(client: httpx.Client, label: str, paths: list[str]) -> None:
         resp = client.get(f"{path}{sep}_bench={label}.{i}")
         if resp.status_code != 200:
             raise SystemExit(f"{label}: {path} -> {resp.status_code} {resp.text[:300]}")
+
+
+def measure_all_runs(client: httpx.Client, names: list[str], n: int) -> None:
+    """``GET /runs`` unfiltered, with each filter, deep in the pages, and the Runs page (plain and filtered)."""
+    statuses = ("Failed", "Processing", "Retry", "Finished", "New", "Skipped")
+    mid = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=12)
+    day = lambda i: (mid + timedelta(days=i % 7)).strftime("%Y%m%d")  # noqa: E731
+    measure(client, "all_runs", [f"{API}/runs?limit=50"] * n)
+    measure(client, "all_runs_status", [f"{API}/runs?status={statuses[i % 6]}&limit=50" for i in range(n)])
+    measure(client, "all_runs_project", [f"{API}/runs?project=project_{i % PROJECTS}&limit=50" for i in range(n)])
+    measure(client, "all_runs_task", [f"{API}/runs?task=task_0{i % 100:02d}&limit=50" for i in range(n)])
+    measure(client, "all_runs_task_name", [f"{API}/runs?task_name={names[(7 * i) % len(names)]}&limit=50"
+                                           for i in range(n)])
+    measure(client, "all_runs_args", [f"{API}/runs?args={REGIONS[i % len(REGIONS)]}&limit=50" for i in range(n)])
+    measure(client, "all_runs_args_none", [f"{API}/runs?args=nowhere{i}&limit=50" for i in range(n)])
+    measure(client, "all_runs_created", [f"{API}/runs?created_from={day(i)}&created_to={day(i + 1)}&limit=50"
+                                         for i in range(n)])
+    measure(client, "all_runs_updated", [f"{API}/runs?updated_from={day(i)}&updated_to={day(i + 1)}&limit=50"
+                                         for i in range(n)])
+    measure(client, "all_runs_combined", [f"{API}/runs?project=project_{i % PROJECTS}&status=Failed&args=US"
+                                          f"&created_from=20260101&limit=50" for i in range(n)])
+    measure(client, "all_runs_deep", [f"{API}/runs?limit=50&offset={(i + 1) * 2000}" for i in range(n)])
+    if client.get("/batchtasks/ui/runs").status_code == 200:  # the page, when this version has it
+        measure(client, "page_runs", ["/batchtasks/ui/runs"] * n)
+        measure(client, "page_runs_filtered", [f"/batchtasks/ui/runs?status={statuses[i % 6]}&project=project_"
+                                               f"{i % PROJECTS}&args={REGIONS[i % len(REGIONS)]}" for i in range(n)])
 
 
 def server_times(log: Path) -> dict[str, list[float]]:
@@ -287,6 +316,7 @@ def main() -> None:
             measure(client, "task_detail", [f"{API}/tasks/{name}" for name in sample])
             if client.get("/batchtasks/ui/tasks").status_code == 200:  # the pages, when this version has them
                 measure(client, "page_all_tasks", ["/batchtasks/ui/tasks"] * n)
+            measure_all_runs(client, names, n)
             measure(client, "airflow_dagruns_all", ["/api/v2/dags/~/dagRuns?limit=50"] * n)
             measure(client, "airflow_dagruns_dag", [f"/api/v2/dags/{name}/dagRuns?limit=100&order_by=-run_after"
                                                     for name in sample])
@@ -305,6 +335,19 @@ def main() -> None:
         ("GET /tasks/{name}/runs (100 runs + their files, indexed)", "runs"),
         ("GET /tasks/{name}/runs (first read of the task: indexes)", "runs_cold"),
         ("All Tasks page (/batchtasks/ui/tasks)", "page_all_tasks"),
+        ("GET /runs (first page, 50, every task's runs)", "all_runs"),
+        ("GET /runs?status=… (one status, each in turn)", "all_runs_status"),
+        ("GET /runs?project=…", "all_runs_project"),
+        ("GET /runs?task=… (name contains)", "all_runs_task"),
+        ("GET /runs?task_name=… (one task)", "all_runs_task_name"),
+        ("GET /runs?args=… (a region: many matches)", "all_runs_args"),
+        ("GET /runs?args=… (no match)", "all_runs_args_none"),
+        ("GET /runs?created_from=…&created_to=… (one day)", "all_runs_created"),
+        ("GET /runs?updated_from=…&updated_to=… (one day)", "all_runs_updated"),
+        ("GET /runs?project&status&args&created_from", "all_runs_combined"),
+        ("GET /runs?offset=2,000…80,000 (deep pages)", "all_runs_deep"),
+        ("Runs page (/batchtasks/ui/runs)", "page_runs"),
+        ("Runs page, filtered (status, project, args)", "page_runs_filtered"),
         ("Airflow GET /api/v2/dags/~/dagRuns?limit=50", "airflow_dagruns_all"),
         ("Airflow GET /api/v2/dags/{name}/dagRuns?limit=100", "airflow_dagruns_dag"),
     ]
@@ -316,7 +359,7 @@ def main() -> None:
     for title, label in rows:
         values = times.get(label, [])
         if not values:
-            if label != "page_all_tasks":
+            if not label.startswith("page_"):
                 print(f"| {title} | 0 | - | - | - | - |")
             continue
         p95 = pct(values, 0.95)

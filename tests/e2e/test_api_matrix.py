@@ -92,6 +92,7 @@ ROUTES: list[tuple[str, str, str, Any, bool, int | dict[str, int]]] = [
     ("POST", f"{T}/runs", "/tasks/daily_sales/runs", {"args": "region=XX"}, False, 422),
     ("POST", f"{R}/skip", "/tasks/daily_sales/runs/{run}/skip", None, False, 409),
     ("POST", f"{R}/retry", "/tasks/daily_sales/runs/nope/retry", None, False, 404),
+    ("GET", "/runs", "/runs", None, True, 200),
     ("POST", "/runs/skip", "/runs/skip", {"runs": [{"task": "daily_sales", "run_id": "nope"}]}, False, 200),
     ("POST", "/runs/retry", "/runs/retry", {"runs": [{"task": "daily_sales", "run_id": "nope"}]}, False, 200),
     ("POST", f"{T}/cancel-retry", "/tasks/daily_sales/cancel-retry", None, False, 409),

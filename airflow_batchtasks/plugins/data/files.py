@@ -387,6 +387,21 @@ def files_of_runs(session: Session, task: str, run_ids: list[str]) -> dict[str, 
     return out
 
 
+def files_of_task_runs(session: Session, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], list[FileInfo]]:
+    """Files of runs of several tasks, ``(task, run_id)`` pairs, in one query (from the index as it is)."""
+    out: dict[tuple[str, str], list[FileInfo]] = {p: [] for p in pairs}
+    if not pairs:
+        return out
+    rows = session.execute(
+        select(files_t).where(files_t.c.task.in_({t for t, _ in pairs}), files_t.c.run_id.in_({r for _, r in pairs}))
+        .order_by(files_t.c.name)
+    ).all()
+    rows = [r for r in rows if (r.task, r.run_id) in out]
+    for row, info in zip(rows, _infos(session, rows), strict=True):
+        out[(row.task, row.run_id)].append(info)
+    return out
+
+
 def get_file(session: Session, task: str, fid: str) -> tuple[FileInfo, ObjectStoragePath]:
     """A file of the history and its archived path; NotFound when unknown or gone from the archive."""
     ensure_tables(session)

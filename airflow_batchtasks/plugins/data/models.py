@@ -123,6 +123,22 @@ class RunList(BaseModel):
     runs: list[RunInfo]
 
 
+class RunRow(RunInfo):
+    """A run in the list of every task's runs (``GET /runs``): the run plus its task's project."""
+
+    project: str | None = None
+    updated: datetime | None = Field(None, description="the run's last change (Airflow's updated_at)")
+
+
+class RunPage(BaseModel):
+    """A page of ``GET /runs``: runs of every task the caller may read, newest first."""
+
+    total: int
+    limit: int
+    offset: int
+    runs: list[RunRow]
+
+
 class TaskSummary(BaseModel):
     """A row of the task list."""
 

@@ -64,7 +64,7 @@
         head.indeterminate = checked > 0 && checked < list.length;
       }
       if (label) {
-        label.textContent = everything ? "All tasks matching the filters." : (checked ? checked + " selected." : empty);
+        label.textContent = everything ? (scope.getAttribute("data-scope-label") || "All tasks matching the filters.") : (checked ? checked + " selected." : empty);
       }
       buttons.forEach(function (b) {
         b.textContent = b.getAttribute("data-bulk-button") + " " + (everything ? "all matching" : String(checked));

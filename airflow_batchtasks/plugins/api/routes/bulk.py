@@ -1,33 +1,43 @@
-"""``POST /runs/skip`` and ``POST /runs/retry``: bulk actions with a result per run (Alumio's bulk skip/retry).
+"""``/runs``: the runs of every task (``GET /runs``) and the bulk actions ``POST /runs/skip|retry``.
 
-Targets are either explicit ``runs`` or a ``filter`` (the filters of ``GET /tasks``):
-with a filter, skip targets every run of the matching tasks that has not started
-processing, and retry targets each matching task's newest run. A filter only ever
-matches tasks whose runs the caller may edit (so "every task" means every task of
-theirs, never one of another project's). With explicit ``runs``, as Airflow's own
-bulk endpoints, the caller must be allowed to edit runs of every targeted task
-(403 otherwise, nothing done); then each run is done or refused with the reason.
+Bulk targets are either explicit ``runs`` or a ``filter``:
+
+- a filter that uses a run filter (``task``, ``task_name`` or ``args``, the keys only ``GET /runs``
+  has) targets **exactly the runs ``GET /runs`` lists** for it (``status``, ``project`` and the
+  dates then mean what they mean there: the run's status, its created/updated times), narrowed to
+  those the action can act on (skip: New; retry: Finished, Failed, Skipped), older runs included;
+- a filter of ``GET /tasks`` keys only keeps its meaning for compatibility (the All Tasks page
+  sends it): skip targets every run of the matching tasks that has not started processing, retry
+  each matching task's newest run.
+
+A filter only ever reaches tasks whose runs the caller may edit: "every Failed run" of a role granted
+one project is that project's, never another's (403 when it matches runs but none of those). With
+explicit ``runs``, as Airflow's own bulk endpoints, the caller must be allowed to edit runs of every
+targeted task (403 otherwise, nothing done). Then each run is done or refused with the reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from airflow.models.dagrun import DagRun
-from fastapi import APIRouter
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlalchemy import func, select
 
+from airflow_batchtasks.naming import owner_tag
 from airflow_batchtasks.plugins.api.deps import DagAccessEntity, GetUserDep, SessionDep, forbid_unless
+from airflow_batchtasks.plugins.api.routes.common import when
 from airflow_batchtasks.plugins.api.routes.tasks import task_filter
-from airflow_batchtasks.plugins.data import actions, audit, tasks
+from airflow_batchtasks.plugins.data import actions, all_runs, audit, tasks
 from airflow_batchtasks.plugins.data.access import allowed_dag_ids, is_authorized, readable_dag_ids
-from airflow_batchtasks.plugins.data.errors import DataError
-from airflow_batchtasks.plugins.data.models import BulkResponse, BulkResult
+from airflow_batchtasks.plugins.data.errors import DataError, Invalid
+from airflow_batchtasks.plugins.data.models import BulkResponse, BulkResult, RunPage
 from airflow_batchtasks.plugins.data.status import NOT_STARTED_TI_STATES
 
 router = APIRouter(tags=["Runs"])
+STATUS_HELP = "New, Processing, Retry, Finished, Failed, Skipped (repeat or comma-separate)"
 
 
 class RunRef(BaseModel):
@@ -45,8 +55,92 @@ class FilterBody(BaseModel):
     created_to: str | None = None
     updated_from: str | None = None
     updated_to: str | None = None
+    task: str | None = Field(None, description="run filter: task name contains")
+    task_name: str | None = Field(None, description="run filter: task name equals")
+    args: str | None = Field(None, description="run filter: run arguments contain")
 
     model_config = {"extra": "forbid"}
+
+    def uses_run_filter(self) -> bool:
+        """Whether this filter selects runs (exactly those ``GET /runs`` lists) rather than tasks."""
+        return any(v is not None for v in (self.task, self.task_name, self.args))
+
+
+def run_filter(
+    user: Any,
+    *,
+    status: list[str] | str | None = None,
+    project: str | None = None,
+    task: str | None = None,
+    task_name: str | None = None,
+    args: str | None = None,
+    created_from: str | None = None,
+    created_to: str | None = None,
+    updated_from: str | None = None,
+    updated_to: str | None = None,
+) -> all_runs.RunFilter:
+    """The run filter of a request (dates: ``20220221``, ``20220221T061500`` or ISO; a bare end date covers the day)."""
+    try:
+        return all_runs.RunFilter(
+            status=status, project=project or None, task=task or None, task_name=task_name or None,
+            args=args or None,
+            created_from=when(created_from, "created_from"), created_to=when(created_to, "created_to", end=True),
+            updated_from=when(updated_from, "updated_from"), updated_to=when(updated_to, "updated_to", end=True),
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise Invalid(f"{'.'.join(map(str, err['loc']))}: {str(err['msg']).removeprefix('Value error, ')}") from None
+
+
+@router.get("/runs", response_model=RunPage)
+def list_all_runs(
+    user: GetUserDep,
+    session: SessionDep,
+    status: Annotated[list[str] | None, Query(description=STATUS_HELP)] = None,
+    project: str | None = None,
+    task: Annotated[str | None, Query(description="task name contains (case-insensitive)")] = None,
+    task_name: Annotated[str | None, Query(description="task name equals")] = None,
+    args: Annotated[str | None, Query(description="run arguments contain (case-insensitive, not in secrets)")] = None,
+    created_from: Annotated[str | None, Query(description="created (queued for) from: 20220221[T061500]")] = None,
+    created_to: Annotated[str | None, Query(description="created before; a bare date covers the day")] = None,
+    updated_from: Annotated[str | None, Query(description="last changed from")] = None,
+    updated_to: Annotated[str | None, Query(description="last changed before; a bare date covers the day")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunPage:
+    """Runs of every batch task the caller may read, newest first, with ``total`` for paging."""
+    f = run_filter(user, status=status, project=project, task=task, task_name=task_name, args=args,
+                   created_from=created_from, created_to=created_to, updated_from=updated_from,
+                   updated_to=updated_to)
+    return all_runs.list_runs(session, f, readable_dag_ids(user), limit, offset)
+
+
+def _owned(session: Any, owner: str, readable: set[str] | None) -> set[str]:
+    from airflow.models.dag import DagTag
+
+    owned = set(session.scalars(select(DagTag.dag_id).where(DagTag.name == owner_tag(owner))).all())
+    return owned if readable is None else owned & readable
+
+
+def run_targets(body_filter: FilterBody, user: Any, session: Any, action: str) -> list[tuple[str, str | None]]:
+    """Exactly the runs ``GET /runs`` lists for the filter that ``action`` can act on (see the module doc)."""
+    f = body_filter
+    rf = run_filter(user, status=f.status, project=f.project, task=f.task or f.q, task_name=f.task_name or f.name,
+                    args=f.args, created_from=f.created_from, created_to=f.created_to,
+                    updated_from=f.updated_from, updated_to=f.updated_to)
+    readable: set[str] | None = readable_dag_ids(user)
+    if f.owner:
+        readable = _owned(session, user.get_name() if f.owner == "me" else f.owner, readable)
+    return _editable(all_runs.targets(session, rf, readable, action), user)
+
+
+def _editable(targets: list[tuple[str, str]], user: Any) -> list[tuple[str, str | None]]:
+    """The targets of a filter whose task's runs the caller may edit; 403 when it matched only others'."""
+    if not targets:
+        return []
+    allowed = allowed_dag_ids(user, "PUT", {t for t, _ in targets}, DagAccessEntity.RUN)
+    forbid_unless(bool(allowed))
+    return [(t, r) for t, r in targets if t in allowed]
 
 
 class BulkBody(BaseModel):
@@ -67,13 +161,16 @@ def _targets(body: BulkBody, user: Any, session: Any, action: str) -> list[tuple
         return [(r.task, r.run_id) for r in body.runs]
     f = body.filter
     assert f is not None
+    if f.uses_run_filter():
+        return run_targets(f, user, session, action)
     status = [f.status] if isinstance(f.status, str) else f.status
     tf = task_filter(user, f.project, f.owner, status, f.q, f.name, f.created_from, f.created_to,
                      f.updated_from, f.updated_to)
     names = tasks.task_names(session, tf, readable_dag_ids(user))
-    names = sorted(allowed_dag_ids(user, "PUT", names, DagAccessEntity.RUN))
     if not names:
         return []
+    names = sorted(allowed_dag_ids(user, "PUT", names, DagAccessEntity.RUN))
+    forbid_unless(bool(names))
     if action == "skip":
         from airflow.models.taskinstance import TaskInstance as TI
 
@@ -97,7 +194,19 @@ def _targets(body: BulkBody, user: Any, session: Any, action: str) -> list[tuple
 
 
 def _bulk(body: BulkBody, user: Any, session: Any, action: str, do: Callable[..., Any]) -> BulkResponse:
-    targets = _targets(body, user, session, action)
+    return _act(_targets(body, user, session, action), user, session, action, do)
+
+
+def bulk_by_run_filter(f: FilterBody, user: Any, session: Any, action: str) -> BulkResponse:
+    """``action`` on exactly the runs ``GET /runs`` lists for ``f`` (the Runs page's "all matching")."""
+    do = actions.skip if action == "skip" else actions.retry
+    return _act(run_targets(f, user, session, action), user, session, action, do)
+
+
+def _act(
+    targets: list[tuple[str, str | None]], user: Any, session: Any, action: str, do: Callable[..., Any]
+) -> BulkResponse:
+    """Authorize every target's task first (403, nothing done), then do each run or record why not."""
     forbid_unless(is_authorized(user, "PUT", {t for t, _ in targets}, DagAccessEntity.RUN) if targets else True)
     results = []
     for task, run_id in targets:

@@ -1,0 +1,346 @@
+"""Runs of every batch task (``GET /runs``, the Runs page, bulk skip/retry by a run filter).
+
+One SQL query for the page and one count, whatever the filters, so a page stays
+one round trip at 1,000 tasks x 100 runs:
+
+- which runs: runs of live batch-task DAGs (the SQL of :func:`tasks.batch_task_dag_ids`) the
+  caller may read (``readable``); a filter never reaches another DAG;
+- status: the run's own status in the UI's words (:func:`status.task_status_expr` on the run,
+  the same expression the task list applies to a task's current run), narrowed first by
+  Airflow's run state so the ``dag_id_state`` index does most of the work;
+- created: when the run was created/queued for (``run_after``, indexed); updated: the run row's
+  last change (``updated_at``: Airflow stamps it on every state change; a running run's
+  scheduling decisions touch it too), present on Airflow 3.1 to 3.3;
+- newest first: ``run_after`` then ``id``, descending.
+
+``args`` searches the run's arguments (``conf``) as JSON text, case-insensitive. Secrets must
+not be searchable: a match that lies only inside a masked value would tell the searcher which
+run holds a secret. So runs whose conf *could* hold a secret (it names one of Airflow's sensitive
+key names, with any separator, or holds a URL with a user part) are checked again in Python on
+their masked conf (:func:`masking.mask_data`), and those whose masked arguments do not contain the
+text are left out of the page and the count. Which runs are such suspects is remembered per run
+(:class:`_SuspectRuns`: arguments never change), and how many one search re-checks is bounded
+(:data:`MAX_SUSPECTS`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.models.dag import DagModel, DagTag
+from airflow.models.dagrun import DagRun
+from pydantic import BaseModel, field_validator
+from sqlalchemy import Text, cast, func, literal, or_, select
+from sqlalchemy.sql import exists
+
+from airflow_batchtasks.definitions import masking
+from airflow_batchtasks.naming import (
+    ERRORS_DAG_ID,
+    ORCHESTRATION_TAG,
+    PROJECT_PREFIX,
+    TAG,
+    project_of,
+    project_tag,
+)
+from airflow_batchtasks.plugins.data import files, runs
+from airflow_batchtasks.plugins.data.errors import Invalid
+from airflow_batchtasks.plugins.data.models import RunPage, RunRow
+from airflow_batchtasks.plugins.data.status import TASK_STATUSES, skipped_expr, task_status_expr
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+#: Airflow run states a UI status can have (the status expression decides among them).
+STATES_BY_STATUS: dict[str, tuple[str, ...]] = {
+    "New": ("queued", "running"),
+    "Processing": ("running",),
+    "Retry": ("running",),
+    "Finished": ("success",),
+    "Failed": ("failed",),
+    "Skipped": ("failed",),
+}
+#: Most runs whose arguments might hold a secret that one ``args`` search re-checks on masked arguments.
+MAX_SUSPECTS = 10_000
+#: Most runs one bulk action by filter may target (the request is refused, nothing done, beyond).
+MAX_TARGETS = 1_000
+#: The statuses each bulk action can act on: what the filter's matching runs are narrowed to.
+ACTIONABLE = {"skip": ("New",), "retry": ("Finished", "Failed", "Skipped")}
+
+
+def split_statuses(value: Any) -> Any:
+    """``["New,Failed", "retry"]`` -> ``["New", "Failed", "Retry"]``; 422 naming an unknown status."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        value = [s.strip() for v in value for s in str(v).split(",") if s.strip()]
+        by_lower = {s.lower(): s for s in TASK_STATUSES}
+        bad = [s for s in value if s.lower() not in by_lower]
+        if bad:
+            raise ValueError(f"`{bad[0]}` is not a run status: expected one of {', '.join(TASK_STATUSES)}")
+        value = list(dict.fromkeys(by_lower[s.lower()] for s in value))
+    return value or None
+
+
+class RunFilter(BaseModel):
+    """The filters of ``GET /runs`` (also a bulk action's ``filter`` when it uses a run filter)."""
+
+    status: list[str] | None = None
+    project: str | None = None
+    task: str | None = None
+    task_name: str | None = None
+    args: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+
+    model_config = {"extra": "forbid"}
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return split_statuses(value)
+
+
+def _like(text: str, escape_underscore: bool = True) -> str:
+    text = text.replace("\\", "\\\\").replace("%", "\\%")
+    return "%" + (text.replace("_", "\\_") if escape_underscore else text) + "%"
+
+
+def _has_tag(name: str) -> Any:
+    return exists(select(literal(1)).where(DagTag.dag_id == DagModel.dag_id, DagTag.name == name))
+
+
+def batch_task_dag_ids() -> Any:
+    """SELECT of the live batch-task DAG ids (:func:`naming.is_batch_task_dag` as SQL, as the task list)."""
+    return select(DagModel.dag_id).where(
+        ~DagModel.is_stale,
+        _has_tag(TAG),
+        ~_has_tag(ORCHESTRATION_TAG),
+        ~DagModel.dag_id.startswith(PROJECT_PREFIX, autoescape=True),
+        DagModel.dag_id != ERRORS_DAG_ID,
+    )
+
+
+def _conf_text() -> Any:
+    """The run's arguments as lower-case JSON text (the patterns compared with it are lower case too)."""
+    return func.lower(cast(DagRun.conf, Text))
+
+
+def _conf_contains(session: Session, pattern: str) -> Any:
+    """``conf`` text LIKE ``pattern`` (lower case), case-insensitive; SQLite's LIKE already ignores ASCII case,
+    so there it skips lower-casing every run's arguments (a third of the scan)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return cast(DagRun.conf, Text).like(pattern, escape="\\")
+    return _conf_text().like(pattern, escape="\\")
+
+
+def _may_hold_secret(session: Session) -> Any:
+    """Conf text that names a sensitive key (``_`` left as LIKE's any-character: ``api-key``) or a URL user."""
+    fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
+    patterns = ["%://%@%", *(_like(f.lower(), escape_underscore=False) for f in fields)]
+    return or_(*(_conf_contains(session, p) for p in patterns))
+
+
+def _where(f: RunFilter, readable: set[str] | None) -> list[Any]:
+    where: list[Any] = [DagRun.dag_id.in_(batch_task_dag_ids())]
+    if readable is not None:
+        where.append(DagRun.dag_id.in_(sorted(readable)))
+    if f.task_name:
+        where.append(DagRun.dag_id == f.task_name)
+    if f.task:
+        where.append(DagRun.dag_id.ilike(_like(f.task), escape="\\"))
+    if f.project:
+        tagged = select(DagTag.dag_id).where(DagTag.name == project_tag(f.project))
+        where.append(DagRun.dag_id.in_(tagged))
+    if f.status:
+        states = sorted({s for status in f.status for s in STATES_BY_STATUS[status]})
+        where.append(DagRun.state.in_(states))
+        if set(f.status) != {s for s, st in STATES_BY_STATUS.items() if set(st) <= set(states)}:
+            where.append(task_status_expr(DagRun).in_(f.status))
+    for column, low, high in (
+        (DagRun.run_after, f.created_from, f.created_to),
+        (DagRun.updated_at, f.updated_from, f.updated_to),
+    ):
+        if low is not None:
+            where.append(column >= low)
+        if high is not None:
+            where.append(column < high)
+    return where
+
+
+class _SuspectRuns:
+    """Primary keys of the runs whose arguments could hold a secret, kept up to date per process.
+
+    A run's arguments never change once it is created (a clear keeps them), so which runs are suspects
+    is read once per run: a first read of every run, in a background thread (each API-server worker
+    has its own), then on each search only the runs created since (and the newest :data:`RESCAN_TAIL`
+    again, in case a database reused the key of a deleted newest run). Until the first read is done a
+    search tests its own matches in SQL instead. This keeps the secret check out of the scan that every
+    ``args`` search does.
+    """
+
+    RESCAN_TAIL = 1_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: set[int] = set()
+        self._upto = 0
+        self._fields: frozenset[str] | None = None
+        self._building = False
+
+    def get(self, session: Session) -> set[int] | None:
+        """The suspects, or None while the first read is under way (test the matches in SQL then)."""
+        fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
+        with self._lock:
+            if fields != self._fields:  # Airflow's list of sensitive names changed: read everything again
+                self._ids, self._upto, self._fields = set(), 0, fields
+            if not self._upto:
+                if not self._building:
+                    self._building = True
+                    threading.Thread(target=self._first_read, args=(session.get_bind(), fields), daemon=True,
+                                     name="batchtasks-suspect-runs").start()
+                return None
+            top = session.scalar(select(func.max(DagRun.id))) or 0
+            low = max(0, self._upto - self.RESCAN_TAIL)
+            fresh = set(session.scalars(
+                select(DagRun.id).where(DagRun.id > low, DagRun.id <= top, _may_hold_secret(session))
+            ).all())
+            self._ids = {i for i in self._ids if i <= low} | fresh
+            self._upto = max(top, 1)
+            return set(self._ids)
+
+    def _first_read(self, bind: Any, fields: frozenset[str]) -> None:
+        from sqlalchemy.orm import Session as OrmSession
+
+        try:
+            with OrmSession(bind=bind) as session:
+                top = session.scalar(select(func.max(DagRun.id))) or 0
+                ids = set(session.scalars(
+                    select(DagRun.id).where(DagRun.id <= top, _may_hold_secret(session))
+                ).all())
+            with self._lock:
+                if fields == self._fields:
+                    self._ids, self._upto = ids, max(top, 1)
+        except Exception:  # noqa: BLE001 - searches keep testing in SQL; the next one tries again
+            log.warning("reading which runs could hold secrets failed", exc_info=True)
+        finally:
+            with self._lock:
+                self._building = False
+
+
+_suspect_runs = _SuspectRuns()
+
+
+def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:
+    """``where`` narrowed to runs whose *masked* arguments contain ``f.args`` (see the module doc)."""
+    if not f.args:
+        return where
+    needle = f.args.lower()
+    matches = [*where, _conf_contains(session, _like(needle))]
+    suspects = _suspect_runs.get(session)
+    if suspects is not None and not suspects:
+        return matches
+    # few known suspects: by key (indexed); many, or not known yet: the same test in SQL on the matches
+    if suspects is not None and len(suspects) <= 500:
+        suspect = DagRun.id.in_(sorted(suspects))
+    else:
+        suspect = _may_hold_secret(session)
+    rows = session.execute(select(DagRun.id, DagRun.conf).where(*matches, suspect).limit(MAX_SUSPECTS + 1)).all()
+    if len(rows) > MAX_SUSPECTS:
+        raise Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
+                      "narrow the search with other filters (task, project, dates)")
+    hidden = [
+        r.id for r in rows
+        if needle not in json.dumps(masking.mask_data(dict(r.conf or {})), default=str).lower()
+    ]
+    return [*matches, DagRun.id.not_in(hidden)] if hidden else matches
+
+
+def matching(session: Session, f: RunFilter, readable: set[str] | None) -> list[Any]:
+    """The WHERE clauses (on ``DagRun``) of the runs matching ``f`` that ``readable`` allows."""
+    return _args_where(session, f, _where(f, _narrowed(session, readable)))
+
+
+def _narrowed(session: Session, readable: set[str] | None) -> set[str] | None:
+    """``readable`` as the batch tasks among it, or None when it holds every batch task (no key list to send)."""
+    if readable is None:
+        return None
+    tasks = set(session.scalars(batch_task_dag_ids()).all())
+    return None if tasks <= readable else tasks & readable
+
+
+def list_runs(
+    session: Session, f: RunFilter, readable: set[str] | None, limit: int = 50, offset: int = 0,
+    *, with_files: bool = True,
+) -> RunPage:
+    """One page of runs of every readable batch task, newest first, and the total."""
+    if limit < 1 or offset < 0:
+        raise Invalid("limit must be at least 1 and offset at least 0")
+    where = matching(session, f, readable)
+    keys = select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc())
+    if f.args:
+        # a text search reads every run's arguments whatever the page: one scan gives the total and the page
+        every = list(session.scalars(keys).all())
+        total, ids = len(every), every[offset:offset + limit]
+    else:
+        total = session.scalar(select(func.count(DagRun.id)).where(*where)) or 0
+        if total <= offset:  # nothing on this page: no second scan for it
+            return RunPage(total=total, limit=limit, offset=offset, runs=[])
+        # the page's keys first, then its rows: sorting and skipping carry only (run_after, id), and the status
+        # expression (subqueries on task_instance) runs for the page's rows alone, not for every skipped row
+        ids = list(session.scalars(keys.limit(limit).offset(offset)).all())
+    found = {
+        r.DagRun.id: r for r in session.execute(
+            select(DagRun, task_status_expr(DagRun).label("task_status"), skipped_expr(DagRun).label("skipped"))
+            .where(DagRun.id.in_(ids))
+        ).all()
+    } if ids else {}
+    rows = [found[i] for i in ids if i in found]
+    return RunPage(total=total, limit=limit, offset=offset, runs=_rows(session, rows, with_files))
+
+
+def _rows(session: Session, rows: list[Any], with_files: bool) -> list[RunRow]:
+    dag_ids = sorted({r.DagRun.dag_id for r in rows})
+    tags: dict[str, list[str]] = defaultdict(list)
+    if dag_ids:
+        for dag_id, tag in session.execute(select(DagTag.dag_id, DagTag.name).where(DagTag.dag_id.in_(dag_ids))):
+            tags[dag_id].append(tag)
+    by_run: dict[tuple[str, str], list[Any]] = {}
+    if with_files and rows:
+        # from the file index as it is: the listener indexes a run's files when it ends, and a task's own
+        # pages re-read its archive folder; re-reading up to 50 folders here would cost the page's budget
+        files.ensure_tables(session)
+        by_run = files.files_of_task_runs(session, [(r.DagRun.dag_id, r.DagRun.run_id) for r in rows])
+    out = []
+    for r in rows:
+        run = r.DagRun
+        info = runs.run_info(run, r.task_status, r.skipped, by_run.get((run.dag_id, run.run_id)))
+        out.append(RunRow(**info.model_dump(), project=project_of(tags.get(run.dag_id, [])), updated=run.updated_at))
+    return out
+
+
+def targets(session: Session, f: RunFilter, readable: set[str] | None, action: str) -> list[tuple[str, str]]:
+    """(task, run_id) of exactly the runs matching ``f`` that ``action`` (skip/retry) can act on, oldest first.
+
+    Invalid (nothing done) beyond :data:`MAX_TARGETS`: a bulk action is bounded work and must act on all
+    the runs it was asked for or none.
+    """
+    wanted = [s for s in ACTIONABLE[action] if not f.status or s in f.status]
+    if not wanted:
+        return []
+    narrowed = f.model_copy(update={"status": wanted})
+    rows = session.execute(
+        select(DagRun.dag_id, DagRun.run_id).where(*matching(session, narrowed, readable))
+        .order_by(DagRun.run_after, DagRun.id).limit(MAX_TARGETS + 1)
+    ).all()
+    if len(rows) > MAX_TARGETS:
+        raise Invalid(f"filter: more than {MAX_TARGETS:,} runs to {action}: narrow the filter (nothing was done)")
+    return [(r.dag_id, r.run_id) for r in rows]

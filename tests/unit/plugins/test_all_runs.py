@@ -1,0 +1,174 @@
+"""The runs-of-every-task query (``GET /runs``) on Airflow's own schema in SQLite: filters, order, secrets.
+
+A real metadata schema (Airflow's models, created in memory) with rows written the way
+Airflow stores them; no server. The e2e tests cover the same through the API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, insert
+from sqlalchemy.orm import Session
+
+from airflow_batchtasks.plugins.data import all_runs
+from airflow_batchtasks.plugins.data.errors import Invalid
+
+T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def engine():  # noqa: ANN201 - a SQLAlchemy engine
+    from airflow.models import import_all_models
+    from airflow.models.base import Base
+
+    import_all_models()
+    eng = create_engine("sqlite://")
+    Base.metadata.create_all(eng)
+    return eng
+
+
+def _dag(session: Session, dag_id: str, tags: list[str], stale: bool = False) -> None:
+    from airflow.models.dag import DagModel, DagTag
+
+    session.execute(insert(DagModel.__table__).values(
+        dag_id=dag_id, is_stale=stale, is_paused=False, bundle_name="dags-folder", max_active_tasks=16,
+        max_consecutive_failed_dag_runs=0, has_task_concurrency_limits=False, has_import_errors=False,
+        fail_fast=False, exceeds_max_non_backfill=False,
+    ))
+    for tag in tags:
+        session.execute(insert(DagTag.__table__).values(dag_id=dag_id, name=tag))
+
+
+def _run(session: Session, dag_id: str, run_id: str, hours: int, state: str, conf: dict | None = None,
+         ti_states: tuple[str | None, ...] = ()) -> None:
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+
+    when = T0 + timedelta(hours=hours)
+    session.execute(insert(DagRun.__table__).values(
+        dag_id=dag_id, run_id=run_id, run_after=when, queued_at=when, state=state, run_type="manual",
+        conf=conf or {}, clear_number=0, updated_at=when + timedelta(minutes=30),
+    ))
+    for i, ti_state in enumerate(ti_states):
+        session.execute(insert(TaskInstance.__table__).values(
+            id=uuid.uuid4(), dag_id=dag_id, run_id=run_id, task_id=f"step{i}", map_index=-1, state=ti_state,
+            try_number=1, max_tries=0, pool="default_pool", pool_slots=1, priority_weight=1, hostname="",
+            unixname="u", queue="default", custom_operator_name="", executor_config={},
+        ))
+
+
+@pytest.fixture(scope="module")
+def session(engine) -> Iterator[Session]:  # noqa: ANN001
+    with Session(engine) as s:
+        _dag(s, "alpha", ["batchtasks", "project:p1"])
+        _dag(s, "beta", ["batchtasks", "project:p2"])
+        _dag(s, "project__p1", ["batchtasks", "project:p1"])
+        _dag(s, "orch", ["batchtasks", "orchestration"])
+        _dag(s, "plain", [])
+        _dag(s, "gone", ["batchtasks"], stale=True)
+        _run(s, "alpha", "a1", 1, "failed", {"region": "EU"}, ("failed", "upstream_failed"))
+        _run(s, "alpha", "a2", 2, "success", {"region": "US"}, ("success",))
+        _run(s, "alpha", "a3", 3, "failed", {"region": "EU"}, ("skipped", "skipped"))  # a skip leaves this
+        _run(s, "beta", "b1", 4, "running", {"password": "hunter2", "note": "hello"}, ("running",))
+        _run(s, "beta", "b2", 5, "queued", {"api-key": "sesame", "note": "sesame street"})
+        _run(s, "beta", "b3", 6, "running", {"region": "EU"}, ("up_for_retry",))
+        _run(s, "project__p1", "p1", 7, "success")
+        _run(s, "orch", "o1", 8, "success")
+        _run(s, "plain", "x1", 9, "success")
+        _run(s, "gone", "g1", 10, "success")
+        s.commit()
+        yield s
+
+
+def ids(session: Session, readable: set[str] | None = None, **kw: object) -> list[str]:
+    page = all_runs.list_runs(session, all_runs.RunFilter(**kw), readable, limit=100, with_files=False)
+    assert page.total == len(page.runs)
+    return [r.run_id for r in page.runs]
+
+
+def test_only_live_batch_task_runs_newest_first(session: Session) -> None:
+    assert ids(session) == ["b3", "b2", "b1", "a3", "a2", "a1"]
+
+
+def test_each_run_shows_its_own_ui_status_project_and_update(session: Session) -> None:
+    runs = {r.run_id: r for r in all_runs.list_runs(session, all_runs.RunFilter(), None, with_files=False).runs}
+    assert {k: r.task_status for k, r in runs.items()} == {
+        "a1": "Failed", "a2": "Finished", "a3": "Skipped", "b1": "Processing", "b2": "New", "b3": "Retry"}
+    assert runs["a1"].project == "p1" and runs["b1"].project == "p2"
+    assert runs["a1"].updated is not None and runs["a1"].updated.replace(tzinfo=timezone.utc) == T0 + timedelta(
+        hours=1, minutes=30)
+    assert runs["b1"].conf == {"password": "***", "note": "hello"}, "arguments are shown masked"
+
+
+@pytest.mark.parametrize(("kw", "expected"), [
+    ({"status": ["Failed"]}, ["a1"]),
+    ({"status": "Skipped,failed"}, ["a3", "a1"]),
+    ({"status": ["New", "Retry"]}, ["b3", "b2"]),
+    ({"status": ["Finished"]}, ["a2"]),
+    ({"project": "p2"}, ["b3", "b2", "b1"]),
+    ({"task": "LPH"}, ["a3", "a2", "a1"]),
+    ({"task_name": "alp"}, []),
+    ({"task_name": "alpha"}, ["a3", "a2", "a1"]),
+    ({"args": "eu"}, ["b3", "a3", "a1"]),
+    ({"args": '"region": "US"'}, ["a2"]),
+    ({"created_from": T0 + timedelta(hours=2), "created_to": T0 + timedelta(hours=4)}, ["a3", "a2"]),
+    ({"updated_from": T0 + timedelta(hours=5, minutes=30)}, ["b3", "b2"]),
+])
+def test_filters(session: Session, kw: dict, expected: list[str]) -> None:
+    assert ids(session, **kw) == expected
+
+
+def test_a_secret_is_not_searchable(session: Session) -> None:
+    assert ids(session, args="hunter2") == [], "a match only inside a masked value reveals nothing"
+    assert ids(session, args="hello") == ["b1"], "the run's other arguments stay searchable"
+    assert ids(session, args="sesame") == [], "api-key is masked as api_key; its value is masked in the note too"
+    assert ids(session, args="street") == ["b2"], "what the masked arguments show is searchable"
+
+
+def test_readable_restricts_and_pages(session: Session) -> None:
+    assert ids(session, readable={"alpha", "plain"}) == ["a3", "a2", "a1"]
+    assert ids(session, readable=set()) == []
+    page = all_runs.list_runs(session, all_runs.RunFilter(), None, limit=2, offset=2, with_files=False)
+    assert (page.total, [r.run_id for r in page.runs]) == (6, ["b1", "a3"])
+
+
+def test_bulk_targets_are_exactly_the_matching_runs_the_action_can_take(session: Session) -> None:
+    f = all_runs.RunFilter(task_name="alpha")
+    assert all_runs.targets(session, f, None, "retry") == [("alpha", "a1"), ("alpha", "a2"), ("alpha", "a3")]
+    assert all_runs.targets(session, f, None, "skip") == []
+    assert all_runs.targets(session, all_runs.RunFilter(project="p2"), None, "skip") == [("beta", "b2")]
+    assert all_runs.targets(session, all_runs.RunFilter(status=["Failed"]), None, "retry") == [("alpha", "a1")]
+    assert all_runs.targets(session, all_runs.RunFilter(status=["New"]), None, "retry") == []
+    assert all_runs.targets(session, all_runs.RunFilter(), {"beta"}, "retry") == [], "never a task not readable"
+
+
+def test_bad_status_is_named() -> None:
+    with pytest.raises(ValueError, match="`Done` is not a run status"):
+        all_runs.RunFilter(status=["Done"])
+    with pytest.raises(Invalid):
+        all_runs.list_runs(None, all_runs.RunFilter(), None, limit=0)  # type: ignore[arg-type]
+
+
+def test_which_bulk_filters_select_runs() -> None:
+    from airflow_batchtasks.plugins.api.routes.bulk import FilterBody
+
+    assert FilterBody(task_name="x").uses_run_filter() and FilterBody(args="EU").uses_run_filter()
+    assert FilterBody(task="x", status="Failed").uses_run_filter()
+    assert not FilterBody(name="x", status=["Failed"]).uses_run_filter(), "GET /tasks keys keep their meaning"
+
+
+def test_statuses_split_and_normalised() -> None:
+    assert all_runs.split_statuses(["new,FAILED", "Failed", " retry "]) == ["New", "Failed", "Retry"]
+    assert all_runs.split_statuses("") is None
+
+
+def test_a_secret_in_a_run_made_after_a_search_is_not_searchable_either(session: Session) -> None:
+    assert ids(session, args="zzz") == []
+    _run(session, "alpha", "a9", 30, "success", {"db-password": "zzz-top"})
+    _run(session, "alpha", "a10", 31, "success", {"note": "zzz-plain"})
+    session.commit()
+    assert ids(session, args="zzz") == ["a10"], "the newer suspect run is checked masked too"
