@@ -88,6 +88,9 @@ class RunInfo(BaseModel):
     conf: dict[str, Any] = Field(default_factory=dict)
     files: list[FileInfo] = Field(default_factory=list)
     airflow_url: str
+    progress: str | None = Field(
+        None, description="while an extract or upload runs: `12,345 rows` or `40.0 MiB of 100.0 MiB (40%)`",
+    )
 
 
 class Step(BaseModel):
