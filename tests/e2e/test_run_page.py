@@ -148,7 +148,7 @@ def test_run_page_tabs(viewer: Page, airflow: AirflowInstance, sales_run: str, s
     expect(viewer.locator("[data-preview='sales_EU.csv'] pre")).to_contain_text("id,region,amount\n1,EU,1.5")
     tabs.get_by_role("link", name="Extract messages").click()
     expect(viewer.locator("pre[data-log-tail]")).to_contain_text("10 rows written to sales_EU.csv")
-    expect(viewer.get_by_role("link", name=re.compile("Full log in Airflow"))).to_be_visible()
+    expect(viewer.get_by_role("link", name="Full log of step extract in Airflow")).to_be_visible()
     tabs.get_by_role("link", name="Delivery messages").click()
     expect(viewer.locator("pre[data-log-tail]")).to_contain_text("Delivered sales_EU.csv")
     viewer.goto(f"{UI}/tasks/rl_secret/runs/{q(secret_run)}?tab=data")
