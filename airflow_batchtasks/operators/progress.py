@@ -45,19 +45,25 @@ class Progress:
 
     def rows(self, count: int) -> None:
         """``count`` rows written so far (pushed only when the period has passed)."""
-        self._maybe({"step": self._step, "rows": int(count)})
+        if self._due():
+            self._send({"step": self._step, "rows": int(count)})
 
     def sent(self, done: int, size: int | None) -> None:
         """``done`` bytes of a file of ``size`` bytes sent so far."""
-        self._maybe({"step": self._step, "bytes": int(done), "size": size})
+        if self._due():
+            self._send({"step": self._step, "bytes": int(done), "size": size})
 
-    def _maybe(self, value: dict[str, Any]) -> None:
+    def _due(self) -> bool:
+        """Whether a push is due: between pushes a call costs this one clock read."""
         if self._broken:
-            return
+            return False
         now = self._clock()
         if now - self._last < self._every:
-            return
+            return False
         self._last = now
+        return True
+
+    def _send(self, value: dict[str, Any]) -> None:
         try:
             self._push(value)
         except Exception as exc:  # noqa: BLE001 - progress must never fail the step
