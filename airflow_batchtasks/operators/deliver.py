@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_batchtasks.arguments.binding import ArgBinder, ArgumentTemplateError, first_argument_at
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
+from airflow_batchtasks.operators.progress import CountingSource, Progress
 from airflow_batchtasks.storage.paths import (
     archived_file,
     storage_path,
@@ -87,6 +88,7 @@ class DeliverOperator(BatchStepOperator):
         folders = [argument_folder(self.render_template, template, spec["path"], context, env)
                    for template, spec in zip(self.path_templates, self.destinations, strict=True)]
         destinations = contained_destinations(self.path_templates, self.destinations, folders)
+        self._progress = Progress.of(context, "deliver")
         targets = [archived_file(self.dag_id, run_id, item["md5"], item["name"]) for item in files]
         delivered = []
         for item, archived in zip(files, targets, strict=True):
@@ -111,7 +113,7 @@ class DeliverOperator(BatchStepOperator):
             self.log.info("%s already delivered to %s by an earlier try", item["name"], where)
             return
         try:
-            final = put_file(src, item["name"], spec)
+            final = put_file(CountingSource(src, item.get("size"), self._progress), item["name"], spec)
         except DestinationExists as exc:
             raise AirflowFailException(str(exc)) from exc
         self.log.info("Delivered %s to %s", item["name"], final)

@@ -17,6 +17,7 @@ from airflow_batchtasks import config
 from airflow_batchtasks.arguments.binding import refuse_arguments
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
+from airflow_batchtasks.operators.progress import Progress
 from airflow_batchtasks.sql.params import ParamBinder, QueryParamError, named_values, prepare_query
 from airflow_batchtasks.storage.paths import check_file_name
 from airflow_batchtasks.transports.locations import LocationError, fetch_text
@@ -118,6 +119,7 @@ class SqlExtractOperator(BatchStepOperator):
             include_headers=self.include_headers,
             batch_size=batch_size,
             log=self.log,
+            on_rows=Progress.of(context, "extract").rows,
         )
         self.log.info("Query done through %s: %d rows written to %s", path, rows, name)
         if rows == 0 and self.require_rows:

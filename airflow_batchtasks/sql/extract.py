@@ -53,10 +53,13 @@ def extract(
     batch_size: int,
     log: logging.Logger,
     fast_paths: bool = True,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[int, str]:
     """Run the query on ``hook``'s connection into ``target`` (an ObjectStoragePath); return rows and path used.
 
     :param fast_paths: ``False`` forces the portable path (what the fast paths are compared with)
+    :param on_rows: told the row count after each batch while rows are written (the step's progress;
+        it throttles itself). COPY writes in one statement, so it is told nothing until the end.
     """
     kwargs = writer_options(output_format)
     encoding = output_format.get("encoding", "utf-8")
@@ -66,7 +69,7 @@ def extract(
         try:
             rows, fetches = odbc_arrow.extract(
                 hook, sql, values, target, kwargs, encoding=encoding, include_headers=include_headers, log=log,
-                batch_size=batch_size,
+                batch_size=batch_size, on_rows=on_rows,
             )
             log_fetches(log, rows, fetches, batch_size)
             return rows, ARROW_ODBC
@@ -85,7 +88,7 @@ def extract(
             except pg_copy.CopyUnavailable as exc:
                 log.info("COPY cannot write this extract exactly (%s): using the portable path", exc)
         _log_query(log, PORTABLE, sql, values)
-        rows = write_rows(conn, sql, values, target, kwargs, encoding, include_headers, batch_size, log)
+        rows = write_rows(conn, sql, values, target, kwargs, encoding, include_headers, batch_size, log, on_rows)
         return rows, PORTABLE
     finally:
         conn.close()
@@ -115,6 +118,7 @@ def write_rows(
     include_headers: bool,
     batch_size: int,
     log: logging.Logger,
+    on_rows: Callable[[int], None] | None = None,
 ) -> int:
     """The portable path: ``fetchmany`` batches of ``batch_size`` rows into ``csv.writer``."""
     cursor = _streaming_cursor(conn, batch_size)
@@ -136,6 +140,8 @@ def write_rows(
                 writer.writerows(_plain_decimals(batch, decimals) if decimals else batch)
                 rows += len(batch)
                 fetches += 1
+                if on_rows is not None:
+                    on_rows(rows)
                 if time.monotonic() - last_log >= LOG_EVERY_SECONDS:
                     log.info("%d rows so far", rows)
                     last_log = time.monotonic()

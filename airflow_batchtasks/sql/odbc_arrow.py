@@ -35,6 +35,7 @@ import codecs
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from airflow_batchtasks.formats.arrow_csv import ArrowCsvWriter, UnsupportedColumn, plan_column
@@ -108,6 +109,7 @@ def extract(
     include_headers: bool,
     log: logging.Logger,
     batch_size: int = BATCH_ROWS,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:
     """Run ``sql`` through arrow-odbc and write the CSV to ``target`` (an ObjectStoragePath).
 
@@ -138,6 +140,7 @@ def extract(
                 max_text_size=text_size,
                 login_timeout=timeout,
                 batch_size=batch_size,
+                on_rows=on_rows,
             )
         except _Truncated as exc:
             needed = max(exc.size or 0, text_size) * 2
@@ -198,6 +201,7 @@ def _extract_once(
     max_text_size: int,
     login_timeout: Any,
     batch_size: int,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:
     from arrow_odbc import Error as ArrowOdbcError
 
@@ -227,6 +231,8 @@ def _extract_once(
                     out.write(str(writer.chunk(batch), "utf-8"))
                 rows += batch.num_rows
                 fetches += 1
+                if on_rows is not None:
+                    on_rows(rows)
                 if time.monotonic() - last_log >= LOG_EVERY_SECONDS:
                     log.info("%d rows so far", rows)
                     last_log = time.monotonic()

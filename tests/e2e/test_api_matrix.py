@@ -73,6 +73,8 @@ ROUTES: list[tuple[str, str, str, Any, bool, int | dict[str, int]]] = [
     ("GET", f"{T}/runs", "/tasks/daily_sales/runs", None, True, 200),
     ("GET", R, "/tasks/daily_sales/runs/{run}", None, True, 200),
     ("GET", f"{R}/result-file", "/tasks/daily_sales/runs/{run}/result-file", None, True, 200),
+    ("GET", f"{R}/logs/{{step}}", "/tasks/daily_sales/runs/{run}/logs/extract?tail=5", None, True, 200),
+    ("GET", f"{R}/preview", "/tasks/daily_sales/runs/{run}/preview", None, True, 200),
     ("GET", f"{T}/files", "/tasks/daily_sales/files", None, True, 200),
     ("GET", F, "/tasks/daily_sales/files/{file}", None, True, 200),
     ("GET", "/definitions", "/definitions", None, True, 200),

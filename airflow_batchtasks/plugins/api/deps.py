@@ -28,6 +28,7 @@ __all__ = [
     "current_user",
     "DagReader",
     "GetUserDep",
+    "LogReader",
     "RunCreator",
     "RunDeleter",
     "RunEditor",
@@ -61,4 +62,5 @@ RunReader = Annotated[BaseUser, Depends(requires_dag("GET", DagAccessEntity.RUN)
 RunCreator = Annotated[BaseUser, Depends(requires_dag("POST", DagAccessEntity.RUN))]
 RunEditor = Annotated[BaseUser, Depends(requires_dag("PUT", DagAccessEntity.RUN))]
 RunDeleter = Annotated[BaseUser, Depends(requires_dag("DELETE", DagAccessEntity.RUN))]
+LogReader = Annotated[BaseUser, Depends(requires_dag("GET", DagAccessEntity.TASK_LOGS))]
 StepEditor = Annotated[BaseUser, Depends(requires_dag("PUT", DagAccessEntity.TASK_INSTANCE))]

@@ -88,6 +88,9 @@ class RunInfo(BaseModel):
     conf: dict[str, Any] = Field(default_factory=dict)
     files: list[FileInfo] = Field(default_factory=list)
     airflow_url: str
+    progress: str | None = Field(
+        None, description="while an extract or upload runs: `12,345 rows` or `40.0 MiB of 100.0 MiB (40%)`",
+    )
 
 
 class Step(BaseModel):
@@ -194,3 +197,29 @@ class BulkResponse(BaseModel):
     done: int
     refused: int
     results: list[BulkResult]
+
+
+class LogTail(BaseModel):
+    """The end of one step's log of a run (what the run page's message tabs show and refresh)."""
+
+    task: str
+    run_id: str
+    step: str
+    state: str | None = Field(description="the step's Airflow state; the page refreshes while it is unfinished")
+    try_number: int = Field(description="the try whose log this is (0: the step has not started)")
+    lines: list[str] = Field(default_factory=list, description="the last `tail` lines, oldest first, as masked")
+    truncated: bool = Field(False, description="earlier lines exist that are not shown")
+    complete: bool = Field(True, description="false when reading stopped at the time budget")
+    running: bool = Field(description="whether more lines may still come")
+    log_url: str = Field(description="the full log in the Airflow UI")
+
+
+class FilePreview(BaseModel):
+    """The first rows of a run's delivered file, read from the archive (never of an encrypted or zipped file)."""
+
+    file_id: str
+    name: str
+    size: int
+    lines: list[str] = Field(default_factory=list, description="the first lines, at most `max_rows` and `max_bytes`")
+    truncated: bool = Field(False, description="the file goes on past what is shown")
+    reason: str | None = Field(None, description="why there is no preview (encrypted, zipped, binary)")

@@ -26,6 +26,7 @@ from airflow_batchtasks.naming import is_batch_task_dag
 from airflow_batchtasks.plugins.data import files
 from airflow_batchtasks.plugins.data.errors import Invalid, NotFound
 from airflow_batchtasks.plugins.data.models import AuditEntry, FileInfo, RunDetail, RunInfo, RunList, Step
+from airflow_batchtasks.plugins.data.progress import progress_of_runs
 from airflow_batchtasks.plugins.data.status import RUN_STATUSES, run_states, run_status, skipped_expr, task_status_expr
 
 if TYPE_CHECKING:
@@ -150,7 +151,16 @@ def list_runs(
         files.sync(session, task)
         by_run = files.files_of_runs(session, task, [r.DagRun.run_id for r in rows])
     runs = [run_info(r.DagRun, r.task_status, r.skipped, by_run.get(r.DagRun.run_id)) for r in rows]
+    _add_progress(session, task, runs)
     return RunList(total=total, limit=limit, offset=offset, runs=runs)
+
+
+def _add_progress(session: Session, task: str, infos: list[RunInfo]) -> None:
+    """Fill ``progress`` of the running runs among ``infos`` (one query, none when nothing runs)."""
+    running = [i.run_id for i in infos if i.state == "running"]
+    found = progress_of_runs(session, task, running) if running else {}
+    for info in infos:
+        info.progress = found.get(info.run_id)
 
 
 def get_run_row(session: Session, task: str, run_id: str) -> Any:
@@ -167,6 +177,7 @@ def get_run(session: Session, task: str, run_id: str) -> RunDetail:
     files.sync(session, task)
     run_files = files.files_of_runs(session, task, [run_id])[run_id]
     info = run_info(row.DagRun, row.task_status, row.skipped, run_files)
+    _add_progress(session, task, [info])
     tis = session.scalars(
         select(TI).where(TI.dag_id == task, TI.run_id == run_id, TI.map_index == -1).order_by(TI.start_date, TI.task_id)
     ).all()

@@ -265,3 +265,42 @@
     document.querySelectorAll("form[data-reschedule]").forEach(setUpReschedule);
   });
 })();
+
+/* ---- run page: a step's log tail refreshes from the REST API while the step is unfinished ---- */
+(function () {
+  "use strict";
+  var EVERY = 3000;
+
+  function follow(pre) {
+    var url = pre.getAttribute("data-log-api");
+    var status = document.querySelector("[data-log-status]");
+    if (!url) { return; }
+    pre.scrollTop = pre.scrollHeight;
+    var timer = window.setInterval(function () {
+      if (document.visibilityState !== "visible") { return; }
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (tail) {
+          if (!tail) { return; }
+          var atEnd = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+          pre.textContent = tail.lines.join("\n");
+          if (atEnd) { pre.scrollTop = pre.scrollHeight; }
+          if (!tail.running) {
+            window.clearInterval(timer);
+            pre.removeAttribute("data-running");
+            if (status) { status.textContent = "The step ended (" + tail.state + "), try " + tail.try_number + "."; }
+          } else if (status) {
+            status.textContent = "The step is " + (tail.state || "waiting") + ": this refreshes every few seconds.";
+          }
+        })
+        .catch(function () { /* offline for a moment: try again next tick */ });
+    }, EVERY);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("pre[data-log-tail]").forEach(function (pre) {
+      pre.scrollTop = pre.scrollHeight;
+      if (pre.hasAttribute("data-running")) { follow(pre); }
+    });
+  });
+})();

@@ -30,7 +30,7 @@ from airflow_batchtasks.plugins.api.routes import files as files_api
 from airflow_batchtasks.plugins.api.routes import runs as runs_api
 from airflow_batchtasks.plugins.api.routes import tasks as tasks_api
 from airflow_batchtasks.plugins.api.routes.common import when
-from airflow_batchtasks.plugins.data import actions, audit, files, pickers, runs, tasks
+from airflow_batchtasks.plugins.data import actions, audit, file_preview, files, pickers, run_logs, runs, tasks
 from airflow_batchtasks.plugins.data import definitions_store as store
 from airflow_batchtasks.plugins.data.access import DagAccessEntity, can_write_definition
 from airflow_batchtasks.plugins.data.errors import DataError, Invalid, NotFound
@@ -142,13 +142,44 @@ def _schedule_form(data: dict[str, Any]) -> dict[str, str]:
     return {"mode": "manual", "cron": "", "timezone": tz}
 
 
+#: The run page's tabs: key, label, and for the message tabs the steps whose log they show (first present).
+RUN_TABS = (
+    ("overview", "Overview", ()),
+    ("data", "Data", ()),
+    ("extract", "Extract messages", ("extract", "process")),
+    ("deliver", "Delivery messages", ("deliver",)),
+)
+
+
 @router.get("/tasks/{name}/runs/{run_id}", name="run_detail", response_class=HTMLResponse)
-def run_detail(request: Request, name: str, run_id: str, user: PageUser, session: SessionDep) -> HTMLResponse:
-    """One run: steps with their states, tries and links to their logs in Airflow, files, actions taken."""
+def run_detail(
+    request: Request, name: str, run_id: str, user: PageUser, session: SessionDep,
+    tab: Annotated[str, Query()] = "overview",
+) -> HTMLResponse:
+    """One run, in tabs: Overview (steps, tries, log links, files, actions taken), Data (the first rows of the
+    delivered file), Extract and Delivery messages (the end of those steps' logs, refreshed while they run)."""
     require(user, "GET", name, DagAccessEntity.RUN)
     run = runs.get_run(session, name, run_id)
+    tabs = {key: (label, steps) for key, label, steps in RUN_TABS}
+    tab = tab if tab in tabs else "overview"
+    shown: dict[str, Any] = {}
+    if tab == "data":
+        shown["previews"] = file_preview.run_previews(session, name, run_id)
+    elif tab in ("extract", "deliver"):
+        present = {s.step for s in run.steps}
+        step = next((s for s in tabs[tab][1] if s in present), None)
+        shown["step"] = step
+        if step is None:
+            shown["log_error"] = "This run has no such step (yet, or for this kind of task)."
+        elif not security.allowed(user, "GET", [name], DagAccessEntity.TASK_LOGS):
+            shown["log_error"] = "You may not read this task's logs (Airflow's task-log read on its DAG)."
+        else:
+            try:
+                shown["log"] = run_logs.log_tail(session, name, run_id, step)
+            except DataError as exc:
+                shown["log_error"] = str(exc)
     return render(request, "run_detail.html", user, task_name=name, run=run, can=_permissions(user, name),
-                  active=run.state in ACTIVE_STATES)
+                  active=run.state in ACTIVE_STATES, tab=tab, run_tabs=RUN_TABS, **shown)
 
 
 # ----------------------------------------------------------------------------- actions

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
-from airflow_batchtasks.plugins.api.deps import RunEditor, RunReader, SessionDep
+from airflow_batchtasks.plugins.api.deps import LogReader, RunEditor, RunReader, SessionDep
 from airflow_batchtasks.plugins.api.routes.common import content_disposition, file_response, when
-from airflow_batchtasks.plugins.data import actions, audit, files, runs
+from airflow_batchtasks.plugins.data import actions, audit, file_preview, files, run_logs, runs
 from airflow_batchtasks.plugins.data.errors import NotFound
-from airflow_batchtasks.plugins.data.models import RunDetail, RunInfo, RunList
+from airflow_batchtasks.plugins.data.models import FilePreview, LogTail, RunDetail, RunInfo, RunList
 from airflow_batchtasks.storage.paths import safe_segment
 from airflow_batchtasks.storage.records import CHUNK
 
@@ -45,6 +45,22 @@ def list_runs(
 def get_run(name: str, run_id: str, user: RunReader, session: SessionDep) -> RunDetail:
     """One run with each step's state, tries, times and log links, and the actions taken on it."""
     return runs.get_run(session, name, run_id)
+
+
+@router.get("/tasks/{name}/runs/{run_id}/logs/{step}", response_model=LogTail)
+def log_tail(
+    name: str, run_id: str, step: str, user: LogReader, session: SessionDep,
+    tail: Annotated[int, Query(ge=1, le=run_logs.MAX_TAIL, description="how many of the last lines")] = 300,
+) -> LogTail:
+    """The last ``tail`` lines of a step's log (current try) through Airflow's log reader; poll while ``running``."""
+    return run_logs.log_tail(session, name, run_id, step, tail)
+
+
+@router.get("/tasks/{name}/runs/{run_id}/preview", response_model=list[FilePreview])
+def preview(name: str, run_id: str, user: RunReader, session: SessionDep) -> list[FilePreview]:
+    """The first rows (at most 50 lines, 64 KiB) of each file the run delivered, from the archive; none of
+    an encrypted or zipped file (``reason`` says why)."""
+    return file_preview.run_previews(session, name, run_id)
 
 
 @router.get("/tasks/{name}/runs/{run_id}/result-file", response_class=Response)
