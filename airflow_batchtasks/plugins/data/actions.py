@@ -126,8 +126,8 @@ def _parse(args: str, params: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if len(positional) > len(free):
         extra = positional[len(free)]
         raise Invalid(f"args: `{extra}` is one value too many: {_known(params)}{_not_a_param(extra)}")
-    raws = {**keyed, **dict(zip(free, positional))}
-    lookalikes = {name: token for name, token in zip(free, positional) if _not_a_param(token)}
+    raws = {**keyed, **dict(zip(free, positional, strict=False))}
+    lookalikes = {name: token for name, token in zip(free, positional, strict=False) if _not_a_param(token)}
     out: dict[str, Any] = {}
     for name in names:  # declaration order, as the script's sys.argv will have them
         if name in raws:
@@ -208,7 +208,9 @@ def _info(session: Session, task: str, run_id: str) -> RunInfo:
 def trigger(
     session: Session, task: str, user: BaseUser, *, args: str | None = None, params: dict[str, Any] | None = None
 ) -> RunInfo:
-    """Queue a run of ``task`` now with ``args`` (``k=v ...`` and/or positional values) or ``params``; returns the queued run."""
+    """Queue a run of ``task`` now with ``args`` (``k=v ...`` and/or positional values) or ``params``.
+
+    Returns the queued run."""
     from airflow_batchtasks.compat import ParamValidationError
 
     dag_model = runs.task_dag(session, task)

@@ -99,8 +99,8 @@ def params_of(task: Task) -> Any:
 
 
 def run_values(task: Task, args: str | None, params: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(``dag_run.conf``, ``params``) of a manual run with ``args`` (``k=v ...``, positional values) or ``params``, validated as
-    Run now validates them."""
+    """(``dag_run.conf``, ``params``) of a manual run with ``args`` (``k=v ...``, positional values)
+    or ``params``, validated as Run now validates them."""
     from airflow_batchtasks.plugins.data.actions import _merged, check_params, parse_and_check
 
     if args and params:

@@ -172,7 +172,8 @@ def _done(request: Request, target: str, fn: Any, success: str | Any, **keep: An
 def run_task(
     request: Request, name: str, user: ActionUser, session: SessionDep, args: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    """Queue a run now with ``args`` (``key=value ...`` and/or positional values), validated by the API's own code (422 message shown)."""
+    """Queue a run now with ``args`` (``key=value ...`` and/or positional values), validated by the API's own
+    code (422 message shown)."""
     require(user, "POST", name, DagAccessEntity.RUN)
     target = _task_page(request, name)
     body = tasks_api.RunBody(args=args.strip() or None)

@@ -74,8 +74,14 @@ def get_task(name: str, user: DagReader, session: SessionDep) -> TaskDetail:
     return tasks.get_task(session, name)
 
 
+ARGS_HELP = (
+    'space-separated key=value and/or positional values filling the declared params in order, '
+    'e.g. "region=EU day=2026-11-20" or "EU 2026-11-20"'
+)
+
+
 class RunBody(BaseModel):
-    args: str | None = Field(None, description='space-separated key=value and/or positional values in the declared params\' order, e.g. "region=EU day=2026-11-20" or "EU 2026-11-20"')
+    args: str | None = Field(None, description=ARGS_HELP)
     params: dict[str, Any] | None = Field(None, description="run arguments as JSON (instead of args)")
 
     model_config = {"extra": "forbid"}
@@ -103,7 +109,7 @@ def cancel_retry(name: str, user: StepEditor, session: SessionDep) -> RunInfo:
 class PreviewOptions(BaseModel):
     """The run a query preview is for: arguments (``args`` or ``params``) and the run's date."""
 
-    args: str | None = Field(None, description='space-separated key=value and/or positional values in the declared params\' order, e.g. "region=EU day=2026-11-20" or "EU 2026-11-20"')
+    args: str | None = Field(None, description=ARGS_HELP)
     params: dict[str, Any] | None = Field(None, description="run arguments as JSON (instead of args)")
     date: str | None = Field(None, description="the run's logical date, YYYY-MM-DD (default: today, UTC)")
     paramstyle: str = Field("qmark", description="placeholders: qmark (?, default), format, pyformat, numeric, named")
