@@ -147,3 +147,12 @@ def test_positional_args_reach_the_script_as_argv_and_batchtask_args(airflow: Ai
     assert airflow.wait_for_run("argv_task", run["run_id"], timeout=180) == "success"
     written = json.loads(Path(airflow.out, "argv.json").read_text())  # type: ignore[attr-defined]
     assert written == {"argv": ["", "US", "5"], "args": ["US", "5"]}
+
+
+def test_a_task_disabled_in_its_definition_does_not_run_even_unpaused(airflow: AirflowInstance) -> None:
+    # Airflow applies is_paused_upon_creation only on creation: an unpaused DAG whose definition says
+    # `enabled: false` (a hand edit) is still a disabled task
+    airflow.unpause("s_off")
+    resp = call(airflow, "POST", "/tasks/s_off/runs", json={})
+    assert resp.status_code == 409
+    assert resp.json()["detail"] == "task `s_off` is disabled (`enabled: false` in its definition): enable it to run it"

@@ -222,6 +222,8 @@ def trigger(
         raise Conflict(f"task `{task}` has definition errors: fix them before running it")
     if dag_model.is_paused:
         raise Conflict(f"task `{task}` is disabled (its DAG is paused): enable it to run it")
+    if not _enabled_in_definition(task):
+        raise Conflict(f"task `{task}` is disabled (`enabled: false` in its definition): enable it to run it")
     dag = dag_bag().get_latest_version_of_dag(task, session=session)
     if dag is None:
         raise NotFound(f"task `{task}` has no serialized DAG yet")
@@ -236,6 +238,21 @@ def trigger(
         raise Invalid(str(exc).splitlines()[0]) from None
     session.commit()
     return _info(session, task, run.run_id)
+
+
+def _enabled_in_definition(task: str) -> bool:
+    """The definition's ``enabled`` (True when the definition cannot be read: the DAG's own state decides then).
+
+    Airflow applies a DAG's ``is_paused_upon_creation`` only when it creates the DAG, so a hand edit to
+    ``enabled: false`` leaves the DAG unpaused; the task is still disabled, and Run now says so.
+    """
+    from airflow_batchtasks.plugins.data import catalog_cache
+
+    try:
+        entry = catalog_cache.get_catalog().tasks.get(task)
+    except Exception:  # an unreadable folder: the DAG's paused state is the only switch left
+        return True
+    return entry is None or bool(entry.model.enabled)
 
 
 def not_started(session: Session, run: DagRun) -> bool:
