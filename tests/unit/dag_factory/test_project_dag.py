@@ -55,7 +55,7 @@ def test_series_runs_enabled_tasks_by_rank_then_name(build_from, series_tasks) -
     assert result.trigger_rule == "all_done"
     assert result.tasks == ["beta", "zeta", "alpha"]
     assert result.excluded == {"sleeping": "disabled (enabled: false)"}, "the report says who is left out"
-    assert all(t.wait_for_completion and t.deferrable for t in steps)
+    assert all(t.wait_for_completion for t in steps)
 
 
 def test_a_project_not_in_series_runs_its_tasks_all_at_once(build_from, series_tasks) -> None:
