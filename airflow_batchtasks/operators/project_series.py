@@ -72,7 +72,11 @@ class ProjectTaskRunOperator(TriggerDagRunOperator):
             ti.xcom_push(key=OUTCOME_KEY, value={"task": task, "outcome": "skipped", "reason": reason})
             raise AirflowSkipException(f"task {task} skipped: {reason}")
         if paused is None:
-            self.log.info("This Airflow cannot tell a task's paused state to a worker: triggering %s", task)
+            self.log.warning(
+                "This Airflow gives task code no way to read whether DAG %s is paused (Airflow 3.2 does): a run "
+                "of a DAG paused in Airflow alone waits until it is unpaused (tasks with enabled: false are not "
+                "in the series at all)", task,
+            )
         return super().execute(context)
 
     def execute_complete(self, context: Context, event: Any) -> Any:
