@@ -156,3 +156,15 @@ def test_a_task_disabled_in_its_definition_does_not_run_even_unpaused(airflow: A
     resp = call(airflow, "POST", "/tasks/s_off/runs", json={})
     assert resp.status_code == 409
     assert resp.json()["detail"] == "task `s_off` is disabled (`enabled: false` in its definition): enable it to run it"
+
+
+def test_editing_enabled_in_the_definition_pauses_and_unpauses_the_dag(airflow: AirflowInstance) -> None:
+    def paused() -> bool:
+        return airflow.api("GET", "/api/v2/dags/p_b").json()["is_paused"]
+
+    shown = ok(call(airflow, "GET", "/definitions/task/p_b"))["yaml"]
+    assert "enabled" not in shown and not paused()
+    ok(call(airflow, "PUT", "/definitions/task/p_b", json={"yaml": shown + "enabled: false\n"}))
+    assert paused(), "enabled: false written through the API pauses the DAG at once"
+    ok(call(airflow, "PUT", "/definitions/task/p_b", json={"yaml": shown}))
+    assert not paused(), "and enabled again (the default) unpauses it"

@@ -282,7 +282,7 @@ def write_keys(name: str, user: Any, changes: dict[str, str]) -> Any:
     """
     shown = definitions_api.get_definition("task", name, user)
     body = definitions_api.DefinitionBody(yaml=set_top_keys(shown.yaml, changes))
-    return definitions_api.replace_definition("task", name, body, user)
+    return definitions_api.update_definition("task", name, body, user)
 
 
 @router.post("/tasks/{name}/reschedule", name="reschedule_task")
