@@ -139,6 +139,29 @@ def _parse(args: str, params: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return out, lookalikes
 
 
+def args_for_audit(args: str | None, params: Any) -> str | None:
+    """``args`` as Airflow's audit log should record it: every value named by its param (``EU 5`` ->
+    ``region=EU days=5``), so the audit's masking by name hides a secret param given positionally.
+
+    When ``args`` cannot be read, positional tokens are recorded as ``***``: which param they were meant
+    for is unknown, so any of them may be a secret.
+    """
+    if not args:
+        return args
+    try:
+        values = parse_args(args, params)
+    except Invalid:
+        try:
+            tokens = shlex.split(args)
+        except ValueError:
+            return "***"
+        names = set(params.keys())
+        return " ".join(t if t.partition("=")[0] in names and "=" in t else "***" for t in tokens)
+    from airflow_batchtasks.scripts.env import as_text
+
+    return " ".join(f"{name}={shlex.quote(as_text(value))}" for name, value in values.items())
+
+
 def _not_a_param(token: str) -> str:
     """A hint for a positional token that reads like ``key=value`` with an undeclared key (a typo, usually)."""
     key, sep, _ = token.partition("=")

@@ -284,3 +284,20 @@ def test_destination_paths_render_for_the_original_run() -> None:
     assert render_path("/plain", {}) == "/plain"
     with pytest.raises(Conflict, match="cannot be rendered"):
         render_path("/in/{{ nope }}", ctx)
+
+
+def test_the_audit_records_positional_values_under_their_param_names(params) -> None:
+    from airflow_batchtasks.definitions import masking
+    from airflow_batchtasks.plugins.data.actions import args_for_audit
+
+    assert args_for_audit("US 7 note='two words'", params) == "region=US count=7 note='two words'"
+    # a value that cannot be placed may be any param's, a secret's too: recorded masked
+    assert args_for_audit("US 7 0.5 no a n s3cr3t", params) == "*** *** *** *** *** *** ***"
+    assert args_for_audit("region=US s3cr3t=x", params) == "region=US ***"
+    assert "s3cr3t" not in masking.mask_args(args_for_audit("s3cr3t", _secret_params()))
+
+
+def _secret_params():
+    from airflow.sdk.definitions.param import Param, ParamsDict
+
+    return ParamsDict({"db_password": Param("x"), "region": Param("EU")})
