@@ -61,7 +61,10 @@ KEY_NOTES: dict[str, str] = {
     "notify.<event>.message": "template; default: one line naming the task, outcome and files or error",
     # project
     "owners": "Airflow user names; they drive \"My Tasks\", the owner cloud and the `owner:` tags",
-    "run_in_series": "the project's DAG `project__<name>` runs its enabled tasks one by one by `run_rank`",
+    "run_in_series": (
+        "the project's DAG `project__<name>` runs its enabled tasks one by one by `run_rank`; "
+        "`false` with a `schedule`: all at once"
+    ),
     # task
     "project": "the project whose defaults (params, notify, timezone, owners) apply",
     "enabled": "`false`: the DAG is created paused and never scheduled",

@@ -75,7 +75,11 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
         if (only and dag_id != only) or not (entry.model.run_in_series or entry.model.schedule):
             continue
         tasks = [t for t in catalog.project_tasks(name) if t.name in dags or only]
-        dags[dag_id] = build_project_dag(entry, tasks)
+        disabled_tasks = sorted(
+            t for t, e in catalog.tasks.items() if e.model.project == name and not e.model.enabled
+        )
+        excluded = {t: "disabled (enabled: false)" for t in disabled_tasks}
+        dags[dag_id] = build_project_dag(entry, tasks, excluded=excluded)
 
     disabled = frozenset(name for name, entry in catalog.tasks.items() if not entry.model.enabled)
     for name, entry in catalog.orchestrations.items():

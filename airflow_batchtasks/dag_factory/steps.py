@@ -127,6 +127,7 @@ def process_step(task: Task) -> Any:
         input_step=None if task.source.type == "python" else "extract",
         project=task.project,
         description=task.description,
+        arg_names=list(task.params),
     )
 
 

@@ -4,8 +4,13 @@ How a script is run (the README documents it for users):
 
 - in its own cached virtual environment with the task's ``requirements`` (``venvs``);
 - in a fresh local temporary folder, the one place where local disk is right:
-  the staged input files are downloaded into it, passed as ``sys.argv[1:]``,
-  and new files are written beside them; it is deleted afterwards;
+  the staged input files are downloaded into it and new files are written
+  beside them; it is deleted afterwards;
+- with its command line as ``scripts.env.script_argv`` builds it: when the task declares no
+  params, ``sys.argv[1:]`` is the input files; when it does, ``sys.argv[1]`` is the first input
+  file (``""`` without one, e.g. a ``python`` source; all are in ``BATCHTASK_INPUT_FILES``) and
+  ``sys.argv[2:]`` the run's value of each param in declaration order, as text (also
+  ``BATCHTASK_ARGS``, a JSON list), so a script that reads positional job arguments runs as written;
 - with ``BATCHTASK_*`` environment variables and nothing else of the worker's
   environment (``scripts.env``), connection secrets only on opt-in;
 - its stdout and stderr go to the task log line by line, as they are printed;
@@ -41,7 +46,7 @@ from airflow_batchtasks.arguments.binding import refuse_arguments
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import PARTIAL_EXIT_CODE, mark_partial
-from airflow_batchtasks.scripts.env import connection_env, inherited_env, metadata_env
+from airflow_batchtasks.scripts.env import connection_env, inherited_env, metadata_env, script_args, script_argv
 from airflow_batchtasks.scripts.log_lines import LineLogger, Redactor
 from airflow_batchtasks.scripts.source import ScriptSourceError, materialize
 from airflow_batchtasks.scripts.venvs import ensure_venv
@@ -67,6 +72,8 @@ class ProcessOperator(BatchStepOperator):
     :param input_step: task id whose returned files are the input; ``None`` for no input
     :param project: project name, for ``BATCHTASK_PROJECT``
     :param description: task description, for ``BATCHTASK_DESCRIPTION``
+    :param arg_names: the task's declared params in declaration order: their values are ``sys.argv[2:]``
+        and ``BATCHTASK_ARGS`` (taken from the definition, not from the run, so the order is the author's)
     """
 
     template_fields: Sequence[str] = ("script", "entrypoint", "location", "requirements")
@@ -85,6 +92,7 @@ class ProcessOperator(BatchStepOperator):
         input_step: str | None = "extract",
         project: str | None = None,
         description: str = "",
+        arg_names: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -98,6 +106,7 @@ class ProcessOperator(BatchStepOperator):
         self.input_step = input_step
         self.project = project
         self.description = description
+        self.arg_names = list(arg_names)
         self._proc: subprocess.Popen[bytes] | None = None
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
@@ -127,15 +136,17 @@ class ProcessOperator(BatchStepOperator):
             inputs = [self._download(item, work) for item in upstream]
             redact = Redactor()
             env = inherited_env(str(python.parent))
+            local_inputs = [str(i["local"]) for i in inputs]
+            args = script_args(context.get("params"), self.arg_names)
             env.update(metadata_env(
                 task=self.batch_task, description=self.description, project=self.project, owners=self.owner,
-                context=context, work_dir=str(work), inputs=[str(i["local"]) for i in inputs],
+                context=context, work_dir=str(work), inputs=local_inputs, args=args,
             ))
             if self.expose_connections:
                 env.update(connection_env(self.connection_ids, redact))
                 self.log.info("Connections given to the script: %s", ", ".join(self.connection_ids) or "none")
             code, last_line, stderr_tail = self._run(
-                [str(python), str(entry), *(str(i["local"]) for i in inputs)], env, work, redact
+                [str(python), str(entry), *script_argv(local_inputs, args, bool(self.arg_names))], env, work, redact
             )
             if code == PARTIAL_EXIT_CODE:
                 mark_partial(context, self.log, f"the processing script exited with {PARTIAL_EXIT_CODE}")

@@ -11,6 +11,11 @@ The work runs on one background thread: the hooks are called inside the
 scheduler's loop (sometimes inside its transaction), which must not wait for
 an archive listing or contend for SQLite's write lock. A failure is logged
 and costs nothing but the head start: the API indexes on read anyway.
+
+For a project's ``project__<name>`` run, the same thread copies the series
+report (which tasks failed or were skipped, and why) onto the run's note, where
+Airflow's UI shows it: the step that writes the report runs on a worker, which
+cannot write the database.
 """
 
 from __future__ import annotations
@@ -26,11 +31,39 @@ log = logging.getLogger(__name__)
 _executor: ThreadPoolExecutor | None = None
 
 
-def _submit(dag_id: str) -> None:
+def _submit(dag_id: str, run_id: str | None = None) -> None:
     global _executor
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtasks-index")
+    from airflow_batchtasks.naming import is_project_dag_id
+
+    if run_id is not None and is_project_dag_id(dag_id):
+        _executor.submit(_note_series, dag_id, run_id)
+        return
     _executor.submit(_index, dag_id)
+
+
+def _note_series(dag_id: str, run_id: str) -> None:
+    """The series report of project run ``run_id`` as its note (nothing when the result step wrote none)."""
+    try:
+        from airflow.models.dagrun import DagRun
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        from airflow_batchtasks import airflow_calls
+        from airflow_batchtasks.operators.project_series import REPORT_KEY
+
+        with create_session() as session:
+            rows = session.scalars(XComModel.get_many(
+                run_id=run_id, key=REPORT_KEY, dag_ids=dag_id, task_ids="series_result")).all()
+            report = XComModel.deserialize_value(rows[0]) if rows else None
+            run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+            if run is None or not isinstance(report, dict) or not report.get("text"):
+                return
+            airflow_calls.set_note(run, str(report["text"]), None)
+    except Exception:
+        log.exception("could not write the series report of %s %s on its note", dag_id, run_id)
 
 
 def _index(dag_id: str) -> None:
@@ -53,9 +86,9 @@ def _index(dag_id: str) -> None:
 
 @hookimpl
 def on_dag_run_success(dag_run: Any, msg: str) -> None:
-    _submit(dag_run.dag_id)
+    _submit(dag_run.dag_id, dag_run.run_id)
 
 
 @hookimpl
 def on_dag_run_failed(dag_run: Any, msg: str) -> None:
-    _submit(dag_run.dag_id)
+    _submit(dag_run.dag_id, dag_run.run_id)

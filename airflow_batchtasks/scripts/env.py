@@ -15,7 +15,17 @@ Variables (all strings):
   ``BATCHTASK_PARAM_<NAME>``: each one (name upper-cased, other characters than letters/digits as ``_``;
   strings as they are, other values as JSON)
 - ``BATCHTASK_WORK_DIR``: the folder for new files (also the working directory);
-  ``BATCHTASK_INPUT_FILES``: JSON list of the input files (also ``sys.argv[1:]``)
+  ``BATCHTASK_INPUT_FILES``: JSON list of the input files
+- ``BATCHTASK_ARGS``: JSON list of the run's value of each declared param, in the order the definition
+  declares them, as text (:func:`as_text`: ``None`` is ``""``) -- the same strings as ``sys.argv[2:]``
+
+The command line (:func:`script_argv`), so that a script written for a scheduler that passes its job
+arguments positionally (OpenSpecimen's ``arg1 arg2``) runs as written:
+
+- the task declares params: ``sys.argv[1]`` is the first input file (``""`` when there is none, as
+  for a ``python`` source; all of them are in ``BATCHTASK_INPUT_FILES``), ``sys.argv[2:]`` the param
+  values as in ``BATCHTASK_ARGS``;
+- it declares none: ``sys.argv[1:]`` is the list of input files, as before params were passed.
 - only with ``expose_connections: true``: ``BATCHTASK_CONNECTIONS`` (JSON list of ids) and, per connection
   the task uses, ``BATCHTASK_CONN_<ID>_URI``, ``_TYPE``, ``_HOST``, ``_PORT``, ``_LOGIN``, ``_PASSWORD``,
   ``_SCHEMA``, ``_EXTRA`` (JSON).
@@ -26,7 +36,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -53,11 +63,30 @@ def env_name(name: str) -> str:
 
 
 def as_text(value: Any) -> str:
+    """A value as an environment variable or a command-line word holds it: strings as they are, others as JSON."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str)
+
+
+def script_args(params: Any, names: Iterable[str]) -> list[str]:
+    """The run's value of each declared param ``names`` (declaration order) as text, for argv and ``BATCHTASK_ARGS``.
+
+    ``params`` is the run's ``params`` (the defaults with the run's ``conf`` applied), so a value
+    the run did not give is the param's default, as ``BATCHTASK_PARAM_<NAME>`` has it.
+    """
+    values = params or {}
+    return [as_text(values.get(name)) for name in names]
+
+
+def script_argv(inputs: list[str], args: list[str], declares_params: bool) -> list[str]:
+    """``sys.argv[1:]`` of the script: the input files alone when the task declares no params (as it always
+    was), else the first input file (``""`` without one) then the param values."""
+    if not declares_params:
+        return list(inputs)
+    return [inputs[0] if inputs else "", *args]
 
 
 def inherited_env(bin_dir: str) -> dict[str, str]:
@@ -78,6 +107,7 @@ def metadata_env(
     context: Context,
     work_dir: str,
     inputs: list[str],
+    args: Sequence[str] = (),
 ) -> dict[str, str]:
     logical_date = context.get("logical_date")
     env = {
@@ -93,6 +123,7 @@ def metadata_env(
         "DS_NODASH": context.get("ds_nodash") or "",
         "WORK_DIR": work_dir,
         "INPUT_FILES": json.dumps(inputs),
+        "ARGS": json.dumps(list(args)),
     }
     params = dict(context.get("params") or {})
     env["PARAMS"] = json.dumps(params, default=str)

@@ -218,13 +218,78 @@ def test_script_gets_metadata_and_params_but_no_secret_without_opt_in(
     assert env["BATCHTASK_PARAM_DAYS"] == "3"
     assert json.loads(env["BATCHTASK_PARAMS"]) == {"region": "US", "days": 3}
     assert len(env["BATCHTASK_DS_NODASH"]) == 8
-    assert dumped["argv"] == json.loads(env["BATCHTASK_INPUT_FILES"])
+    inputs = json.loads(env["BATCHTASK_INPUT_FILES"])
+    assert len(inputs) == 1
+    assert dumped["argv"] == [inputs[0], "US", "3"], "the input file, then the params in declaration order"
+    assert json.loads(env["BATCHTASK_ARGS"]) == ["US", "3"]
     assert Path(dumped["argv"][0]).name.startswith("env_dump_")
     assert Path(dumped["argv"][0]).parent == Path(env["BATCHTASK_WORK_DIR"])
     assert not [k for k in env if k.startswith(("BATCHTASK_CONN", "AIRFLOW"))], "no connection, no worker setting"
     assert PASSWORD not in json.dumps(env)
     assert PASSWORD not in log
     assert "BATCHTASK_NAME = env_dump" in log, "the script's stdout is in the task log"
+
+
+def test_python_source_gets_its_params_as_positional_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OpenSpecimen-style job reading ``sys.argv`` runs as written: argv[1] is "" (no input file), then the
+    params in declaration order as text, a value the run did not give being the default (None as "")."""
+    out = tmp_path / "out"
+    script = """
+import json, os, sys
+from pathlib import Path
+dump = Path(os.environ["BATCHTASK_WORK_DIR"]) / "args.json"
+dump.write_text(json.dumps({"argv": sys.argv[1:], "args": os.environ["BATCHTASK_ARGS"]}))
+print([str(dump)])
+"""
+    definition = f"""
+kind: task
+name: py_args
+schedule: none
+params:
+  region: {{default: EU}}
+  days: {{default: 1, type: integer}}
+  note: {{default: null, type: string}}
+  dry: {{default: false, type: boolean}}
+source: {{type: python}}
+processing:
+  inline: |
+{_indent(script)}
+destinations: [{{type: local, path: '{out}'}}]
+"""
+    result = run_definition(tmp_path, monkeypatch, definition, "py_args", conf={"days": 5, "region": "US"})
+    assert result.state == "success", result.steps
+    dumped = json.loads((out / "args.json").read_text())
+    assert dumped["argv"] == ["", "US", "5", "", "false"]
+    assert json.loads(dumped["args"]) == ["US", "5", "", "false"]
+
+
+def test_a_task_without_params_keeps_its_input_files_as_argv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shop: str
+) -> None:
+    out = tmp_path / "out"
+    script = """
+import json, os, sys
+from pathlib import Path
+dump = Path(os.environ["BATCHTASK_WORK_DIR"]) / "argv.json"
+dump.write_text(json.dumps({"argv": sys.argv[1:], "inputs": os.environ["BATCHTASK_INPUT_FILES"],
+                            "args": os.environ["BATCHTASK_ARGS"]}))
+print([str(dump)])
+"""
+    definition = f"""
+kind: task
+name: no_params
+schedule: none
+source: {{type: sql, conn_id: {shop}, query: "select id, name from items order by id"}}
+processing:
+  inline: |
+{_indent(script)}
+destinations: [{{type: local, path: '{out}'}}]
+"""
+    result = run_definition(tmp_path, monkeypatch, definition, "no_params")
+    assert result.state == "success", result.steps
+    dumped = json.loads((out / "argv.json").read_text())
+    assert dumped["argv"] == json.loads(dumped["inputs"]) and len(dumped["argv"]) == 1
+    assert json.loads(dumped["args"]) == []
 
 
 def test_expose_connections_gives_the_secrets_to_the_script_but_never_to_the_log(

@@ -88,32 +88,102 @@ def _coerce(name: str, raw: str, schema: dict[str, Any]) -> Any:
     return raw
 
 
-def parse_args(args: str, params: Any) -> dict[str, Any]:
-    """``"region=EU day=2026-11-20"`` -> ``{"region": "EU", "day": "2026-11-20"}``, checked against ``params``.
+_NAME_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
-    Shell-style quoting keeps spaces inside a value (``note='two words'``); values are
-    converted to the param's JSON-schema type (integer, number, boolean, array, object).
+
+def parse_args(args: str, params: Any) -> dict[str, Any]:
+    """``"region=EU day=2026-11-20"`` or ``"EU 2026-11-20"`` -> ``{"region": "EU", "day": "2026-11-20"}``.
+
+    Shell-style quoting keeps spaces inside a value (``note='two words'``). A token is
+    ``key=value`` only when ``key`` is a declared param: anything else (``EU``, ``a=b`` for a
+    task without a param ``a``) is a positional value, so a value may itself hold ``=``.
+    Positional values fill the declared params not given by key, in the order the definition
+    declares them (the order Airflow keeps in the serialized DAG), which is how an OpenSpecimen
+    job's ``arg1 arg2`` carries over. Values are converted to the param's JSON-schema type
+    (integer, number, boolean, array, object).
     """
+    return _parse(args, params)[0]
+
+
+def _parse(args: str, params: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """(values, {param: positional token that looks like an unknown ``key=value``}): the second is for hints."""
     try:
         tokens = shlex.split(args)
     except ValueError as exc:
         raise Invalid(f"args: cannot split `{args}`: {exc}") from None
-    out: dict[str, Any] = {}
+    names = list(params.keys())
+    keyed: dict[str, str] = {}
+    positional: list[str] = []
     for token in tokens:
         key, sep, raw = token.partition("=")
-        if not sep or not key:
-            raise Invalid(f"args: `{token}` is not key=value")
-        param = params.get_param(key) if key in set(params.keys()) else None
-        if param is None:
-            raise Invalid(f"unknown argument `{key}`: {_known(params)}")
-        if key in out:
-            raise Invalid(f"argument `{key}` is given twice")
-        out[key] = _coerce(key, raw, dict(getattr(param, "schema", {}) or {}))
-    return out
+        if sep and key in names:
+            if key in keyed:
+                raise Invalid(f"argument `{key}` is given twice")
+            keyed[key] = raw
+        else:
+            positional.append(token)
+    free = [name for name in names if name not in keyed]
+    if len(positional) > len(free):
+        extra = positional[len(free)]
+        raise Invalid(f"args: `{extra}` is one value too many: {_known(params)}{_not_a_param(extra)}")
+    raws = {**keyed, **dict(zip(free, positional, strict=False))}
+    lookalikes = {name: token for name, token in zip(free, positional, strict=False) if _not_a_param(token)}
+    out: dict[str, Any] = {}
+    for name in names:  # declaration order, as the script's sys.argv will have them
+        if name in raws:
+            schema = dict(getattr(params.get_param(name), "schema", {}) or {})
+            try:
+                out[name] = _coerce(name, raws[name], schema)
+            except Invalid as exc:
+                raise Invalid(f"{exc}{_not_a_param(lookalikes.get(name, ''))}") from None
+    return out, lookalikes
+
+
+def args_for_audit(args: str | None, params: Any) -> str | None:
+    """``args`` as Airflow's audit log should record it: every value named by its param (``EU 5`` ->
+    ``region=EU days=5``), so the audit's masking by name hides a secret param given positionally.
+
+    When ``args`` cannot be read, positional tokens are recorded as ``***``: which param they were meant
+    for is unknown, so any of them may be a secret.
+    """
+    if not args:
+        return args
+    try:
+        values = parse_args(args, params)
+    except Invalid:
+        try:
+            tokens = shlex.split(args)
+        except ValueError:
+            return "***"
+        names = set(params.keys())
+        return " ".join(t if t.partition("=")[0] in names and "=" in t else "***" for t in tokens)
+    from airflow_batchtasks.scripts.env import as_text
+
+    return " ".join(f"{name}={shlex.quote(as_text(value))}" for name, value in values.items())
+
+
+def _not_a_param(token: str) -> str:
+    """A hint for a positional token that reads like ``key=value`` with an undeclared key (a typo, usually)."""
+    key, sep, _ = token.partition("=")
+    if sep and _NAME_LIKE.match(key):
+        return f" (`{key}` is not an argument of this task, so `{token}` was taken as a value)"
+    return ""
+
+
+def parse_and_check(args: str, params: Any) -> dict[str, Any]:
+    """:func:`parse_args` then :func:`check_params`, a failed check on a value taken from ``key=value``
+    with an undeclared key saying so (``regio=EU`` as the value of ``region`` is a typo, not a region)."""
+    conf, lookalikes = _parse(args, params)
+    try:
+        check_params(conf, params)
+    except Invalid as exc:
+        hint = next((_not_a_param(t) for n, t in lookalikes.items() if f"`{n}`" in str(exc)), "")
+        raise Invalid(f"{exc}{hint}") from None
+    return conf
 
 
 def _known(params: Any) -> str:
-    names = sorted(params.keys())
+    names = list(params.keys())
     return f"this task accepts {', '.join(f'`{n}`' for n in names)}" if names else "this task takes no arguments"
 
 
@@ -161,7 +231,9 @@ def _info(session: Session, task: str, run_id: str) -> RunInfo:
 def trigger(
     session: Session, task: str, user: BaseUser, *, args: str | None = None, params: dict[str, Any] | None = None
 ) -> RunInfo:
-    """Queue a run of ``task`` now with ``args`` (``k=v ...``) or ``params``; returns the queued run."""
+    """Queue a run of ``task`` now with ``args`` (``k=v ...`` and/or positional values) or ``params``.
+
+    Returns the queued run."""
     from airflow_batchtasks.compat import ParamValidationError
 
     dag_model = runs.task_dag(session, task)
@@ -173,17 +245,37 @@ def trigger(
         raise Conflict(f"task `{task}` has definition errors: fix them before running it")
     if dag_model.is_paused:
         raise Conflict(f"task `{task}` is disabled (its DAG is paused): enable it to run it")
+    if not _enabled_in_definition(task):
+        raise Conflict(f"task `{task}` is disabled (`enabled: false` in its definition): enable it to run it")
     dag = dag_bag().get_latest_version_of_dag(task, session=session)
     if dag is None:
         raise NotFound(f"task `{task}` has no serialized DAG yet")
-    conf = parse_args(args, dag.params) if args is not None else dict(params or {})
-    check_params(conf, dag.params)
+    if args is not None:
+        conf = parse_and_check(args, dag.params)
+    else:
+        conf = dict(params or {})
+        check_params(conf, dag.params)
     try:
         run = airflow_calls.create_manual_run(dag, conf, user, session)
     except (ParamValidationError, ValueError) as exc:
         raise Invalid(str(exc).splitlines()[0]) from None
     session.commit()
     return _info(session, task, run.run_id)
+
+
+def _enabled_in_definition(task: str) -> bool:
+    """The definition's ``enabled`` (True when the definition cannot be read: the DAG's own state decides then).
+
+    Airflow applies a DAG's ``is_paused_upon_creation`` only when it creates the DAG, so a hand edit to
+    ``enabled: false`` leaves the DAG unpaused; the task is still disabled, and Run now says so.
+    """
+    from airflow_batchtasks.plugins.data import catalog_cache
+
+    try:
+        entry = catalog_cache.get_catalog().tasks.get(task)
+    except Exception:  # an unreadable folder: the DAG's paused state is the only switch left
+        return True
+    return entry is None or bool(entry.model.enabled)
 
 
 def not_started(session: Session, run: DagRun) -> bool:

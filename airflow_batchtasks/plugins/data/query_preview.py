@@ -99,15 +99,18 @@ def params_of(task: Task) -> Any:
 
 
 def run_values(task: Task, args: str | None, params: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(``dag_run.conf``, ``params``) of a manual run with ``args`` (``k=v ...``) or ``params``, validated as
-    Run now validates them."""
-    from airflow_batchtasks.plugins.data.actions import _merged, check_params, parse_args
+    """(``dag_run.conf``, ``params``) of a manual run with ``args`` (``k=v ...``, positional values)
+    or ``params``, validated as Run now validates them."""
+    from airflow_batchtasks.plugins.data.actions import _merged, check_params, parse_and_check
 
     if args and params:
         raise Invalid("give `args` or `params`, not both")
     declared = params_of(task)
-    conf = parse_args(args, declared) if args else dict(params or {})
-    check_params(conf, declared)
+    if args:
+        conf = parse_and_check(args, declared)
+    else:
+        conf = dict(params or {})
+        check_params(conf, declared)
     merged = _merged(declared, conf)
     return conf, {key: merged[key] for key in merged}
 

@@ -203,7 +203,8 @@ def _done(request: Request, target: str, fn: Any, success: str | Any, **keep: An
 def run_task(
     request: Request, name: str, user: ActionUser, session: SessionDep, args: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    """Queue a run now with ``args`` (``key=value ...``), validated by the API's own code (422 message shown)."""
+    """Queue a run now with ``args`` (``key=value ...`` and/or positional values), validated by the API's own
+    code (422 message shown)."""
     require(user, "POST", name, DagAccessEntity.RUN)
     target = _task_page(request, name)
     body = tasks_api.RunBody(args=args.strip() or None)
@@ -316,7 +317,7 @@ def write_keys(name: str, user: Any, changes: dict[str, str]) -> Any:
     """
     shown = definitions_api.get_definition("task", name, user)
     body = definitions_api.DefinitionBody(yaml=set_top_keys(shown.yaml, changes))
-    return definitions_api.replace_definition("task", name, body, user)
+    return definitions_api.update_definition("task", name, body, user)
 
 
 @router.post("/tasks/{name}/reschedule", name="reschedule_task")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
 from airflow_batchtasks.compat import CronTriggerTimetable
 from tests.airflow_compat import cron_expression_of, timezone_name_of
@@ -42,17 +43,30 @@ def test_series_runs_enabled_tasks_by_rank_then_name(build_from, series_tasks) -
     assert "project__hr" not in dags
     steps = [t for t in dag.topological_sort() if t.task_id != "series_result"]
     assert [t.task_id for t in steps] == ["run_beta", "run_zeta", "run_alpha"]
-    assert [type(t).__name__ for t in steps] == ["TriggerDagRunOperator"] * 3
+    assert all(isinstance(t, TriggerDagRunOperator) for t in steps), "each task runs under its own DAG"
     assert [t.trigger_dag_id for t in steps] == ["beta", "zeta", "alpha"]
     # one after another
     assert dag.get_task("run_beta").downstream_task_ids == {"run_zeta", "series_result"}
     assert dag.get_task("run_zeta").downstream_task_ids == {"run_alpha", "series_result"}
-    # a failed task does not stop the series, but the final result fails the project run
+    # a failed or skipped task does not stop the series; the result step always runs and judges
     assert {t.trigger_rule for t in steps} == {"all_done"}
     result = dag.get_task("series_result")
     assert result.upstream_task_ids == {"run_beta", "run_zeta", "run_alpha"}
-    assert result.trigger_rule == "all_success"
+    assert result.trigger_rule == "all_done"
+    assert result.tasks == ["beta", "zeta", "alpha"]
+    assert result.excluded == {"sleeping": "disabled (enabled: false)"}, "the report says who is left out"
     assert all(t.wait_for_completion for t in steps)
+
+
+def test_a_project_not_in_series_runs_its_tasks_all_at_once(build_from, series_tasks) -> None:
+    dag = build_from(
+        {"p.yaml": project(extra="run_in_series: false\nschedule: '0 6 * * *'\n"), "t.yaml": series_tasks}
+    )["project__sales"]
+
+    steps = ["run_beta", "run_zeta", "run_alpha"]
+    assert all(dag.get_task(s).upstream_task_ids == set() for s in steps), "no step waits for another"
+    assert dag.get_task("series_result").upstream_task_ids == set(steps), "the project run waits for all"
+    assert dag.max_active_tasks >= len(steps) + 1
 
 
 def test_project_dag_shape(build_from, series_tasks) -> None:

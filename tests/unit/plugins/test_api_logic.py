@@ -15,7 +15,7 @@ from airflow.sdk import DAG, Param
 
 from airflow_batchtasks.definitions.yaml_source import parse_documents
 from airflow_batchtasks.plugins.data import definitions_store as store
-from airflow_batchtasks.plugins.data.actions import check_params, parse_args
+from airflow_batchtasks.plugins.data.actions import check_params, parse_and_check, parse_args
 from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound, ReadOnly
 from airflow_batchtasks.plugins.data.files import _keep_resends, _scan, file_id
 from airflow_batchtasks.plugins.data.resend import render_path
@@ -83,14 +83,42 @@ def test_args_are_split_and_typed(params) -> None:
     check_params(parsed, params)
 
 
+def test_positional_values_fill_the_declared_params_in_order(params) -> None:
+    # declared order: region, count, ratio, dry, ids, note (kept through the serialized DAG)
+    assert list(params.keys()) == ["region", "count", "ratio", "dry", "ids", "note"]
+    assert parse_args("US 7", params) == {"region": "US", "count": 7}
+    assert parse_args("US 7 0.25 yes a,b 'two words'", params) == {
+        "region": "US", "count": 7, "ratio": 0.25, "dry": True, "ids": ["a", "b"], "note": "two words"}
+    # mixed: positional values skip the params given by key, whatever the tokens' order
+    assert parse_args("count=9 US 0.1", params) == {"region": "US", "count": 9, "ratio": 0.1}
+    assert parse_args("US 0.1 count=9", params) == {"region": "US", "count": 9, "ratio": 0.1}
+    # a value holding `=` whose left part is not a param is a positional value, kept whole
+    assert parse_args("region=EU count=1 ratio=1 dry=no ids=x a=b", params)["note"] == "a=b"
+
+
+def test_parse_and_check_names_a_mistyped_key(params) -> None:
+    with pytest.raises(Invalid) as exc:
+        parse_and_check("regio=EU", params)
+    assert str(exc.value) == (
+        "argument `region`: 'regio=EU' is not one of ['EU', 'US'] "
+        "(`regio` is not an argument of this task, so `regio=EU` was taken as a value)"
+    )
+    assert parse_and_check("US 2", params) == {"region": "US", "count": 2}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ("colour=red", "unknown argument `colour`: this task accepts `count`, `dry`, `ids`, `note`, `ratio`, `region`"),
+        ("US 7 0.5 no a 'n' X", "args: `X` is one value too many: this task accepts "
+                                "`region`, `count`, `ratio`, `dry`, `ids`, `note`"),
+        ("region=US count=1 ratio=1 dry=no ids=a note=x colour=red", "args: `colour=red` is one value too many: "
+         "this task accepts `region`, `count`, `ratio`, `dry`, `ids`, `note` "
+         "(`colour` is not an argument of this task, so `colour=red` was taken as a value)"),
         ("count=many", "argument `count`: `many` is not a valid integer"),
+        ("US many", "argument `count`: `many` is not a valid integer"),
+        ("region=EU colour=red", "argument `count`: `colour=red` is not a valid integer "
+                                 "(`colour` is not an argument of this task, so `colour=red` was taken as a value)"),
         ("dry=perhaps", "argument `dry`: `perhaps` is not a valid boolean"),
-        ("region", "args: `region` is not key=value"),
-        ("=EU", "args: `=EU` is not key=value"),
         ("region=EU region=US", "argument `region` is given twice"),
         ("note='open", "args: cannot split `note='open`: No closing quotation"),
     ],
@@ -99,6 +127,13 @@ def test_bad_args_name_the_argument(params, args: str, message: str) -> None:
     with pytest.raises(Invalid) as exc:
         parse_args(args, params)
     assert str(exc.value) == message
+
+
+def test_a_task_without_params_takes_no_values(params) -> None:
+    from airflow.sdk.definitions.param import ParamsDict
+
+    with pytest.raises(Invalid, match=r"^args: `EU` is one value too many: this task takes no arguments$"):
+        parse_args("EU", ParamsDict({}))
 
 
 def test_param_validation_names_the_argument(params) -> None:
@@ -249,3 +284,20 @@ def test_destination_paths_render_for_the_original_run() -> None:
     assert render_path("/plain", {}) == "/plain"
     with pytest.raises(Conflict, match="cannot be rendered"):
         render_path("/in/{{ nope }}", ctx)
+
+
+def test_the_audit_records_positional_values_under_their_param_names(params) -> None:
+    from airflow_batchtasks.definitions import masking
+    from airflow_batchtasks.plugins.data.actions import args_for_audit
+
+    assert args_for_audit("US 7 note='two words'", params) == "region=US count=7 note='two words'"
+    # a value that cannot be placed may be any param's, a secret's too: recorded masked
+    assert args_for_audit("US 7 0.5 no a n s3cr3t", params) == "*** *** *** *** *** *** ***"
+    assert args_for_audit("region=US s3cr3t=x", params) == "region=US ***"
+    assert "s3cr3t" not in masking.mask_args(args_for_audit("s3cr3t", _secret_params()))
+
+
+def _secret_params():
+    from airflow.sdk.definitions.param import Param, ParamsDict
+
+    return ParamsDict({"db_password": Param("x"), "region": Param("EU")})

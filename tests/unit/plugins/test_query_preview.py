@@ -76,13 +76,15 @@ def test_the_preview_is_the_operator_preparation() -> None:
 
 def test_secret_named_arguments_are_masked_in_errors_too() -> None:
     with pytest.raises(Invalid) as err:
-        qp.preview(task(), args="api_token=zz9 nope=1")
+        qp.preview(task(), args="api_token=zz9 region=EU shops=1 nope=1")
     assert "zz9" not in str(err.value) and "nope" in str(err.value)
 
 
 def test_bad_arguments_and_dates_are_422() -> None:
+    with pytest.raises(Invalid, match="`colour=red` is one value too many: .*`colour` is not an argument"):
+        qp.preview(task(), args="EU tok 1 colour=red")
     with pytest.raises(Invalid, match="unknown argument `colour`"):
-        qp.preview(task(), args="colour=red")
+        qp.preview(task(), params={"colour": "red"})
     with pytest.raises(Invalid, match="date: `2026-13-01`"):
         qp.preview(task(), date="2026-13-01")
     with pytest.raises(Invalid, match="not both"):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from airflow_batchtasks.scripts.env import as_text, env_name, inherited_env
+from airflow_batchtasks.scripts.env import as_text, env_name, inherited_env, script_args, script_argv
 
 
 def test_env_names_and_values() -> None:
@@ -25,3 +25,13 @@ def test_scripts_inherit_no_airflow_setting_or_connection(monkeypatch: pytest.Mo
     assert not [k for k in env if k.startswith("AIRFLOW") or k.startswith("AWS")]
     assert env["PATH"].split(os.pathsep)[0] == "/venv/bin"
     assert env["LC_ALL"] == "C.UTF-8"
+
+
+def test_positional_arguments_follow_the_declared_params() -> None:
+    params = {"days": 5, "region": "US", "note": None, "ids": [1, 2], "dry": False}
+    args = script_args(params, ["region", "days", "note", "ids", "dry", "missing"])
+    assert args == ["US", "5", "", "[1, 2]", "false", ""]
+    # declared params: the first input file (or "") then the values; none declared: the input files as before
+    assert script_argv(["/w/a.csv", "/w/b.csv"], args[:2], declares_params=True) == ["/w/a.csv", "US", "5"]
+    assert script_argv([], args[:2], declares_params=True) == ["", "US", "5"]
+    assert script_argv(["/w/a.csv", "/w/b.csv"], [], declares_params=False) == ["/w/a.csv", "/w/b.csv"]

@@ -17,8 +17,9 @@ Refusals are 403 with the missing right named, checked before anything is writte
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, model_validator
@@ -27,9 +28,9 @@ from airflow_batchtasks import config
 from airflow_batchtasks.definitions.catalog import Catalog
 from airflow_batchtasks.definitions.code_features import CodeFeature, added_features, exposed_connections
 from airflow_batchtasks.naming import project_dag_id
-from airflow_batchtasks.plugins.api.deps import GetUserDep, forbid_unless
+from airflow_batchtasks.plugins.api.deps import GetUserDep, SessionDep, forbid_unless
 from airflow_batchtasks.plugins.api.routes.tasks import PreviewOptions, QueryPreview
-from airflow_batchtasks.plugins.data import audit, catalog_cache, query_preview
+from airflow_batchtasks.plugins.data import actions, audit, catalog_cache, query_preview
 from airflow_batchtasks.plugins.data import definitions_store as store
 from airflow_batchtasks.plugins.data.access import (
     MissingRight,
@@ -38,8 +39,11 @@ from airflow_batchtasks.plugins.data.access import (
     can_write_definition,
     readable_dag_ids,
 )
-from airflow_batchtasks.plugins.data.errors import Conflict
+from airflow_batchtasks.plugins.data.errors import Conflict, NotFound
 from airflow_batchtasks.plugins.data.models import Definition
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 router = APIRouter(tags=["Definitions"])
 
@@ -208,13 +212,34 @@ def get_definition(kind: str, name: str, user: GetUserDep) -> Definition:
 
 
 @router.put("/definitions/{kind}/{name}", response_model=Definition)
-def replace_definition(kind: str, name: str, body: DefinitionBody, user: GetUserDep) -> Definition:
-    """Replace the definition in its file (other documents and comments of the file are kept)."""
+def replace_definition(
+    kind: str, name: str, body: DefinitionBody, user: GetUserDep, session: SessionDep
+) -> Definition:
+    """Replace the definition in its file (other documents and comments of the file are kept).
+
+    A task whose ``enabled`` changes is also unpaused or paused in Airflow, as Enable/Disable does:
+    Airflow applies ``is_paused_upon_creation`` only when it creates a DAG, so without this the
+    definition and the pause switch would disagree until someone flipped the switch.
+    """
+    return update_definition(kind, name, body, user, session)
+
+
+def update_definition(
+    kind: str, name: str, body: DefinitionBody, user: Any, session: Session | None = None
+) -> Definition:
+    """:func:`replace_definition`'s work; without ``session`` the pause switch is left to the caller (the
+    task page's Enable/Disable sets it itself, to say what changed)."""
     _require(user, "PUT", kind, name)
     doc = store.single_document(store.document_text(body.content), "<body>")
     with audit.audited(user, "definition_update", name if kind != "project" else None, kind=kind, name=name):
-        _require_code_rights(user, store.find(kind, name).doc.data, doc.data)
-        return store.update(kind, name, body.content)
+        old = store.find(kind, name).doc.data
+        _require_code_rights(user, old, doc.data)
+        written = store.update(kind, name, body.content)
+        enabled = bool(doc.data.get("enabled", True))
+        if session is not None and kind == "task" and bool(old.get("enabled", True)) is not enabled:
+            with contextlib.suppress(NotFound):  # not parsed yet: Airflow creates it paused or not from `enabled`
+                actions.set_enabled(session, name, enabled)
+        return written
 
 
 def task_users(name: str, catalog: Catalog | None = None) -> list[str]:

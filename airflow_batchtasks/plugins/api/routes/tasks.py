@@ -74,8 +74,14 @@ def get_task(name: str, user: DagReader, session: SessionDep) -> TaskDetail:
     return tasks.get_task(session, name)
 
 
+ARGS_HELP = (
+    'space-separated key=value and/or positional values filling the declared params in order, '
+    'e.g. "region=EU day=2026-11-20" or "EU 2026-11-20"'
+)
+
+
 class RunBody(BaseModel):
-    args: str | None = Field(None, description='space-separated key=value, e.g. "region=EU day=2026-11-20"')
+    args: str | None = Field(None, description=ARGS_HELP)
     params: dict[str, Any] | None = Field(None, description="run arguments as JSON (instead of args)")
 
     model_config = {"extra": "forbid"}
@@ -85,10 +91,22 @@ class RunBody(BaseModel):
 def run_task(name: str, user: RunCreator, session: SessionDep, body: RunBody | None = None) -> RunInfo:
     """Queue a run now (Airflow's trigger code path, started by the caller); returns the queued run."""
     body = body or RunBody()
-    with audit.audited(user, "run", name, args=body.args, params=body.params) as entry:
+    with audit.audited(user, "run", name, args=_audited_args(session, name, body.args), params=body.params) as entry:
         run = actions.trigger(session, name, user, args=body.args, params=body.params)
         entry.run_id = run.run_id
     return run
+
+
+def _audited_args(session: Any, name: str, args: str | None) -> str | None:
+    """``args`` with positional values named (see :func:`actions.args_for_audit`); as sent when the task's
+    DAG cannot be read (the run is then refused before anything is parsed)."""
+    if not args:
+        return args
+    try:
+        dag = actions.dag_bag().get_latest_version_of_dag(name, session=session)
+    except Exception:
+        dag = None
+    return actions.args_for_audit(args, dag.params) if dag is not None else "***"
 
 
 @router.post("/tasks/{name}/cancel-retry", response_model=RunInfo)
@@ -103,7 +121,7 @@ def cancel_retry(name: str, user: StepEditor, session: SessionDep) -> RunInfo:
 class PreviewOptions(BaseModel):
     """The run a query preview is for: arguments (``args`` or ``params``) and the run's date."""
 
-    args: str | None = Field(None, description='space-separated key=value, e.g. "region=EU day=2026-11-20"')
+    args: str | None = Field(None, description=ARGS_HELP)
     params: dict[str, Any] | None = Field(None, description="run arguments as JSON (instead of args)")
     date: str | None = Field(None, description="the run's logical date, YYYY-MM-DD (default: today, UTC)")
     paramstyle: str = Field("qmark", description="placeholders: qmark (?, default), format, pyformat, numeric, named")
