@@ -140,7 +140,8 @@ def test_a_project_not_in_series_runs_its_tasks_at_the_same_time(airflow: Airflo
 def test_positional_args_reach_the_script_as_argv_and_batchtask_args(airflow: AirflowInstance) -> None:
     resp = call(airflow, "POST", "/tasks/argv_task/runs", json={"args": "US 5 extra"})
     assert resp.status_code == 422
-    assert resp.json()["detail"] == "args: `extra` is one value too many: this task accepts `region`, `days`"
+    assert resp.json()["detail"] == (
+        "args: `extra` is one value too many: this task accepts in this order `region`, `days`")
 
     run = ok(call(airflow, "POST", "/tasks/argv_task/runs", json={"args": "US 5"}))
     assert run["conf"] == {"region": "US", "days": 5}, "the run's conf stays {param: value}"

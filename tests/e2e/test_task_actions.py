@@ -193,9 +193,11 @@ def test_query_preview_of_a_saved_task_and_of_an_unsaved_definition(airflow: Air
                                      {"placeholder": "?", "name": "params.api_token", "value": "***"}]
     assert preview["paramstyle"] == "qmark"
     assert ok(call(airflow, "POST", "/tasks/act_sql/query-preview", user="viewer"))["parameters"][1]["value"] == "***"
-    # `nope=1` alone would be a positional value for `region`; one value too many is refused, naming it
+    # an undeclared key is refused, naming it; so is one value too many
     refused = call(airflow, "POST", "/tasks/act_sql/query-preview", json={"args": "US tok nope=1"})
-    assert refused.status_code == 422 and "`nope` is not an argument of this task" in refused.json()["detail"]
+    assert refused.status_code == 422 and "unknown argument `nope`" in refused.json()["detail"]
+    refused = call(airflow, "POST", "/tasks/act_sql/query-preview", json={"args": "US tok extra"})
+    assert refused.status_code == 422 and "`extra` is one value too many" in refused.json()["detail"]
     assert ok(call(airflow, "GET", "/tasks/act_sql/runs"))["runs"] == [], "nothing ran"
 
     unsaved = ok(call(airflow, "POST", "/definitions/query-preview", json={

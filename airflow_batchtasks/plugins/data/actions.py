@@ -94,19 +94,14 @@ _NAME_LIKE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 def parse_args(args: str, params: Any) -> dict[str, Any]:
     """``"region=EU day=2026-11-20"`` or ``"EU 2026-11-20"`` -> ``{"region": "EU", "day": "2026-11-20"}``.
 
-    Shell-style quoting keeps spaces inside a value (``note='two words'``). A token is
-    ``key=value`` only when ``key`` is a declared param: anything else (``EU``, ``a=b`` for a
-    task without a param ``a``) is a positional value, so a value may itself hold ``=``.
-    Positional values fill the declared params not given by key, in the order the definition
-    declares them (the order Airflow keeps in the serialized DAG), which is how an OpenSpecimen
-    job's ``arg1 arg2`` carries over. Values are converted to the param's JSON-schema type
-    (integer, number, boolean, array, object).
+    Shell-style quoting keeps spaces inside a value (``note='two words'``). A token whose part
+    before ``=`` reads like a name (``region=EU``) is ``key=value``, and an undeclared key is a 422
+    (``regio=EU`` is a typo, not a region); any other token (``EU``, ``2026-11-20``, ``'a b'``,
+    ``=x``) is a positional value. Positional values fill the declared params not given by key,
+    in the order the definition declares them (the order Airflow keeps in the serialized DAG), which
+    is how an OpenSpecimen job's ``arg1 arg2`` carries over. Values are converted to the param's
+    JSON-schema type (integer, number, boolean, array, object).
     """
-    return _parse(args, params)[0]
-
-
-def _parse(args: str, params: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    """(values, {param: positional token that looks like an unknown ``key=value``}): the second is for hints."""
     try:
         tokens = shlex.split(args)
     except ValueError as exc:
@@ -116,27 +111,23 @@ def _parse(args: str, params: Any) -> tuple[dict[str, Any], dict[str, str]]:
     positional: list[str] = []
     for token in tokens:
         key, sep, raw = token.partition("=")
-        if sep and key in names:
-            if key in keyed:
-                raise Invalid(f"argument `{key}` is given twice")
-            keyed[key] = raw
-        else:
+        if not (sep and _NAME_LIKE.match(key)):
             positional.append(token)
+        elif key not in names:
+            raise Invalid(f"unknown argument `{key}`: {_known(params)}")
+        elif key in keyed:
+            raise Invalid(f"argument `{key}` is given twice")
+        else:
+            keyed[key] = raw
     free = [name for name in names if name not in keyed]
     if len(positional) > len(free):
-        extra = positional[len(free)]
-        raise Invalid(f"args: `{extra}` is one value too many: {_known(params)}{_not_a_param(extra)}")
+        raise Invalid(f"args: `{positional[len(free)]}` is one value too many: {_known(params, ordered=True)}")
     raws = {**keyed, **dict(zip(free, positional, strict=False))}
-    lookalikes = {name: token for name, token in zip(free, positional, strict=False) if _not_a_param(token)}
-    out: dict[str, Any] = {}
-    for name in names:  # declaration order, as the script's sys.argv will have them
-        if name in raws:
-            schema = dict(getattr(params.get_param(name), "schema", {}) or {})
-            try:
-                out[name] = _coerce(name, raws[name], schema)
-            except Invalid as exc:
-                raise Invalid(f"{exc}{_not_a_param(lookalikes.get(name, ''))}") from None
-    return out, lookalikes
+    return {  # declaration order, as the script's sys.argv will have them
+        name: _coerce(name, raws[name], dict(getattr(params.get_param(name), "schema", {}) or {}))
+        for name in names
+        if name in raws
+    }
 
 
 def args_for_audit(args: str | None, params: Any) -> str | None:
@@ -162,29 +153,19 @@ def args_for_audit(args: str | None, params: Any) -> str | None:
     return " ".join(f"{name}={shlex.quote(as_text(value))}" for name, value in values.items())
 
 
-def _not_a_param(token: str) -> str:
-    """A hint for a positional token that reads like ``key=value`` with an undeclared key (a typo, usually)."""
-    key, sep, _ = token.partition("=")
-    if sep and _NAME_LIKE.match(key):
-        return f" (`{key}` is not an argument of this task, so `{token}` was taken as a value)"
-    return ""
-
-
 def parse_and_check(args: str, params: Any) -> dict[str, Any]:
-    """:func:`parse_args` then :func:`check_params`, a failed check on a value taken from ``key=value``
-    with an undeclared key saying so (``regio=EU`` as the value of ``region`` is a typo, not a region)."""
-    conf, lookalikes = _parse(args, params)
-    try:
-        check_params(conf, params)
-    except Invalid as exc:
-        hint = next((_not_a_param(t) for n, t in lookalikes.items() if f"`{n}`" in str(exc)), "")
-        raise Invalid(f"{exc}{hint}") from None
+    """:func:`parse_args` then :func:`check_params` (Airflow's own validation of each value)."""
+    conf = parse_args(args, params)
+    check_params(conf, params)
     return conf
 
 
-def _known(params: Any) -> str:
-    names = list(params.keys())
-    return f"this task accepts {', '.join(f'`{n}`' for n in names)}" if names else "this task takes no arguments"
+def _known(params: Any, *, ordered: bool = False) -> str:
+    """The declared params: by name, or in declaration order (``ordered``) where positions matter."""
+    names = list(params.keys()) if ordered else sorted(params.keys())
+    if not names:
+        return "this task takes no arguments"
+    return f"this task accepts{' in this order' if ordered else ''} {', '.join(f'`{n}`' for n in names)}"
 
 
 def _merged(params: Any, values: dict[str, Any]) -> Any:

@@ -81,8 +81,10 @@ def test_secret_named_arguments_are_masked_in_errors_too() -> None:
 
 
 def test_bad_arguments_and_dates_are_422() -> None:
-    with pytest.raises(Invalid, match="`colour=red` is one value too many: .*`colour` is not an argument"):
+    with pytest.raises(Invalid, match="unknown argument `colour`"):
         qp.preview(task(), args="EU tok 1 colour=red")
+    with pytest.raises(Invalid, match="`red` is one value too many"):
+        qp.preview(task(), args="EU tok 1 red")
     with pytest.raises(Invalid, match="unknown argument `colour`"):
         qp.preview(task(), params={"colour": "red"})
     with pytest.raises(Invalid, match="date: `2026-13-01`"):
