@@ -113,7 +113,9 @@ def _log_where(f: AuditFilter, readable: set[str] | None) -> list[Any]:
     if readable is not None:
         where.append(Log.dag_id.in_(readable))  # entries without a DAG: readers of every DAG only
     if f.task:
-        where.append(Log.dag_id.ilike(_like(f.task), escape="\\"))
+        # entries without a DAG (a definition created before its DAG existed): the name in their details
+        named = and_(Log.dag_id.is_(None), Log.extra.ilike('%"name": "' + _like(f.task), escape="\\"))
+        where.append(or_(Log.dag_id.ilike(_like(f.task), escape="\\"), named))
     if f.project:
         # a project's own definition entries have no DAG: their details name it (written by audit.record)
         definition = and_(Log.dag_id.is_(None),

@@ -39,11 +39,18 @@ def _error_page(request: Request, status_code: int, title: str, message: str, **
 def create_ui_app() -> FastAPI:
     from airflow_batchtasks.orchestration.instances import NotFound as OrchestrationNotFound
     from airflow_batchtasks.orchestration.instances import OrchestrationError
-    from airflow_batchtasks.plugins.views import authoring, cron_page, orchestration_pages, task_detail, task_list
+    from airflow_batchtasks.plugins.views import (
+        audit_page,
+        authoring,
+        cron_page,
+        orchestration_pages,
+        task_detail,
+        task_list,
+    )
 
     app = FastAPI(title="Batch Tasks pages", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (task_list, task_detail, orchestration_pages, cron_page, authoring):
+    for module in (task_list, task_detail, orchestration_pages, cron_page, authoring, audit_page):
         app.include_router(module.router)
 
     @app.exception_handler(security.LoginRequired)
