@@ -58,8 +58,9 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstanc
         yield instance
 
 
-def audit(airflow: AirflowInstance, user: str = "admin", **params: Any) -> dict[str, Any]:
-    return ok(call(airflow, "GET", "/audit", user=user, params={"limit": 200, **params}))
+def audit(airflow: AirflowInstance, caller: str = "admin", **params: Any) -> dict[str, Any]:
+    """``GET /audit`` as ``caller``; ``params`` are its filters (``user`` among them)."""
+    return ok(call(airflow, "GET", "/audit", user=caller, params={"limit": 200, **params}))
 
 
 def bearer(airflow: AirflowInstance, user: str = "admin") -> dict[str, str]:
@@ -151,7 +152,7 @@ def test_bad_input_and_no_credentials(airflow: AirflowInstance) -> None:
     bad = call(airflow, "GET", "/audit", params={"from": "yesterday"})
     assert bad.status_code == 422 and "from" in bad.json()["detail"]
     assert call(airflow, "GET", "/audit", user=None).status_code == 401
-    assert audit(airflow, user="viewer")["total"] == audit(airflow)["total"]  # the viewer reads every DAG
+    assert audit(airflow, caller="viewer")["total"] == audit(airflow)["total"]  # the viewer reads every DAG
 
 
 def test_the_page(browser: Browser, airflow: AirflowInstance, history: dict[str, Any]) -> None:
