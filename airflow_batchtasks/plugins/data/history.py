@@ -53,6 +53,8 @@ AIRFLOW_ACTIONS = (*runs.AIRFLOW_RUN_ACTIONS, "patch_dag")
 #: Run endings: every ending, or one status.
 RUN_END_ACTIONS = {"run_ended": None, "run_finished": "Finished", "run_failed": "Failed", "run_skipped": "Skipped"}
 ACTIONS = (*OUR_ACTIONS, *AIRFLOW_ACTIONS, *RUN_END_ACTIONS)
+#: A run ending's status also names its action (``Finished`` = ``run_finished``), in any case.
+STATUS_ALIASES = {status.lower(): action for action, status in RUN_END_ACTIONS.items() if status}
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class AuditFilter:
 def parse_actions(values: list[str] | None) -> tuple[str, ...]:
     """Action names from repeated or comma-separated values; 422 naming the vocabulary for an unknown one."""
     names = [s.strip() for v in values or [] for s in v.split(",") if s.strip()]
-    names = [n.removeprefix(audit.PREFIX) for n in names]
+    names = [STATUS_ALIASES.get(n.lower(), n.removeprefix(audit.PREFIX)) for n in names]
     unknown = [n for n in names if n not in ACTIONS]
     if unknown:
         raise Invalid(f"action: `{unknown[0]}` is not an action; use one of {', '.join(ACTIONS)}")

@@ -167,5 +167,6 @@ def test_nothing_shown_holds_a_secret(session: Session) -> None:
 def test_action_names_are_checked() -> None:
     assert history.parse_actions(["run,skip", "batchtasks.retry", "run_ended"]) == ("run", "skip", "retry",
                                                                                      "run_ended")
+    assert history.parse_actions(["Finished", "skipped"]) == ("run_finished", "run_skipped")
     with pytest.raises(Invalid, match="`launch` is not an action"):
         history.parse_actions(["launch"])

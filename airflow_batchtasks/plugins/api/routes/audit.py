@@ -15,7 +15,7 @@ from airflow_batchtasks.plugins.data.models import AuditList
 router = APIRouter(tags=["Audit"])
 
 #: Most rows one request may ask for: each page row may read its run's output files.
-MAX_LIMIT = 200
+MAX_LIMIT = 1000
 
 
 def audit_filter(
@@ -41,7 +41,8 @@ def list_audit(
     project: Annotated[str | None, Query(description="project name (the DAG's `project:<name>` tag)")] = None,
     user: Annotated[str | None, Query(description="who acted (for a run ending: who started the run)")] = None,
     action: Annotated[list[str] | None, Query(description="action names, repeated or comma-separated: "
-                                              + ", ".join(history.ACTIONS))] = None,
+                                              + ", ".join(history.ACTIONS) + "; Finished, Failed, Skipped "
+                                              "stand for run_finished, run_failed, run_skipped")] = None,
     from_: Annotated[str | None, Query(alias="from", description="20220221 or 20220221T061500 (UTC)")] = None,
     to: Annotated[str | None, Query(description="same forms; a bare date covers the day")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
