@@ -69,6 +69,25 @@ class AuditFilter:
     to_date: datetime | None = None
 
 
+def readable_scope(session: Session, user: Any) -> set[str] | None:
+    """DAG ids whose entries ``user`` may see, or None for everything (who may read every DAG there is).
+
+    Not :func:`access.readable_dag_ids` alone: Airflow's "all DAGs" question means "may list DAGs" to
+    some auth managers (FAB answers yes to a user who may read one DAG), and here it would also open the
+    entries without a DAG. So the DAG ids the auth manager grants are compared with every DAG Airflow has.
+    """
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.models.dag import DagModel
+
+    from airflow_batchtasks.plugins.data.access import readable_dag_ids
+
+    readable = readable_dag_ids(user)
+    if readable is not None:
+        return readable
+    granted = set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+    return None if set(session.scalars(select(DagModel.dag_id))) <= granted else granted
+
+
 def parse_actions(values: list[str] | None) -> tuple[str, ...]:
     """Action names from repeated or comma-separated values; 422 naming the vocabulary for an unknown one."""
     names = [s.strip() for v in values or [] for s in v.split(",") if s.strip()]

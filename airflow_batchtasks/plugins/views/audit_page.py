@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse
 from airflow_batchtasks.plugins.api.deps import SessionDep
 from airflow_batchtasks.plugins.api.routes import audit as audit_api
 from airflow_batchtasks.plugins.data import history
-from airflow_batchtasks.plugins.data.access import readable_dag_ids
 from airflow_batchtasks.plugins.data.errors import DataError
 from airflow_batchtasks.plugins.data.models import AuditList
 from airflow_batchtasks.plugins.views.render import render
@@ -46,7 +45,7 @@ def audit_page(
     try:
         f = audit_api.audit_filter(filters["task"], filters["project"], filters["user"],
                                    [filters["action"]] if filters["action"] else None, filters["from"], filters["to"])
-        page = history.list_audit(session, f, readable_dag_ids(user), limit, offset)
+        page = history.list_audit(session, f, history.readable_scope(session, user), limit, offset)
     except DataError as exc:
         error = str(exc)
     query = {**filters, "limit": limit if limit != 50 else None}

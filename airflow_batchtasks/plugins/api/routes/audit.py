@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from airflow_batchtasks.plugins.api.deps import GetUserDep, SessionDep
 from airflow_batchtasks.plugins.api.routes.common import when
 from airflow_batchtasks.plugins.data import history
-from airflow_batchtasks.plugins.data.access import readable_dag_ids
 from airflow_batchtasks.plugins.data.models import AuditList
 
 router = APIRouter(tags=["Audit"])
@@ -52,4 +51,4 @@ def list_audit(
     instances, Airflow's own run and pause events) and run endings (status, duration, files), newest first;
     secrets masked; ``total`` for paging."""
     f = audit_filter(task, project, user, action, from_, to)
-    return history.list_audit(session, f, readable_dag_ids(caller), limit, offset)
+    return history.list_audit(session, f, history.readable_scope(session, caller), limit, offset)
