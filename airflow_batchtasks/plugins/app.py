@@ -42,6 +42,7 @@ def create_app() -> FastAPI:
     from airflow_batchtasks.orchestration import instances
     from airflow_batchtasks.plugins import csrf
     from airflow_batchtasks.plugins.api.routes import (
+        audit,
         bulk,
         cron,
         definitions,
@@ -64,7 +65,7 @@ def create_app() -> FastAPI:
     )
     # before any route: a cookie-authenticated write must come from this origin (plugins.csrf)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(csrf.cookie_write_guard)])
-    for module in (tasks, runs, bulk, files, definitions, orchestrations, cron, pickers):
+    for module in (tasks, runs, bulk, files, definitions, orchestrations, cron, pickers, audit):
         api.include_router(module.router)
 
     @api.get("/openapi.json", include_in_schema=False, dependencies=[Depends(current_user)])

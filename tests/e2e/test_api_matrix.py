@@ -87,6 +87,7 @@ ROUTES: list[tuple[str, str, str, Any, bool, int | dict[str, int]]] = [
     ("GET", "/pickers/timezones", "/pickers/timezones", None, True, 200),
     ("GET", "/pickers/projects", "/pickers/projects", None, True, 200),
     ("GET", "/pickers/tasks", "/pickers/tasks", None, True, 200),
+    ("GET", "/audit", "/audit?task=daily&action=run,run_ended&limit=5", None, True, 200),
     ("GET", "/pickers/connections", "/pickers/connections?types=sftp,ssh", None, True, OP_AND_ADMIN),
     ("GET", "/pickers/variables", "/pickers/variables", None, True, OP_AND_ADMIN),
     ("POST", f"{T}/query-preview", "/tasks/daily_sales/query-preview", {}, True, 200),

@@ -223,3 +223,33 @@ class FilePreview(BaseModel):
     lines: list[str] = Field(default_factory=list, description="the first lines, at most `max_rows` and `max_bytes`")
     truncated: bool = Field(False, description="the file goes on past what is shown")
     reason: str | None = Field(None, description="why there is no preview (encrypted, zipped, binary)")
+
+
+class AuditRecord(BaseModel):
+    """One line of the audit history: an action someone took, or how a run ended."""
+
+    at: datetime | None = Field(description="when the action was recorded, or when the run ended")
+    kind: str = Field(description="action | run_end")
+    action: str = Field(description="our action (`run`, `skip`, ...), Airflow's event (`trigger_dag_run`, "
+                        "`patch_dag`...) or `run_ended`")
+    source: str = Field(description="batchtasks (our API and pages) | airflow (Airflow's UI and API) | run")
+    user: str | None = Field(None, description="who acted; for a run ending, who started the run")
+    task: str | None = Field(None, description="the DAG the entry is about (a task's or an orchestration's)")
+    target: str | None = Field(None, description="what the entry is about when it has no DAG (`project p`)")
+    run_id: str | None = None
+    outcome: str | None = Field(None, description="done | refused (<status>): <why> | error: <type>; "
+                                "for a run ending its status")
+    status: str | None = Field(None, description="run endings: Finished | Failed | Skipped")
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    duration: float | None = Field(None, description="run endings: seconds from start to end")
+    files: list[FileInfo] = Field(default_factory=list, description="run endings: the run's output files")
+    details: dict[str, Any] = Field(default_factory=dict, description="the entry's details, secrets masked")
+    airflow_url: str | None = Field(None, description="the run (or DAG) in Airflow's UI")
+
+
+class AuditList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    entries: list[AuditRecord]

@@ -40,6 +40,7 @@ def create_ui_app() -> FastAPI:
     from airflow_batchtasks.orchestration.instances import NotFound as OrchestrationNotFound
     from airflow_batchtasks.orchestration.instances import OrchestrationError
     from airflow_batchtasks.plugins.views import (
+        audit_page,
         authoring,
         cron_page,
         orchestration_pages,
@@ -50,7 +51,7 @@ def create_ui_app() -> FastAPI:
 
     app = FastAPI(title="Batch Tasks pages", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (task_list, runs_page, task_detail, orchestration_pages, cron_page, authoring):
+    for module in (task_list, runs_page, task_detail, orchestration_pages, cron_page, authoring, audit_page):
         app.include_router(module.router)
 
     @app.exception_handler(security.LoginRequired)
