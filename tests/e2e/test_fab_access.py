@@ -272,3 +272,17 @@ def page_post(airflow: AirflowInstance, user: str, task: str, action: str, form:
         assert token, f"no page of {user} carries a form token"
         return client.post(f"{ui}/tasks/{task}/{action}", data={"csrf": token.group(1), **form},
                            follow_redirects=follow)
+
+
+@pytest.mark.parametrize(("path", "tasks_of"), [
+    ("/runs", lambda body: {r["task"] for r in body["runs"]}),
+    ("/audit", lambda body: {e["task"] for e in body["entries"]} - {None}),
+])
+def test_runs_and_audit_show_only_the_roles_project(
+    airflow: AirflowInstance, hr_run: str, path: str, tasks_of: Callable[[Any], set[str]]
+) -> None:
+    ok(call(airflow, "POST", "/tasks/sales_orders/runs", user="sales_ana", json={}))
+    for user, own in (("sales_ana", SALES), ("sales_view", SALES), ("hr_olga", HR)):
+        seen = tasks_of(ok(call(airflow, "GET", path, user=user, params={"limit": 1000})))
+        assert seen and seen <= own, (path, user, seen)
+    assert tasks_of(ok(call(airflow, "GET", path, params={"limit": 1000}))) >= {"sales_orders", "hr_payroll"}

@@ -70,22 +70,15 @@ class AuditFilter:
 
 
 def readable_scope(session: Session, user: Any) -> set[str] | None:
-    """DAG ids whose entries ``user`` may see, or None for everything (who may read every DAG there is).
+    """DAG ids whose entries ``user`` may see, or None for everything, entries without a DAG included.
 
-    Not :func:`access.readable_dag_ids` alone: Airflow's "all DAGs" question means "may list DAGs" to
-    some auth managers (FAB answers yes to a user who may read one DAG), and here it would also open the
-    entries without a DAG. So the DAG ids the auth manager grants are compared with every DAG Airflow has.
+    None only for a caller the auth manager lets read a DAG nobody was granted in particular
+    (:func:`access.readable_dag_ids`), i.e. every DAG there is and every one still to come: a role granted
+    some projects' DAGs (FAB ``access_control``) sees their entries, never a project definition's.
     """
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.models.dag import DagModel
-
     from airflow_batchtasks.plugins.data.access import readable_dag_ids
 
-    readable = readable_dag_ids(user)
-    if readable is not None:
-        return readable
-    granted = set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
-    return None if set(session.scalars(select(DagModel.dag_id))) <= granted else granted
+    return readable_dag_ids(user)
 
 
 def parse_actions(values: list[str] | None) -> tuple[str, ...]:
