@@ -143,9 +143,14 @@ def _conf_contains(session: Session, pattern: str) -> Any:
 
 
 def _may_hold_secret(session: Session) -> Any:
-    """Conf text that names a sensitive key (``_`` left as LIKE's any-character: ``api-key``) or a URL user."""
+    """Conf text that names a sensitive key, or a URL with a user: the runs re-checked on masked arguments.
+
+    It must over-match, never under-match: the masker lower-cases a key and reads any run of non-word
+    characters as ``_`` (``api--key``, ``Private - Key``), and SQLite stores non-ASCII characters of a key
+    as ``\\uXXXX``; so each ``_`` of a field matches any text (``%api%key%``).
+    """
     fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
-    patterns = ["%://%@%", *(_like(f.lower(), escape_underscore=False) for f in fields)]
+    patterns = ["%://%@%", *(_like(f.lower(), escape_underscore=False).replace("_", "%") for f in fields)]
     return or_(*(_conf_contains(session, p) for p in patterns))
 
 

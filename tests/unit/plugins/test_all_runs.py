@@ -21,12 +21,14 @@ T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
-def engine():  # noqa: ANN201 - a SQLAlchemy engine
+def engine(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a SQLAlchemy engine
     from airflow.models import import_all_models
     from airflow.models.base import Base
 
     import_all_models()
-    eng = create_engine("sqlite://")
+    # a file, not `sqlite://`: the API server reads which runs could hold secrets in a background thread,
+    # and an in-memory SQLite database is a different (empty) one in each thread
+    eng = create_engine(f"sqlite:///{tmp_path_factory.mktemp('all_runs') / 'airflow.db'}")
     Base.metadata.create_all(eng)
     return eng
 
@@ -172,3 +174,15 @@ def test_a_secret_in_a_run_made_after_a_search_is_not_searchable_either(session:
     _run(session, "alpha", "a10", 31, "success", {"note": "zzz-plain"})
     session.commit()
     assert ids(session, args="zzz") == ["a10"], "the newer suspect run is checked masked too"
+
+
+@pytest.mark.parametrize("key", ["api--key", "Private - Key", "access  token", "service\u00a0account"])
+def test_a_secret_under_any_spelling_the_masker_hides_is_not_searchable(session: Session, key: str) -> None:
+    from airflow_batchtasks.definitions import masking
+
+    assert masking.mask_data({key: "w1dest-value"}) == {key: "***"}, "the masker hides this spelling"
+    run_id = f"spelled-{sum(map(ord, key))}"
+    _run(session, "alpha", run_id, 32, "success", {key: "w1dest-value", "note": f"w1dest-plain-{run_id}"})
+    session.commit()
+    assert ids(session, args="w1dest-value") == [], key
+    assert ids(session, args=f"w1dest-plain-{run_id}") == [run_id], "its other arguments stay searchable"
