@@ -43,6 +43,19 @@ def _submit(dag_id: str, run_id: str | None = None) -> None:
     _executor.submit(_index, dag_id)
 
 
+#: Airflow's ``dag_run_note.content`` is ``String(1000)``: a longer note fails to save on PostgreSQL.
+NOTE_MAX = 1000
+
+
+def note_text(report: str) -> str:
+    """The report as a note: whole when it fits, else cut at a line with a pointer to the full report."""
+    if len(report) <= NOTE_MAX:
+        return report
+    tail = "\n… (the full report is in the log of step series_result)"
+    kept = report[: NOTE_MAX - len(tail)]
+    return (kept.rsplit("\n", 1)[0] if "\n" in kept else kept) + tail
+
+
 def _note_series(dag_id: str, run_id: str) -> None:
     """The series report of project run ``run_id`` as its note (nothing when the result step wrote none)."""
     try:
@@ -61,7 +74,7 @@ def _note_series(dag_id: str, run_id: str) -> None:
             run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
             if run is None or not isinstance(report, dict) or not report.get("text"):
                 return
-            airflow_calls.set_note(run, str(report["text"]), None)
+            airflow_calls.set_note(run, note_text(str(report["text"])), None)
     except Exception:
         log.exception("could not write the series report of %s %s on its note", dag_id, run_id)
 
