@@ -58,6 +58,15 @@ access:
         "destinations: [{type: local, path: __OUT__}]\n"
         for name, project in (("sales_orders", "sales"), ("sales_refunds", "sales"), ("hr_payroll", "hr"))
     ),
+    # a role granted this orchestration may launch it only if it may run every task it runs
+    "chain.yaml": """\
+kind: orchestration
+name: sales_chain
+access: {sales_ops: [read, run]}
+steps:
+  - task: sales_orders
+  - task: hr_payroll
+""",
 }
 
 #: Lists of tasks a user sees: path (below the API) -> the task names in its answer. Add Runs and Audit here
@@ -225,6 +234,23 @@ def test_edit_writes_its_projects_definitions(airflow: AirflowInstance) -> None:
     script = changed + "processing: {inline: 'print(1)'}\n"
     refused = call(airflow, "PUT", "/definitions/task/sales_refunds", user="sales_boss", json={"yaml": script})
     assert refused.status_code == 403 and "edit connections" in refused.text, refused.text
+    # nor may it hand out rights: `access` becomes the DAGs' access_control (its own role's included)
+    widened = project.replace("sales_viewer: [read]", "sales_viewer: [read, run]")
+    assert widened != project
+    refused = call(airflow, "PUT", "/definitions/project/sales", user="sales_boss", json={"yaml": widened})
+    assert refused.status_code == 403 and "changing `access`" in refused.text, refused.text
+    granted = changed + "access: {sales_admin: [read, run, edit], hr_ops: [read]}\n"
+    refused = call(airflow, "PUT", "/definitions/task/sales_refunds", user="sales_boss", json={"yaml": granted})
+    assert refused.status_code == 403 and "changing `access`" in refused.text, refused.text
+
+
+def test_launching_an_orchestration_needs_the_right_to_run_each_of_its_tasks(airflow: AirflowInstance) -> None:
+    def refusal() -> str | None:
+        resp = call(airflow, "POST", "/orchestrations/sales_chain/instances", user="sales_ana")
+        return resp.text if resp.status_code == 403 and "`hr_payroll`" in resp.text else None
+
+    assert "may not run" in wait_for("the launch refused for hr_payroll", refusal, timeout=60)
+    assert ok(call(airflow, "GET", "/orchestrations/sales_chain/instances", user="admin")) == [], "nothing launched"
 
 
 def test_a_bulk_filter_never_touches_another_projects_task(airflow: AirflowInstance, hr_run: str) -> None:
@@ -282,7 +308,8 @@ def test_runs_and_audit_show_only_the_roles_project(
     airflow: AirflowInstance, hr_run: str, path: str, tasks_of: Callable[[Any], set[str]]
 ) -> None:
     ok(call(airflow, "POST", "/tasks/sales_orders/runs", user="sales_ana", json={}))
-    for user, own in (("sales_ana", SALES), ("sales_view", SALES), ("hr_olga", HR)):
+    sales = SALES | {"sales_chain"}  # the orchestration granted to sales_ops (its launches are audited)
+    for user, own in (("sales_ana", sales), ("sales_view", SALES), ("hr_olga", HR)):
         body = ok(call(airflow, "GET", path, user=user, params={"limit": 1000}))
         seen = tasks_of(body)
         assert seen and seen <= own, (path, user, seen)

@@ -33,10 +33,13 @@ from airflow_batchtasks.plugins.api.routes.tasks import PreviewOptions, QueryPre
 from airflow_batchtasks.plugins.data import actions, audit, catalog_cache, query_preview
 from airflow_batchtasks.plugins.data import definitions_store as store
 from airflow_batchtasks.plugins.data.access import (
+    DagAccessEntity,
     MissingRight,
+    can_access_all_dags,
     can_edit_connection,
     can_read_variables,
     can_write_definition,
+    is_authorized,
     readable_dag_ids,
 )
 from airflow_batchtasks.plugins.data.errors import Conflict, NotFound
@@ -116,7 +119,9 @@ def _require_code_rights(user: Any, old: Mapping[str, Any] | None, new: Mapping[
     """403 unless ``user`` holds the rights that the code-bearing parts ``new`` adds to ``old`` need.
 
     ``old``: the current definition's data (None when the definition is new: every part counts).
+    Also the rights that what the definition grants or reaches needs (:func:`_require_grant_rights`).
     """
+    _require_grant_rights(user, old, new)
     added = added_features(old, new, config.local_roots())
     code = [f for f in added if f.right == "connections"]
     if code and not can_edit_connection(user):
@@ -132,6 +137,29 @@ def _require_code_rights(user: Any, old: Mapping[str, Any] | None, new: Mapping[
                 f"Forbidden: `processing.expose_connections` hands the script the secrets of every connection "
                 f"the definition names; you may not edit {names}"
             )
+
+
+def _require_grant_rights(user: Any, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
+    """403 unless ``user`` may hand out what ``new`` adds to ``old``: its ``access`` and its steps' tasks.
+
+    - ``access`` becomes the DAGs' ``access_control``: whoever may edit a definition could otherwise grant
+      any role (their own included) ``run`` or ``edit`` on it. Changing it needs edit and delete on every
+      DAG (a DAG administrator: Airflow's Admin and Op roles, SimpleAuthManager's admin and op).
+    - An orchestration's steps run tasks when it is launched: a step added for a task needs the right to
+      run that task (DAG-run create on its DAG), or editing one orchestration would run any task.
+    """
+    if (new.get("access") or None) != ((old or {}).get("access") or None) and not (
+        can_access_all_dags(user, "PUT") and can_access_all_dags(user, "DELETE")
+    ):
+        raise MissingRight("Forbidden: changing `access` (who may read, run or edit these DAGs) needs edit on "
+                           "every DAG (a DAG administrator); leave `access` as it is")
+    if new.get("kind") == "orchestration":
+        before = {str(s.get("task")) for s in (old or {}).get("steps") or [] if isinstance(s, Mapping)}
+        added = sorted({str(s.get("task")) for s in new.get("steps") or [] if isinstance(s, Mapping)} - before)
+        denied = [t for t in added if not is_authorized(user, "POST", [t], DagAccessEntity.RUN)]
+        if denied:
+            raise MissingRight(f"Forbidden: a step runs task {', '.join(f'`{t}`' for t in denied)}, which you may "
+                               "not run (DAG-run create on its DAG)")
 
 
 def _forbid(why: str, parts: list[CodeFeature]) -> None:

@@ -15,7 +15,8 @@ from fastapi.responses import PlainTextResponse
 
 from airflow_batchtasks.orchestration import instances
 from airflow_batchtasks.plugins.api.deps import RunCreator, RunDeleter, RunEditor, RunReader
-from airflow_batchtasks.plugins.data import audit
+from airflow_batchtasks.plugins.data import audit, catalog_cache
+from airflow_batchtasks.plugins.data.access import DagAccessEntity, MissingRight, is_authorized
 
 router = APIRouter(tags=["Orchestrations"])
 
@@ -24,11 +25,27 @@ router = APIRouter(tags=["Orchestrations"])
 def launch(
     name: str, user: RunCreator, conf: Annotated[dict[str, Any] | None, Body(embed=False)] = None
 ) -> PlainTextResponse:
-    """Launch an instance asynchronously; the body of the answer is its id (404 unknown, 409 inactive)."""
+    """Launch an instance asynchronously; the body of the answer is its id (404 unknown, 409 inactive).
+
+    Launching runs the steps' tasks, so it also needs the right to run each of them (DAG-run create on
+    its DAG): a role granted one orchestration does not reach the tasks of a project it has no rights on.
+    """
     with audit.audited(user, "orchestration_launch", name) as entry:
+        _require_step_rights(user, name)
         instance_id = instances.launch(name, conf, user=user.get_name())
         entry.run_id = instance_id
     return PlainTextResponse(instance_id)
+
+
+def _require_step_rights(user: Any, name: str) -> None:
+    entry = catalog_cache.get_catalog().orchestrations.get(name)
+    tasks = sorted({step.task for step in entry.model.steps}) if entry is not None else []
+    if not tasks or is_authorized(user, "POST", tasks, DagAccessEntity.RUN):
+        return
+    denied = [t for t in tasks if not is_authorized(user, "POST", [t], DagAccessEntity.RUN)]
+    if denied:
+        raise MissingRight(f"Forbidden: this orchestration runs {', '.join(f'`{t}`' for t in denied)}, which you "
+                           "may not run (DAG-run create on its DAG)")
 
 
 @router.get("/orchestrations/{name}/instances")
