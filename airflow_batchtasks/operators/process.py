@@ -146,7 +146,7 @@ class ProcessOperator(BatchStepOperator):
                 env.update(connection_env(self.connection_ids, redact))
                 self.log.info("Connections given to the script: %s", ", ".join(self.connection_ids) or "none")
             code, last_line, stderr_tail = self._run(
-                [str(python), str(entry), *script_argv(local_inputs, args, bool(self.arg_names))], env, work, redact
+                [str(python), str(entry), *script_argv(local_inputs, args, self.arg_names)], env, work, redact
             )
             if code == PARTIAL_EXIT_CODE:
                 mark_partial(context, self.log, f"the processing script exited with {PARTIAL_EXIT_CODE}")

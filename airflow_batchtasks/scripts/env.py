@@ -24,7 +24,8 @@ arguments positionally (OpenSpecimen's ``arg1 arg2``) runs as written:
 
 - the task declares params: ``sys.argv[1]`` is the first input file (``""`` when there is none, as
   for a ``python`` source; all of them are in ``BATCHTASK_INPUT_FILES``), ``sys.argv[2:]`` the param
-  values as in ``BATCHTASK_ARGS``;
+  values as in ``BATCHTASK_ARGS``, except that a sensitive param's is ``""`` (any user of the worker can
+  read a command line);
 - it declares none: ``sys.argv[1:]`` is the list of input files, as before params were passed.
 - only with ``expose_connections: true``: ``BATCHTASK_CONNECTIONS`` (JSON list of ids) and, per connection
   the task uses, ``BATCHTASK_CONN_<ID>_URI``, ``_TYPE``, ``_HOST``, ``_PORT``, ``_LOGIN``, ``_PASSWORD``,
@@ -40,6 +41,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.scripts.log_lines import Redactor
 
 if TYPE_CHECKING:
@@ -81,12 +83,18 @@ def script_args(params: Any, names: Iterable[str]) -> list[str]:
     return [as_text(values.get(name)) for name in names]
 
 
-def script_argv(inputs: list[str], args: list[str], declares_params: bool) -> list[str]:
-    """``sys.argv[1:]`` of the script: the input files alone when the task declares no params (as it always
-    was), else the first input file (``""`` without one) then the param values."""
-    if not declares_params:
+def script_argv(inputs: list[str], args: list[str], names: Sequence[str]) -> list[str]:
+    """``sys.argv[1:]`` of the script: the input files alone when the task declares no params ``names`` (as it
+    always was), else the first input file (``""`` without one) then the param values.
+
+    A param whose name is sensitive (``db_password``, ``api_token``: what the masker hides) is ``""`` here:
+    a command line is readable by every user of the worker (``/proc/<pid>/cmdline``, ``ps``), the
+    environment only by the same user; its value is in ``BATCHTASK_ARGS`` and ``BATCHTASK_PARAM_<NAME>``.
+    """
+    if not names:
         return list(inputs)
-    return [inputs[0] if inputs else "", *args]
+    shown = ["" if masking.is_sensitive(name) else value for name, value in zip(names, args, strict=False)]
+    return [inputs[0] if inputs else "", *shown]
 
 
 def inherited_env(bin_dir: str) -> dict[str, str]:

@@ -32,6 +32,8 @@ def test_positional_arguments_follow_the_declared_params() -> None:
     args = script_args(params, ["region", "days", "note", "ids", "dry", "missing"])
     assert args == ["US", "5", "", "[1, 2]", "false", ""]
     # declared params: the first input file (or "") then the values; none declared: the input files as before
-    assert script_argv(["/w/a.csv", "/w/b.csv"], args[:2], declares_params=True) == ["/w/a.csv", "US", "5"]
-    assert script_argv([], args[:2], declares_params=True) == ["", "US", "5"]
-    assert script_argv(["/w/a.csv", "/w/b.csv"], [], declares_params=False) == ["/w/a.csv", "/w/b.csv"]
+    assert script_argv(["/w/a.csv", "/w/b.csv"], args[:2], ["region", "days"]) == ["/w/a.csv", "US", "5"]
+    assert script_argv([], args[:2], ["region", "days"]) == ["", "US", "5"]
+    assert script_argv(["/w/a.csv", "/w/b.csv"], [], []) == ["/w/a.csv", "/w/b.csv"]
+    # a secret never on the command line, which every user of the worker can read (ps)
+    assert script_argv([], ["US", "s3cret"], ["region", "db_password"]) == ["", "US", ""]
