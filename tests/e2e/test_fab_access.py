@@ -82,7 +82,8 @@ LISTS: dict[str, Callable[[Any], set[str]]] = {
 #: when the dag-processor first syncs the DAGs' access_control: FAB refuses a grant to an unknown role).
 #: Base permissions: Airflow's Viewer role without its global "can read on DAGs" (that would show every
 #: DAG), plus the global run/task-instance edit that FAB's checks of skip, retry and cancel retry ask for
-#: besides edit on the DAG itself (which only ``access`` grants).
+#: besides edit on the DAG itself (which only ``access`` grants), and the audit log's read (Admin-only in
+#: FAB's defaults) for the History / Audit page.
 SETUP = """
 import json, sys
 from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
@@ -92,7 +93,7 @@ with get_application_builder() as appbuilder:
     sm = appbuilder.sm
     base = [(p.action.name, p.resource.name) for p in sm.find_role("Viewer").permissions
             if (p.action.name, p.resource.name) != ("can_read", "DAGs")]
-    base += [("can_edit", "DAG Runs"), ("can_edit", "Task Instances")]
+    base += [("can_edit", "DAG Runs"), ("can_edit", "Task Instances"), ("can_read", "Audit Logs")]
     for user, role_name in people.items():
         role = sm.find_role(role_name) or sm.add_role(role_name)
         for action, resource in base:

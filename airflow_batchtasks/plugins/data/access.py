@@ -88,11 +88,20 @@ def can_access_all_dags(user: BaseUser, method: ResourceMethod, entity: DagAcces
     )
 
 
-def readable_dag_ids(user: BaseUser, method: ResourceMethod = "GET") -> set[str] | None:
-    """DAG ids ``user`` may access with ``method``, or None when they may access every DAG (no filter needed)."""
-    if can_access_all_dags(user, method):
+def readable_dag_ids(
+    user: BaseUser, method: ResourceMethod = "GET", entity: DagAccessEntity | None = None
+) -> set[str] | None:
+    """DAG ids ``user`` may access with ``method`` (on ``entity``: a DAG's runs, its audit log...), or None
+    when they may access every DAG (no filter needed).
+
+    With an ``entity``, a DAG counts only when that part of it is allowed too, as Airflow's own routes ask
+    (``GET /dags/{id}/dagRuns`` needs RUN, the event log AUDIT_LOG): a role that may read DAGs but not
+    their runs must not read them through a list of every task's runs either.
+    """
+    if can_access_all_dags(user, method, entity):
         return None
-    return get_auth_manager().get_authorized_dag_ids(user=user, method=method)
+    ids = get_auth_manager().get_authorized_dag_ids(user=user, method=method)
+    return ids if entity is None else allowed_dag_ids(user, method, ids, entity)
 
 
 def allowed_dag_ids(

@@ -70,15 +70,21 @@ class AuditFilter:
 
 
 def readable_scope(session: Session, user: Any) -> set[str] | None:
-    """DAG ids whose entries ``user`` may see, or None for everything, entries without a DAG included.
+    """DAG ids whose entries ``user`` may see (their audit log and runs), or None for everything, entries
+    without a DAG included.
 
     None only for a caller the auth manager lets read a DAG nobody was granted in particular
     (:func:`access.readable_dag_ids`), i.e. every DAG there is and every one still to come: a role granted
     some projects' DAGs (FAB ``access_control``) sees their entries, never a project definition's.
     """
-    from airflow_batchtasks.plugins.data.access import readable_dag_ids
+    from airflow_batchtasks.plugins.data.access import DagAccessEntity, readable_dag_ids
 
-    return readable_dag_ids(user)
+    # Airflow's event log needs AUDIT_LOG on a DAG, its runs RUN: the history shows both
+    logs = readable_dag_ids(user, "GET", DagAccessEntity.AUDIT_LOG)
+    runs = readable_dag_ids(user, "GET", DagAccessEntity.RUN)
+    if logs is None or runs is None:
+        return runs if logs is None else logs
+    return logs & runs
 
 
 def parse_actions(values: list[str] | None) -> tuple[str, ...]:

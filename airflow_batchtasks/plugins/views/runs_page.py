@@ -62,7 +62,7 @@ def runs_page(
     page = RunPage(total=0, limit=limit, offset=offset, runs=[])
     try:
         f = bulk_api.run_filter(user, status=statuses or None, **filters)
-        page = all_runs.list_runs(session, f, readable_dag_ids(user), limit, offset)
+        page = all_runs.list_runs(session, f, readable_dag_ids(user, "GET", DagAccessEntity.RUN), limit, offset)
     except DataError as exc:
         error = str(exc)
     editable = security.allowed(user, "PUT", [r.task for r in page.runs], DagAccessEntity.RUN)

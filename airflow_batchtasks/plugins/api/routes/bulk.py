@@ -112,7 +112,7 @@ def list_all_runs(
     f = run_filter(user, status=status, project=project, task=task, task_name=task_name, args=args,
                    created_from=created_from, created_to=created_to, updated_from=updated_from,
                    updated_to=updated_to)
-    return all_runs.list_runs(session, f, readable_dag_ids(user), limit, offset)
+    return all_runs.list_runs(session, f, readable_dag_ids(user, "GET", DagAccessEntity.RUN), limit, offset)
 
 
 def _owned(session: Any, owner: str, readable: set[str] | None) -> set[str]:
