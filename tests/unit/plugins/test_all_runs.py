@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from airflow_batchtasks.plugins.data import all_runs
 from airflow_batchtasks.plugins.data.errors import Invalid
+from tests.unit.plugins.airflow_rows import fit
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -36,11 +37,11 @@ def engine(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a SQLAlc
 def _dag(session: Session, dag_id: str, tags: list[str], stale: bool = False) -> None:
     from airflow.models.dag import DagModel, DagTag
 
-    session.execute(insert(DagModel.__table__).values(
+    session.execute(insert(DagModel.__table__).values(fit(DagModel.__table__, dict(
         dag_id=dag_id, is_stale=stale, is_paused=False, bundle_name="dags-folder", max_active_tasks=16,
         max_consecutive_failed_dag_runs=0, has_task_concurrency_limits=False, has_import_errors=False,
         fail_fast=False, exceeds_max_non_backfill=False,
-    ))
+    ))))
     for tag in tags:
         session.execute(insert(DagTag.__table__).values(dag_id=dag_id, name=tag))
 
@@ -51,16 +52,16 @@ def _run(session: Session, dag_id: str, run_id: str, hours: int, state: str, con
     from airflow.models.taskinstance import TaskInstance
 
     when = T0 + timedelta(hours=hours)
-    session.execute(insert(DagRun.__table__).values(
+    session.execute(insert(DagRun.__table__).values(fit(DagRun.__table__, dict(
         dag_id=dag_id, run_id=run_id, run_after=when, queued_at=when, state=state, run_type="manual",
         conf=conf or {}, clear_number=0, updated_at=when + timedelta(minutes=30),
-    ))
+    ))))
     for i, ti_state in enumerate(ti_states):
-        session.execute(insert(TaskInstance.__table__).values(
+        session.execute(insert(TaskInstance.__table__).values(fit(TaskInstance.__table__, dict(
             id=uuid.uuid4(), dag_id=dag_id, run_id=run_id, task_id=f"step{i}", map_index=-1, state=ti_state,
             try_number=1, max_tries=0, pool="default_pool", pool_slots=1, priority_weight=1, hostname="",
             unixname="u", queue="default", custom_operator_name="", executor_config={},
-        ))
+        ))))
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from airflow_batchtasks.plugins.data import history
 from airflow_batchtasks.plugins.data.errors import Invalid
+from tests.unit.plugins.airflow_rows import fit
 
 T0 = datetime(2026, 12, 1, 6, 0, tzinfo=timezone.utc)
 SECRET = "hunter2-Zq9"
@@ -40,7 +41,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     with Session(engine) as s:
         tags = [(f"t{i}", n) for i in range(3) for n in ("batchtasks", f"project:p{min(i, 1)}")]
         tags += [("nightly", "batchtasks"), ("nightly", "orchestration"), ("project__p1", "batchtasks")]
-        s.execute(insert(DagTag.__table__), [{"dag_id": d, "name": n} for d, n in tags])
+        s.execute(insert(DagTag.__table__), [fit(DagTag.__table__, {"dag_id": d, "name": n}) for d, n in tags])
         runs = []
         for i, dag in enumerate(("t0", "t1", "t2", "nightly", "foreign")):
             for j, state in enumerate(("success", "failed", "failed", "running")):
@@ -51,20 +52,20 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
                     "end_date": None if state == "running" else start + timedelta(seconds=90),
                     "conf": {"db_password": SECRET, "region": "EU"}, "clear_number": 0,
                 })
-        s.execute(insert(DagRun.__table__), runs)
+        s.execute(insert(DagRun.__table__), [fit(DagRun.__table__, r) for r in runs])
         # run r1 of every DAG really ran (a step failed); r2 was skipped (no step left the not-started states)
-        s.execute(insert(TaskInstance.__table__), [
+        s.execute(insert(TaskInstance.__table__), [fit(TaskInstance.__table__,
             {"id": uuid.UUID(f"0190a0a0-0000-7000-8000-00000000000{i}"), "dag_id": d, "run_id": "r1",
              "task_id": "extract", "map_index": -1, "state": "failed", "try_number": 1, "max_tries": 0,
              "pool": "default_pool",
              "pool_slots": 1, "priority_weight": 1, "dag_version_id": None, "span_status": "not_started",
              "custom_operator_name": "", "hostname": "", "unixname": "",
-             "queue": "default", "weight_rule": "downstream"}
+             "queue": "default", "weight_rule": "downstream"})
             for i, d in enumerate(("t0", "t1", "t2"))
         ])
         entry = {"task_id": None, "map_index": None, "logical_date": None, "owner_display_name": None,
                  "try_number": None}
-        s.execute(insert(Log.__table__), [
+        s.execute(insert(Log.__table__), [fit(Log.__table__, row) for row in [
             {**entry, "dttm": T0 + timedelta(minutes=30), "dag_id": "t1", "run_id": "r1", "event": "batchtasks.run",
              "owner": "alice", "extra": json.dumps({"outcome": "done", "args": f"region=EU db_password={SECRET}"})},
             # an older entry written before masking, and its secret quoted in the outcome
@@ -85,7 +86,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
              "owner": "admin", "extra": "{}"},
             {**entry, "dttm": T0 + timedelta(minutes=37), "dag_id": "t0", "run_id": "r1",
              "event": "clear_dag_run", "owner": "admin", "extra": f"db_password={SECRET} note=x"},
-        ])
+        ]])
         s.commit()
         yield s
 
