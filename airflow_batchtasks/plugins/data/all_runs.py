@@ -35,22 +35,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.models.dag import DagModel, DagTag
 from airflow.models.dagrun import DagRun
 from pydantic import BaseModel, field_validator
-from sqlalchemy import Text, cast, func, literal, or_, select
-from sqlalchemy.sql import exists
+from sqlalchemy import Text, cast, func, or_, select
 
 from airflow_batchtasks.definitions import masking
-from airflow_batchtasks.naming import (
-    ERRORS_DAG_ID,
-    ORCHESTRATION_TAG,
-    PROJECT_PREFIX,
-    TAG,
-    project_of,
-    project_tag,
-)
+from airflow_batchtasks.naming import project_of, project_tag
 from airflow_batchtasks.plugins.data import files, runs
 from airflow_batchtasks.plugins.data.errors import Invalid
 from airflow_batchtasks.plugins.data.models import RunPage, RunRow
-from airflow_batchtasks.plugins.data.status import TASK_STATUSES, skipped_expr, task_status_expr
+from airflow_batchtasks.plugins.data.status import skipped_expr, split_statuses, task_status_expr
+from airflow_batchtasks.plugins.data.tasks import contains, is_batch_task
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -74,20 +67,6 @@ MAX_TARGETS = 1_000
 ACTIONABLE = {"skip": ("New",), "retry": ("Finished", "Failed", "Skipped")}
 
 
-def split_statuses(value: Any) -> Any:
-    """``["New,Failed", "retry"]`` -> ``["New", "Failed", "Retry"]``; 422 naming an unknown status."""
-    if isinstance(value, str):
-        value = [value]
-    if isinstance(value, list):
-        value = [s.strip() for v in value for s in str(v).split(",") if s.strip()]
-        by_lower = {s.lower(): s for s in TASK_STATUSES}
-        bad = [s for s in value if s.lower() not in by_lower]
-        if bad:
-            raise ValueError(f"`{bad[0]}` is not a run status: expected one of {', '.join(TASK_STATUSES)}")
-        value = list(dict.fromkeys(by_lower[s.lower()] for s in value))
-    return value or None
-
-
 class RunFilter(BaseModel):
     """The filters of ``GET /runs`` (also a bulk action's ``filter`` when it uses a run filter)."""
 
@@ -106,27 +85,12 @@ class RunFilter(BaseModel):
     @field_validator("status", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
-        return split_statuses(value)
-
-
-def _like(text: str, escape_underscore: bool = True) -> str:
-    text = text.replace("\\", "\\\\").replace("%", "\\%")
-    return "%" + (text.replace("_", "\\_") if escape_underscore else text) + "%"
-
-
-def _has_tag(name: str) -> Any:
-    return exists(select(literal(1)).where(DagTag.dag_id == DagModel.dag_id, DagTag.name == name))
+        return split_statuses(value, "run")
 
 
 def batch_task_dag_ids() -> Any:
     """SELECT of the live batch-task DAG ids (:func:`naming.is_batch_task_dag` as SQL, as the task list)."""
-    return select(DagModel.dag_id).where(
-        ~DagModel.is_stale,
-        _has_tag(TAG),
-        ~_has_tag(ORCHESTRATION_TAG),
-        ~DagModel.dag_id.startswith(PROJECT_PREFIX, autoescape=True),
-        DagModel.dag_id != ERRORS_DAG_ID,
-    )
+    return select(DagModel.dag_id).where(*is_batch_task())
 
 
 def _conf_text() -> Any:
@@ -150,7 +114,7 @@ def _may_hold_secret(session: Session) -> Any:
     as ``\\uXXXX``; so each ``_`` of a field matches any text (``%api%key%``).
     """
     fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
-    patterns = ["%://%@%", *(_like(f.lower(), escape_underscore=False).replace("_", "%") for f in fields)]
+    patterns = ["%://%@%", *(contains(f.lower(), escape_underscore=False).replace("_", "%") for f in fields)]
     return or_(*(_conf_contains(session, p) for p in patterns))
 
 
@@ -161,7 +125,7 @@ def _where(f: RunFilter, readable: set[str] | None) -> list[Any]:
     if f.task_name:
         where.append(DagRun.dag_id == f.task_name)
     if f.task:
-        where.append(DagRun.dag_id.ilike(_like(f.task), escape="\\"))
+        where.append(DagRun.dag_id.ilike(contains(f.task), escape="\\"))
     if f.project:
         tagged = select(DagTag.dag_id).where(DagTag.name == project_tag(f.project))
         where.append(DagRun.dag_id.in_(tagged))
@@ -249,7 +213,7 @@ def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:
     if not f.args:
         return where
     needle = f.args.lower()
-    matches = [*where, _conf_contains(session, _like(needle))]
+    matches = [*where, _conf_contains(session, contains(needle))]
     suspects = _suspect_runs.get(session)
     if suspects is not None and not suspects:
         return matches

@@ -38,6 +38,7 @@ from airflow_batchtasks.plugins.data import audit, files, runs
 from airflow_batchtasks.plugins.data.errors import Invalid
 from airflow_batchtasks.plugins.data.models import AuditList, AuditRecord, FileInfo
 from airflow_batchtasks.plugins.data.status import skipped_expr
+from airflow_batchtasks.plugins.data.tasks import contains
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -97,10 +98,6 @@ def parse_actions(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _ours() -> Any:
     """DAG ids the provider made (tag ``batchtasks``): tasks, projects, orchestrations."""
     return select(DagTag.dag_id).where(DagTag.name == TAG)
@@ -134,12 +131,12 @@ def _log_where(f: AuditFilter, readable: set[str] | None) -> list[Any]:
         where.append(Log.dag_id.in_(readable))  # entries without a DAG: readers of every DAG only
     if f.task:
         # entries without a DAG (a definition created before its DAG existed): the name in their details
-        named = and_(Log.dag_id.is_(None), Log.extra.ilike('%"name": "' + _like(f.task), escape="\\"))
-        where.append(or_(Log.dag_id.ilike(_like(f.task), escape="\\"), named))
+        named = and_(Log.dag_id.is_(None), Log.extra.ilike('%"name": "' + contains(f.task), escape="\\"))
+        where.append(or_(Log.dag_id.ilike(contains(f.task), escape="\\"), named))
     if f.project:
         # a project's own definition entries have no DAG: their details name it (written by audit.record)
         definition = and_(Log.dag_id.is_(None),
-                          Log.extra.like(_like(f'"kind": "project", "name": {json.dumps(f.project)}'), escape="\\"))
+                          Log.extra.like(contains(f'"kind": "project", "name": {json.dumps(f.project)}'), escape="\\"))
         where.append(or_(_in_project(Log.dag_id, f.project), definition))
     if f.user:
         where.append(Log.owner == f.user)
@@ -171,7 +168,7 @@ def _run_where(f: AuditFilter, readable: set[str] | None) -> list[Any]:
     if readable is not None:
         where.append(DagRun.dag_id.in_(readable))
     if f.task:
-        where.append(DagRun.dag_id.ilike(_like(f.task), escape="\\"))
+        where.append(DagRun.dag_id.ilike(contains(f.task), escape="\\"))
     if f.project:
         where.append(_in_project(DagRun.dag_id, f.project))
     if f.user:

@@ -23,6 +23,22 @@ from sqlalchemy import and_, case, exists, literal, or_, select
 TASK_STATUSES = ("New", "Processing", "Retry", "Finished", "Failed", "Skipped")
 RUN_STATUSES = ("IN_PROGRESS", "SUCCEEDED", "FAILED")
 
+
+def split_statuses(value: Any, what: str = "task") -> Any:
+    """``["New,Failed", "retry"]`` -> ``["New", "Failed", "Retry"]`` (repeated or comma-separated, any case):
+    the ``status`` filter of ``GET /tasks`` and ``GET /runs`` (``what``: task or run); ValueError naming an
+    unknown status."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        value = [s.strip() for v in value for s in str(v).split(",") if s.strip()]
+        by_lower = {s.lower(): s for s in TASK_STATUSES}
+        bad = [s for s in value if s.lower() not in by_lower]
+        if bad:
+            raise ValueError(f"`{bad[0]}` is not a {what} status: expected one of {', '.join(TASK_STATUSES)}")
+        value = list(dict.fromkeys(by_lower[s.lower()] for s in value))
+    return value or None
+
 #: Step states of a run that has not started processing (what skip accepts).
 NOT_STARTED_TI_STATES = ("scheduled", "removed")
 #: Step states left by a skip (Airflow marks unfinished steps skipped when a run is set failed).

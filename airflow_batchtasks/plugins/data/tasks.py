@@ -48,7 +48,7 @@ from airflow_batchtasks.naming import (
 from airflow_batchtasks.plugins.data import catalog_cache, runs
 from airflow_batchtasks.plugins.data.errors import Invalid
 from airflow_batchtasks.plugins.data.models import Definition, RunInfo, TaskDetail, TaskList, TaskSummary
-from airflow_batchtasks.plugins.data.status import TASK_STATUSES, skipped_expr, task_status_expr
+from airflow_batchtasks.plugins.data.status import skipped_expr, split_statuses, task_status_expr
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -73,24 +73,30 @@ class TaskFilter(BaseModel):
     @field_validator("status", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            value = [s.strip() for v in value for s in str(v).split(",") if s.strip()]
-            by_lower = {s.lower(): s for s in TASK_STATUSES}
-            bad = [s for s in value if s.lower() not in by_lower]
-            if bad:
-                raise ValueError(f"`{bad[0]}` is not a task status: expected one of {', '.join(TASK_STATUSES)}")
-            value = [by_lower[s.lower()] for s in value]
-        return value or None
+        return split_statuses(value)
 
 
-def _has_tag(name: Any) -> Any:
+def has_tag(name: Any) -> Any:
+    """SQL: the DAG (``DagModel``) has tag ``name``."""
     return exists(select(literal(1)).where(DagTag.dag_id == DagModel.dag_id, DagTag.name == name))
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def contains(text: str, escape_underscore: bool = True) -> str:
+    """A LIKE pattern (escape ``\\``) matching text that contains ``text`` literally."""
+    text = text.replace("\\", "\\\\").replace("%", "\\%")
+    return "%" + (text.replace("_", "\\_") if escape_underscore else text) + "%"
+
+
+def is_batch_task() -> list[Any]:
+    """:func:`naming.is_batch_task_dag` as SQL terms on ``DagModel`` (live, ours, not a project,
+    orchestration or the definition-errors DAG)."""
+    return [
+        ~DagModel.is_stale,
+        has_tag(TAG),
+        ~has_tag(ORCHESTRATION_TAG),
+        ~DagModel.dag_id.startswith(PROJECT_PREFIX, autoescape=True),
+        DagModel.dag_id != ERRORS_DAG_ID,
+    ]
 
 
 def _task_rows(f: TaskFilter, readable: set[str] | None) -> Any:
@@ -111,24 +117,17 @@ def _task_rows(f: TaskFilter, readable: set[str] | None) -> Any:
         .where(DagVersion.dag_id == DagModel.dag_id)
         .correlate(DagModel).scalar_subquery()
     )
-    where = [
-        ~DagModel.is_stale,
-        # naming.is_batch_task_dag, as SQL
-        _has_tag(TAG),
-        ~_has_tag(ORCHESTRATION_TAG),
-        ~DagModel.dag_id.startswith(PROJECT_PREFIX, autoescape=True),
-        DagModel.dag_id != ERRORS_DAG_ID,
-    ]
+    where = is_batch_task()
     if readable is not None:
         where.append(DagModel.dag_id.in_(readable))
     if f.name:
         where.append(DagModel.dag_id == f.name)
     if f.q:
-        where.append(DagModel.dag_id.ilike(_like(f.q), escape="\\"))
+        where.append(DagModel.dag_id.ilike(contains(f.q), escape="\\"))
     if f.project:
-        where.append(_has_tag(project_tag(f.project)))
+        where.append(has_tag(project_tag(f.project)))
     if f.owner:
-        where.append(_has_tag(owner_tag(f.owner)))
+        where.append(has_tag(owner_tag(f.owner)))
     base = select(
         DagModel.dag_id.label("name"),
         func.coalesce(running, newest).label("run_pk"),

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from airflow_batchtasks.plugins.data import all_runs
 from airflow_batchtasks.plugins.data.errors import Invalid
+from airflow_batchtasks.plugins.data.status import split_statuses
 from tests.unit.plugins.airflow_rows import fit
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -165,8 +166,8 @@ def test_which_bulk_filters_select_runs() -> None:
 
 
 def test_statuses_split_and_normalised() -> None:
-    assert all_runs.split_statuses(["new,FAILED", "Failed", " retry "]) == ["New", "Failed", "Retry"]
-    assert all_runs.split_statuses("") is None
+    assert split_statuses(["new,FAILED", "Failed", " retry "], "run") == ["New", "Failed", "Retry"]
+    assert split_statuses("") is None
 
 
 def test_a_secret_in_a_run_made_after_a_search_is_not_searchable_either(session: Session) -> None:
