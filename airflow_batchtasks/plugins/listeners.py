@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -103,16 +104,20 @@ def timed_out_report(session: Any, run: Any) -> str | None:
     from airflow_batchtasks.config import project_run_timeout_minutes
     from airflow_batchtasks.operators.project_series import STEP_PREFIX, series_text
 
-    if _value(run.state) != "failed":
+    # called from on_dag_run_failed, maybe before the scheduler's transaction is committed: the run's state
+    # and its steps' may still read as before, so the run's age says whether this was the time limit
+    try:
+        minutes = project_run_timeout_minutes()
+    except ValueError:
         return None
+    started = run.start_date
+    if started is None or datetime.now(timezone.utc) - _aware(started) < timedelta(minutes=minutes):
+        return None  # failed before its limit (a user set it failed...): not a timeout
     states = {task_id: _value(state) for task_id, state in session.execute(
         select(TI.task_id, TI.state).where(TI.dag_id == run.dag_id, TI.run_id == run.run_id)).all()}
     if states.get("series_result") in ("success", "failed"):
         return None  # the result step ran (and wrote the report, or failed writing it): nothing to add
-    try:
-        limit = f"{project_run_timeout_minutes():g} minute(s)"
-    except ValueError:
-        limit = "its time limit"
+    limit = f"{minutes:g} minute(s)"
     from airflow.models.xcom import XComModel
 
     from airflow_batchtasks.operators.project_series import OUTCOME_KEY
@@ -142,6 +147,10 @@ def timed_out_report(session: Any, run: Any) -> str | None:
         else:
             skipped[task] = f"the project run stopped at its time limit ({limit}) before this task ended"
     return series_text(len(ok) + len(failed) + len(skipped), ok, failed, skipped, {})
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _value(state: Any) -> str:

@@ -49,7 +49,8 @@ def test_a_run_ended_at_its_time_limit_gets_a_report_naming_the_paused_task(tmp_
                 fail_fast=False, exceeds_max_non_backfill=False,
             ))))
         s.execute(insert(DagRun.__table__).values(fit(DagRun.__table__, dict(
-            dag_id="project__p", run_id="r1", run_after=when, queued_at=when, state="failed", run_type="manual",
+            dag_id="project__p", run_id="r1", run_after=when, queued_at=when, start_date=when, state="failed",
+            run_type="manual",
             conf={}, clear_number=0,
         ))))
         for task_id, state in (("run_t_paused", "skipped"), ("run_t_slow", "skipped"), ("run_t_ok", "success"),
@@ -62,6 +63,9 @@ def test_a_run_ended_at_its_time_limit_gets_a_report_naming_the_paused_task(tmp_
         s.commit()
         run = s.scalar(select(DagRun).where(DagRun.run_id == "r1"))
         report = timed_out_report(s, run)
+        early = s.scalar(select(DagRun).where(DagRun.run_id == "r1"))
+        early.start_date = datetime.now(timezone.utc)
+        assert timed_out_report(s, early) is None, "failed before its limit (set failed by a user): no time-out report"
     assert report is not None
     assert report.splitlines() == [
         "Series: 1 of 3 task(s) succeeded, 0 failed, 2 skipped",
