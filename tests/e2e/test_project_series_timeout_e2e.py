@@ -26,7 +26,8 @@ from tests.e2e.test_project_series_e2e import SLEEP, _task
 pytestmark = pytest.mark.e2e
 
 DEFINITIONS = "---\n".join([
-    "kind: project\nname: limit_p\nowners: [ops]\nrun_in_series: false\n",
+    # all at once (a schedule makes a project DAG without run_in_series): both steps wait at the same time
+    "kind: project\nname: limit_p\nowners: [ops]\nrun_in_series: false\nschedule: '0 3 1 1 *'\n",
     _task("t_paused", "limit_p", 1, SLEEP.format(seconds=0)),
     _task("t_slow", "limit_p", 2, SLEEP.format(seconds=900)),
 ])
