@@ -6,7 +6,7 @@ project_run_timeout`` at one minute and a project whose tasks run at the same ti
 - ``t_paused`` is paused in Airflow (its definition still ``enabled: true``). Airflow 3.2+ lets the step
   read the pause and skip at once; Airflow 3.1 does not, so the step triggers a run that never starts
   (run this module on 3.1 with the version matrix's virtualenv:
-  ``env PYTHONPATH=$PWD ~/.cache/batchtasks-matrix/airflow-3.1.0/bin/python -m pytest <this file>``);
+  ``env PYTHONPATH=$PWD $BATCHTASKS_MATRIX_DIR/airflow-3.1.0/bin/python -m pytest <this file>``, see dev/matrix.sh);
 - ``t_slow`` runs longer than the limit.
 
 Either way the project run ends (failed) at the limit, and its note (the series report) names both tasks
