@@ -102,6 +102,17 @@ def _positive(key: str, default: str, kind: type[int] | type[float]) -> int | fl
     return number
 
 
+def project_run_timeout_minutes() -> float:
+    """The time limit of a project's run (``project__<name>``), in minutes (default 1440: a day).
+
+    Why a limit: a step waits for its task's run, and a run of a DAG paused in Airflow never starts; on
+    Airflow 3.1 a step cannot read the pause before triggering (3.2+ skips it), so without a limit a series
+    would wait forever. At the limit Airflow's scheduler ends the project run (``dagrun_timeout``) and the
+    series report says which task was still waiting and why.
+    """
+    return _positive("project_run_timeout", "1440", float)
+
+
 def sql_batch_size() -> int:
     """Rows per fetch round trip when a query streams to a file (``fetchmany``, server-side cursors, arrow-odbc)."""
     return int(_positive("sql_batch_size", "10000", int))

@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow_batchtasks import config
 from airflow_batchtasks.dag_factory.error_dag import build_error_dag
+from airflow_batchtasks.dag_factory.known_roles import drop_unknown_roles, published_roles
 from airflow_batchtasks.dag_factory.orchestration_dag import build_orchestration_dag
 from airflow_batchtasks.dag_factory.project_dag import build_project_dag
 from airflow_batchtasks.dag_factory.resend_dag import build_resend_dag, resend_queues
@@ -120,12 +121,15 @@ def load_dags(namespace: MutableMapping[str, Any], folder: str | Path | None = N
     """Build the batch task DAGs into ``namespace`` (a loader module's ``globals()``)."""
     root = Path(folder) if folder else config.definitions_folder()
     only = _wanted_dag_id()
+    roles = published_roles()
     catalog = load_catalog(root, only=only)
+    catalog.errors.extend(drop_unknown_roles(catalog, roles))
     dags = build_dags(catalog, only)
     if only and only not in dags:
         # The text scan of the targeted load missed it (a flow-style document, the
         # errors DAG...): a full load is slower but never wrong.
         catalog = load_catalog(root)
+        catalog.errors.extend(drop_unknown_roles(catalog, roles))
         dags = build_dags(catalog, only)
     if catalog.errors:
         log.warning("%d definition error(s) under %s", len(catalog.errors), root)

@@ -19,9 +19,11 @@ or was skipped and why, and fails the project run if any task failed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 from airflow.sdk import DAG
 
+from airflow_batchtasks import config
 from airflow_batchtasks.dag_factory.access_control import access_control
 from airflow_batchtasks.dag_factory.docs import definition_doc
 from airflow_batchtasks.dag_factory.schedules import airflow_schedule
@@ -49,6 +51,9 @@ def build_project_dag(entry: Entry, tasks: list[Task], excluded: Mapping[str, st
         default_args={"owner": ",".join(project.owners) or "airflow"},
         doc_md=definition_doc(f"Project `{project.name}`", project.description, entry.doc),
         access_control=access_control(project.access),
+        # never wait forever for a task's run that cannot start (a DAG paused in Airflow, on 3.1): see
+        # config.project_run_timeout_minutes and plugins.listeners (the report of a run that hit the limit)
+        dagrun_timeout=timedelta(minutes=config.project_run_timeout_minutes()),
     )
     with dag:
         previous = None

@@ -23,6 +23,7 @@ from airflow_batchtasks.formats.transcode import (
     reformat_text,
 )
 from airflow_batchtasks.operators.base import BatchStepOperator
+from airflow_batchtasks.operators.progress import CountingReader, Progress
 from airflow_batchtasks.storage.paths import check_file_name
 from airflow_batchtasks.transports.base import FileReader, matching_files, split_pattern
 from airflow_batchtasks.transports.registry import reader_for
@@ -47,6 +48,8 @@ class FileExtractOperator(BatchStepOperator):
 
     template_fields: Sequence[str] = ("location", "output_name")
     ui_color = "#cfe8ff"
+    #: the running step's progress (set by ``execute``; None when ``_fetch`` runs alone)
+    _progress: Progress | None = None
 
     def __init__(
         self,
@@ -79,6 +82,7 @@ class FileExtractOperator(BatchStepOperator):
             names = self._output_names(found)
             target_dir = self.staging(context, "extract")
             target_dir.mkdir(parents=True, exist_ok=True)
+            self._progress = Progress.of(context, "extract")
             return [self._fetch(reader, remote, target_dir / name) for remote, name in zip(found, names, strict=True)]
         finally:
             reader.close()
@@ -97,7 +101,9 @@ class FileExtractOperator(BatchStepOperator):
 
     def _fetch(self, reader: FileReader, remote: str, target: Any) -> dict[str, Any]:
         fmt = self.output_format.get("format", "keep")
-        with reader.open(remote) as src:
+        with reader.open(remote) as raw:
+            # bytes fetched so far (the servers give no size up front: the page shows "3.0 MiB fetched")
+            src = raw if self._progress is None else CountingReader(raw, None, self._progress)
             if fmt == "keep":
                 with target.open("wb") as dst:
                     if self.input_format is None:

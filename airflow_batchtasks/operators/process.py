@@ -46,6 +46,7 @@ from airflow_batchtasks.arguments.binding import refuse_arguments
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import PARTIAL_EXIT_CODE, mark_partial
+from airflow_batchtasks.operators.progress import Progress
 from airflow_batchtasks.scripts.env import connection_env, inherited_env, metadata_env, script_args, script_argv
 from airflow_batchtasks.scripts.log_lines import LineLogger, Redactor
 from airflow_batchtasks.scripts.source import ScriptSourceError, materialize
@@ -146,7 +147,8 @@ class ProcessOperator(BatchStepOperator):
                 env.update(connection_env(self.connection_ids, redact))
                 self.log.info("Connections given to the script: %s", ", ".join(self.connection_ids) or "none")
             code, last_line, stderr_tail = self._run(
-                [str(python), str(entry), *script_argv(local_inputs, args, self.arg_names)], env, work, redact
+                [str(python), str(entry), *script_argv(local_inputs, args, self.arg_names)], env, work, redact,
+                Progress.of(context, "process"),
             )
             if code == PARTIAL_EXIT_CODE:
                 mark_partial(context, self.log, f"the processing script exited with {PARTIAL_EXIT_CODE}")
@@ -172,9 +174,12 @@ class ProcessOperator(BatchStepOperator):
         return {**item, "local": local, "md5_before": md5_of(local)[1]}
 
     def _run(
-        self, cmd: list[str], env: dict[str, str], work: Path, redact: Redactor
+        self, cmd: list[str], env: dict[str, str], work: Path, redact: Redactor, progress: Progress | None = None
     ) -> tuple[int, str | None, list[str]]:
-        """Run the script, streaming both pipes into the log from this thread; return (code, last line, stderr)."""
+        """Run the script, streaming both pipes into the log from this thread; return (code, last line, stderr).
+
+        ``progress`` hears the lines of stdout so far (what a running script's page shows).
+        """
         self.log.info("Running %s", " ".join(cmd[1:]))
         out = LineLogger(self.log.info, redact)
         err = LineLogger(self.log.warning, redact)
@@ -197,6 +202,8 @@ class ProcessOperator(BatchStepOperator):
                     open_pipes -= 1
                 else:
                     sink.feed(chunk)
+                    if progress is not None and sink is out:
+                        progress.lines(out.lines)
             out.close()
             err.close()
             return proc.wait(), out.last_non_empty, list(err.tail)

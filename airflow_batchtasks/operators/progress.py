@@ -2,8 +2,11 @@
 
 Workers under Airflow 3's Task SDK have no database: the only channel from a running task to the API
 server is the task API, and ``ti.xcom_push`` goes through it at once (not at the end of the task). So a
-step pushes ``batchtasks_progress`` (``{"step", "rows"}`` or ``{"step", "bytes", "size"}``) while it
-works, and the run pages read it back for running runs (``plugins/data/progress.py``).
+step pushes ``batchtasks_progress`` (``{"step", "rows"}``, ``{"step", "bytes", "size"}`` or, for a
+script or remote command, ``{"step", "lines"}``: lines of output so far) while it works, and the run
+pages read it back for running runs (``plugins/data/progress.py``). Who pushes: the SQL extract (every
+path, COPY included: rows), a file source's downloads (bytes fetched), processing scripts and the
+``ssh`` source (lines of output), deliveries and resends (bytes sent of the file's size).
 
 Cheap by construction: a push is a round trip to the API server, so :class:`Progress` pushes at most
 once every :data:`EVERY_SECONDS`, and the per-call cost between pushes is one clock read. A push that
@@ -48,8 +51,13 @@ class Progress:
         if self._due():
             self._send({"step": self._step, "rows": int(count)})
 
+    def lines(self, count: int) -> None:
+        """``count`` lines of output so far (a script or remote command, whose rows are not known)."""
+        if self._due():
+            self._send({"step": self._step, "lines": int(count)})
+
     def sent(self, done: int, size: int | None) -> None:
-        """``done`` bytes of a file of ``size`` bytes sent so far."""
+        """``done`` bytes of a file of ``size`` bytes (None: not known) moved so far (sent, or fetched)."""
         if self._due():
             self._send({"step": self._step, "bytes": int(done), "size": size})
 

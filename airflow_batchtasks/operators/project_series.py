@@ -8,11 +8,17 @@ held) with two additions a series needs:
   disabled). Airflow never starts a run of a paused DAG, so waiting for one would
   wait forever: the step is skipped instead, with the reason in its log. Workers
   have no database access; the Task SDK's ``GetDag`` call (Airflow 3.2+) answers.
-  Airflow 3.1 has no such call: there the step triggers as before, and a task
-  paused *only* in Airflow's own UI (its definition still ``enabled: true``) keeps
-  that step waiting until it is unpaused. Batch Tasks' Enable/Disable writes
-  ``enabled`` and the pause together, and a task with ``enabled: false`` is not in
-  the series at all, so this only happens when the pause was set outside Batch Tasks;
+  Airflow 3.1 has no such call (nor any other way for task code to read the pause:
+  its execution API answers run and task states, not DAGs): there the step triggers
+  as before, and a task paused *only* in Airflow's own UI (its definition still
+  ``enabled: true``) keeps that step waiting. Never forever: the project DAG has a
+  time limit (``dagrun_timeout`` from ``config.project_run_timeout_minutes``; the
+  task runner defers a trigger-and-wait without a timeout, and ``execution_timeout``
+  does not cover deferral), and when the scheduler ends the run there,
+  ``plugins.listeners`` writes the series report naming the paused DAG. Batch Tasks'
+  Enable/Disable writes ``enabled`` and the pause together, and a task with
+  ``enabled: false`` is not in the series at all, so this only happens when the pause
+  was set outside Batch Tasks;
 - it records its outcome (``success``, ``failed`` or ``skipped`` and why) as the XCom
   :data:`OUTCOME_KEY`, for the series' result.
 
@@ -74,8 +80,9 @@ class ProjectTaskRunOperator(TriggerDagRunOperator):
         if paused is None:
             self.log.warning(
                 "This Airflow gives task code no way to read whether DAG %s is paused (Airflow 3.2 does): a run "
-                "of a DAG paused in Airflow alone waits until it is unpaused (tasks with enabled: false are not "
-                "in the series at all)", task,
+                "of a DAG paused in Airflow alone waits until it is unpaused or the project run reaches its time "
+                "limit ([batchtasks] project_run_timeout minutes), whose report then names the paused DAG (tasks "
+                "with enabled: false are not in the series at all)", task,
             )
         return super().execute(context)
 

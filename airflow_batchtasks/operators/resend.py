@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_batchtasks.compat import AirflowFailException
+from airflow_batchtasks.operators.progress import CountingSource, Progress
 from airflow_batchtasks.storage import resends
 from airflow_batchtasks.storage.records import FileRecord, read_record, write_record
 from airflow_batchtasks.storage.resends import CONF_KEYS, ResendRefused, archived_path, check_copy, destinations_of
@@ -89,11 +90,13 @@ class ResendOperator(BaseOperator):
             entry["outcome"] = f"failed: {exc}"
             self._record(archived, record, entry)
             raise AirflowFailException(str(exc)) from None
+        progress = Progress.of(context, "resend")
         for spec in destinations:
             result: dict[str, Any] = {"key": destination_key(spec), "type": spec["type"],
                                       "conn_id": spec.get("conn_id"), "path": spec["path"]}
             try:
-                result["path"] = put_file(archived, record.name, spec)
+                # bytes sent of the file's size, as a delivery shows them
+                result["path"] = put_file(CountingSource(archived, record.size, progress), record.name, spec)
                 result["outcome"] = "sent"
                 self.log.info("Sent %s again to %s", record.name, result["path"])
             except Exception as exc:  # one failing destination must not stop the others

@@ -23,6 +23,7 @@ from airflow_batchtasks.arguments.binding import ArgumentTemplateError, refuse_a
 from airflow_batchtasks.arguments.shell_words import ShellBinder
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
+from airflow_batchtasks.operators.progress import Progress
 from airflow_batchtasks.scripts.log_lines import LineLogger, Redactor
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class SshCommandOperator(BatchStepOperator):
         with hook.get_conn() as client:
             self._client = client
             try:
-                code, err_tail = self._run(client, command)
+                code, err_tail = self._run(client, command, Progress.of(context, "extract"))
             finally:
                 self._client = None
         if code != 0:
@@ -103,8 +104,11 @@ class SshCommandOperator(BatchStepOperator):
         if self._client is not None:
             self._client.close()
 
-    def _run(self, client: Any, command: str) -> tuple[int, list[str]]:
-        """Stream stdout (info) and stderr (warning) line by line until the command exits."""
+    def _run(self, client: Any, command: str, progress: Progress | None = None) -> tuple[int, list[str]]:
+        """Stream stdout (info) and stderr (warning) line by line until the command exits.
+
+        ``progress`` hears the lines of stdout so far (the run page's progress of a long command).
+        """
         redact = Redactor()
         out = LineLogger(self.log.info, redact)
         err = LineLogger(self.log.warning, redact)
@@ -122,6 +126,8 @@ class SshCommandOperator(BatchStepOperator):
                     exited = channel.exit_status_ready()
                     while channel.recv_ready():
                         out.feed(channel.recv(READ_SIZE))
+                        if progress is not None:
+                            progress.lines(out.lines)
                     while channel.recv_stderr_ready():
                         err.feed(channel.recv_stderr(READ_SIZE))
                     if exited:

@@ -15,13 +15,16 @@ and costs nothing but the head start: the API indexes on read anyway.
 For a project's ``project__<name>`` run, the same thread copies the series
 report (which tasks failed or were skipped, and why) onto the run's note, where
 Airflow's UI shows it: the step that writes the report runs on a worker, which
-cannot write the database.
+cannot write the database. A project run ended by its time limit (see
+``config.project_run_timeout_minutes``) has no report step: the report is built
+here from the steps' states, naming a task whose DAG is paused in Airflow.
 """
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -72,11 +75,87 @@ def _note_series(dag_id: str, run_id: str) -> None:
                 run_id=run_id, key=REPORT_KEY, dag_ids=dag_id, task_ids="series_result")).all()
             report = XComModel.deserialize_value(rows[0]) if rows else None
             run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-            if run is None or not isinstance(report, dict) or not report.get("text"):
+            if run is None:
                 return
+            if not isinstance(report, dict) or not report.get("text"):
+                # no report: the run hit its time limit before series_result ran (a step waiting for a
+                # run that never starts); this process reads the database, so it can say why
+                text = timed_out_report(session, run)
+                if text is None:
+                    return
+                log.warning("Project run %s %s reached its time limit:\n%s", dag_id, run_id, text)
+                report = {"text": text}
             airflow_calls.set_note(run, note_text(str(report["text"])), None)
     except Exception:
         log.exception("could not write the series report of %s %s on its note", dag_id, run_id)
+
+
+def timed_out_report(session: Any, run: Any) -> str | None:
+    """The series report of a project run Airflow ended at its time limit (``dagrun_timeout``), or None.
+
+    The scheduler skips the steps still waiting; each is reported skipped with why: its task's DAG is
+    paused in Airflow, so its run never started (Airflow 3.1 steps cannot see the pause before
+    triggering), or its run was still going when the limit came.
+    """
+    from airflow.models.dag import DagModel
+    from airflow.models.taskinstance import TaskInstance as TI
+    from sqlalchemy import select
+
+    from airflow_batchtasks.config import project_run_timeout_minutes
+    from airflow_batchtasks.operators.project_series import STEP_PREFIX, series_text
+
+    # called from on_dag_run_failed, maybe before the scheduler's transaction is committed: the run's state
+    # and its steps' may still read as before, so the run's age says whether this was the time limit
+    try:
+        minutes = project_run_timeout_minutes()
+    except ValueError:
+        return None
+    started = run.start_date
+    if started is None or datetime.now(timezone.utc) - _aware(started) < timedelta(minutes=minutes):
+        return None  # failed before its limit (a user set it failed...): not a timeout
+    states = {task_id: _value(state) for task_id, state in session.execute(
+        select(TI.task_id, TI.state).where(TI.dag_id == run.dag_id, TI.run_id == run.run_id)).all()}
+    if states.get("series_result") in ("success", "failed"):
+        return None  # the result step ran (and wrote the report, or failed writing it): nothing to add
+    limit = f"{minutes:g} minute(s)"
+    from airflow.models.xcom import XComModel
+
+    from airflow_batchtasks.operators.project_series import OUTCOME_KEY
+
+    outcomes = {
+        row.task_id: XComModel.deserialize_value(row)
+        for row in session.scalars(XComModel.get_many(run_id=run.run_id, key=OUTCOME_KEY, dag_ids=run.dag_id)).all()
+    }
+    ok: list[str] = []
+    failed: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for task_id, state in sorted(states.items()):
+        if not task_id.startswith(STEP_PREFIX):
+            continue
+        task = task_id[len(STEP_PREFIX):]
+        child = f"{run.run_id}__{task}"
+        said = outcomes.get(task_id) if isinstance(outcomes.get(task_id), dict) else {}
+        if said.get("outcome") == "skipped":  # the step skipped itself (3.2+: it saw the pause) and said why
+            skipped[task] = str(said.get("reason") or "the step was skipped")
+        elif state == "success":
+            ok.append(task)
+        elif state == "failed":
+            failed[task] = f"its run {child} failed (see that run's log)"
+        elif session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == task)):
+            skipped[task] = (f"it is disabled in Airflow (its DAG is paused), so its run {child} never started; "
+                             f"the project run stopped at its time limit ({limit})")
+        else:
+            skipped[task] = f"the project run stopped at its time limit ({limit}) before this task ended"
+    return series_text(len(ok) + len(failed) + len(skipped), ok, failed, skipped, {})
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _value(state: Any) -> str:
+    """A state enum or its text, as text."""
+    return str(getattr(state, "value", state) or "")
 
 
 def _index(dag_id: str) -> None:

@@ -74,6 +74,7 @@ class LineLogger:
         self._splitter = LineSplitter()
         self.tail: deque[str] = deque(maxlen=keep)
         self.last_non_empty: str | None = None
+        self.lines = 0  # lines seen so far: a script's progress (``operators.progress``)
 
     def feed(self, chunk: bytes) -> None:
         for line in self._splitter.feed(chunk):
@@ -84,6 +85,7 @@ class LineLogger:
             self._line(line)
 
     def _line(self, line: str) -> None:
+        self.lines += 1
         if line.strip():
             self.last_non_empty = line
         shown = self._redact(line)

@@ -59,7 +59,7 @@ def extract(
 
     :param fast_paths: ``False`` forces the portable path (what the fast paths are compared with)
     :param on_rows: told the row count after each batch while rows are written (the step's progress;
-        it throttles itself). COPY writes in one statement, so it is told nothing until the end.
+        it throttles itself); COPY tells it after each ~1 MB chunk.
     """
     kwargs = writer_options(output_format)
     encoding = output_format.get("encoding", "utf-8")
@@ -81,7 +81,8 @@ def extract(
         if fast_paths and type(conn).__module__.startswith("psycopg"):
             try:
                 rows, statement = pg_copy.extract(
-                    conn, sql, values, target, kwargs, encoding=encoding, include_headers=include_headers
+                    conn, sql, values, target, kwargs, encoding=encoding, include_headers=include_headers,
+                    on_rows=on_rows,
                 )
                 _log_query(log, f"{COPY} (run arguments merged client-side as literals by the driver)", statement, [])
                 return rows, COPY

@@ -41,7 +41,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from airflow_batchtasks.formats.arrow_csv import CsvRules, csv_rules
@@ -200,8 +200,11 @@ class _ChunkWriter:
     list instead costs more than the whole rest of the loop) and always end a chunk whole.
     """
 
-    def __init__(self, out: IO[bytes], rules: CsvRules, writer_kwargs: dict[str, Any]) -> None:
+    def __init__(self, out: IO[bytes], rules: CsvRules, writer_kwargs: dict[str, Any],
+                 on_rows: Callable[[int], None] | None = None) -> None:
         self.out = out
+        self.on_rows = on_rows
+        self.rows = 0  # rows written so far, told to ``on_rows`` once per chunk (the step's progress)
         self.requote_cr = "\r" not in rules.special
         self.rules = rules
         self.writer_kwargs = writer_kwargs
@@ -210,6 +213,7 @@ class _ChunkWriter:
 
     def write(self, row: Any) -> None:
         """One row, as psycopg2's ``copy_expert`` hands them (the psycopg 3 loop inlines this)."""
+        self.rows += 1
         self.size += self.buffer.write(row)
         if self.size >= CHUNK_BYTES:
             self.flush()
@@ -222,6 +226,8 @@ class _ChunkWriter:
         self.buffer.seek(0)
         self.buffer.truncate()
         self.size = 0
+        if self.on_rows is not None:
+            self.on_rows(self.rows)
 
     def _rewritten(self, chunk: bytes) -> bytes:
         """The chunk's rows parsed and written again by ``csv.writer`` (values are the same text)."""
@@ -249,15 +255,18 @@ def _copy_psycopg3(conn: Any, statement: str, sink: _ChunkWriter) -> int:
         if result is None or result.status != pq.ExecStatus.COPY_OUT:
             _drain(pgconn)
             raise _error(psycopg, result, conn)
-        get_copy_data, add, pending = pgconn.get_copy_data, sink.buffer.write, 0
+        get_copy_data, add, pending, rows = pgconn.get_copy_data, sink.buffer.write, 0, 0
         while True:
             size, data = get_copy_data(0)
             if size < 0:
                 break
             pending += add(data)
+            rows += 1  # one COPY data message is one row
             if pending >= CHUNK_BYTES:
+                sink.rows = rows
                 sink.flush()
                 pending = 0
+        sink.rows = rows
         sink.flush()
         final = pgconn.get_result()
         _drain(pgconn)
@@ -291,10 +300,13 @@ def extract(
     *,
     encoding: str,
     include_headers: bool,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[int, str]:
     """Run ``sql`` as a COPY into ``target``; return the row count and the COPY statement that ran.
 
     Raises :class:`CopyUnavailable` (before writing anything) when the portable path must be used.
+    ``on_rows`` is told the rows written so far after each ~1 MB chunk (the step's progress; it
+    throttles itself), so a long COPY shows progress like the portable path.
     """
     rules = check_format(writer_kwargs, encoding)
     sql = _TRAILING_SEMICOLONS.sub("", sql)  # "select ...;" is one statement, but not a subquery
@@ -312,7 +324,7 @@ def extract(
             header = io.StringIO()
             csv.writer(header, **writer_kwargs).writerow([name for name, _ in columns])
             out.write(header.getvalue().encode("utf-8"))
-        sink = _ChunkWriter(out, rules, writer_kwargs)
+        sink = _ChunkWriter(out, rules, writer_kwargs, on_rows)
         if _is_psycopg3(conn):
             rows = _copy_psycopg3(conn, merged, sink)
         else:

@@ -317,3 +317,37 @@ def test_runs_and_audit_show_only_the_roles_project(
         # entries without a DAG (a project's definition written, a task before its DAG) only for all-DAG readers
         assert all(e["task"] for e in body.get("entries", [])), (user, body)
     assert tasks_of(ok(call(airflow, "GET", path, params={"limit": 1000}))) >= {"sales_orders", "hr_payroll"}
+
+
+TYPO_TASK = (
+    "kind: task\nname: {name}\nproject: hr\ndescription: a role name with a typo\n"
+    "source: {{type: sql, conn_id: shop, query: 'select id from sales'}}\n"
+    "destinations: [{{type: local, path: /tmp}}]\naccess: {{hr_opz: [read]}}\n"
+)
+
+
+def test_an_unknown_role_is_refused_on_write_and_left_out_by_the_loader(airflow: AirflowInstance) -> None:
+    # through the API (and the pages, which save through it): 422 naming the field, nothing written
+    refused = call(airflow, "POST", "/definitions", json={"yaml": TYPO_TASK.format(name="typo_api")})
+    assert refused.status_code == 422, refused.text
+    assert "access: unknown role `hr_opz`" in refused.text and "`hr_ops`" in refused.text, refused.text
+    assert call(airflow, "GET", "/definitions/task/typo_api").status_code == 404
+
+    # written by hand into the folder: the loader leaves the role out of that DAG (the API server published
+    # FAB's roles on the requests above), so FAB breaks nothing and every other DAG of the loader file stays
+    folder = airflow.env["AIRFLOW__BATCHTASKS__DEFINITIONS_FOLDER"]
+    with open(f"{folder}/typo.yaml", "w") as fh:
+        fh.write(TYPO_TASK.format(name="typo_hand"))
+    airflow.wait_for_dag("typo_hand", timeout=180)
+
+    def error_shown() -> str | None:
+        doc = airflow.api("GET", "/api/v2/dags/batchtasks_definition_errors/details")
+        text = doc.text if doc.status_code == 200 else ""
+        return text if "access.hr_opz" in text else None
+
+    assert "unknown role `hr_opz`" in wait_for("the role error on the errors DAG", error_shown, timeout=120)
+    assert airflow.import_errors() == [], "the loader file is not broken"
+    run_id = airflow.trigger("hr_payroll")  # 400 'import errors' if the loader file were broken
+    assert run_id
+    # the task keeps its project's roles: hr_ops reads it, and FAB holds no grant for the unknown role
+    assert call(airflow, "GET", "/tasks/typo_hand", user="hr_olga").status_code == 200

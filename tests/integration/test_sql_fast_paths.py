@@ -251,3 +251,14 @@ def test_portable_path_prints_decimals_as_the_database_does(tmp_path: Path, awkw
         include_headers=False, batch_size=10, log=LOG, fast_paths=False,
     )  # fmt: skip
     assert target.read_bytes() == b"0,0.00000015\n7,-0.0000001\n"
+
+
+def test_copy_tells_its_progress_in_rows_while_it_writes(tmp_path: Path, awkward: int, pg_hook: Any) -> None:
+    # ~40,000 rows are several 1 MB chunks: the step's progress hears a growing row count, ending at the total
+    told: list[int] = []
+    wide = "select id, name, repeat(coalesce(name, 'x'), 20) as padding from awkward order by id"
+    rows, path = extract(pg_hook, plain(wide), tmp_path / "copy.csv", {}, include_headers=True, batch_size=5000,
+                         log=LOG, on_rows=told.append)
+    assert path == COPY
+    assert len(told) >= 2, f"told after each chunk, not only at the end: {told}"
+    assert told == sorted(told) and told[0] < rows and told[-1] == rows == awkward

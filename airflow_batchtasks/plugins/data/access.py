@@ -8,6 +8,8 @@ deployment uses (simple, FAB, Keycloak...) governs our routes like Airflow's own
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.base_auth_manager import ResourceMethod
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "DagAccessEntity",
     "MissingRight",
@@ -34,6 +38,7 @@ __all__ = [
     "can_read_variables",
     "can_write_definition",
     "is_authorized",
+    "known_roles",
     "readable_dag_ids",
 ]
 
@@ -98,6 +103,7 @@ def readable_dag_ids(
     (``GET /dags/{id}/dagRuns`` needs RUN, the event log AUDIT_LOG): a role that may read DAGs but not
     their runs must not read them through a list of every task's runs either.
     """
+    refresh_published_roles()
     if can_access_all_dags(user, method, entity):
         return None
     ids = get_auth_manager().get_authorized_dag_ids(user=user, method=method)
@@ -149,6 +155,60 @@ def _connection_team(conn_id: str | None) -> str | None:
 
     get_team = getattr(Connection, "get_team_name", None)  # Airflow 3.1 has no teams on connections
     return get_team(conn_id) if get_team is not None else None
+
+
+def known_roles() -> set[str] | None:
+    """The role names the FAB auth manager knows, or None under an auth manager without a role list.
+
+    Why: a definition's ``access`` becomes ``access_control``, and FAB refuses a grant to a role it does not
+    know by failing the whole loader file for a parse (every batch task's DAG marked broken). The same test
+    Airflow's dag-processor makes decides whether FAB syncs ``access_control`` at all (the configured auth
+    manager's name); the other auth managers ignore ``access_control``, so any role name is harmless there.
+    """
+    from airflow.configuration import conf
+
+    if "FabAuthManager" not in conf.get("core", "auth_manager", fallback=""):
+        return None
+    from airflow.providers.fab.auth_manager.models import Role
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        roles = set(session.scalars(select(Role.name)).all())
+    _publish(roles)
+    return roles
+
+
+#: Seconds between two refreshes of the published role list while the pages and API are used.
+PUBLISH_EVERY = 60.0
+_published_at: float | None = None
+
+
+def _publish(roles: set[str]) -> None:
+    """Write the role names where the loader can read them (it may not read the database; see
+    ``dag_factory.known_roles``). A failure only means the loader checks nothing."""
+    global _published_at
+    try:
+        from airflow.models.variable import Variable
+
+        from airflow_batchtasks.dag_factory.known_roles import ROLES_VARIABLE, role_names
+
+        Variable.set(key=ROLES_VARIABLE, value=role_names(roles), serialize_json=True)
+        _published_at = time.monotonic()
+    except Exception:  # noqa: BLE001 - the loader then checks nothing, as before
+        log.warning("could not publish the FAB role names for the definitions loader", exc_info=True)
+
+
+def refresh_published_roles() -> None:
+    """Publish the role names again when the last time is over a minute old (one clock read otherwise)."""
+    global _published_at
+    if _published_at is not None and time.monotonic() - _published_at < PUBLISH_EVERY:
+        return
+    _published_at = time.monotonic()  # also under other auth managers: one clock read per request after this
+    try:
+        known_roles()
+    except Exception:  # noqa: BLE001 - never fail a request for this
+        log.warning("could not read the FAB role names", exc_info=True)
 
 
 def can_read_variables(user: BaseUser) -> bool:

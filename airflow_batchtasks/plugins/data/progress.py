@@ -3,7 +3,8 @@
 The operators push ``batchtasks_progress`` (see ``operators/progress.py``: Task SDK workers have no
 database, so the task API's XCom is their channel). Here the run APIs read it for the runs that are
 running, all of them in one query, and turn it into the text the pages show: ``12,345 rows`` or
-``40.0 MiB of 100.0 MiB (40%)``. Only running steps count: a finished step's last progress is history,
+``40.0 MiB of 100.0 MiB (40%)``, ``3.0 MiB fetched`` (a file source's download), ``120 lines of output``
+(a processing script or ``ssh`` command). Only running steps count: a finished step's last progress is history,
 not progress, and a retry starts with its XComs cleared by Airflow.
 """
 
@@ -44,12 +45,16 @@ def progress_text(value: Any) -> str | None:
     if not isinstance(value, dict):
         return None
     rows, sent, size = value.get("rows"), value.get("bytes"), value.get("size")
+    lines = value.get("lines")
     if isinstance(rows, int) and not isinstance(rows, bool):
         return f"{rows:,} rows"
+    if isinstance(lines, int) and not isinstance(lines, bool):
+        return f"{lines:,} line{'s' if lines != 1 else ''} of output"
     if isinstance(sent, int) and not isinstance(sent, bool):
         if isinstance(size, int) and size > 0:
             return f"{size_text(sent)} of {size_text(size)} ({min(100, sent * 100 // size)}%)"
-        return f"{size_text(sent)} sent"
+        # the extract step moves bytes *in* (a file source's download); the others send them out
+        return f"{size_text(sent)} {'fetched' if value.get('step') == 'extract' else 'sent'}"
     return None
 
 

@@ -15,6 +15,9 @@ def test_progress_text() -> None:
     assert progress_text({"step": "deliver", "bytes": 40 * 2**20, "size": 100 * 2**20}) == \
         "40.0 MiB of 100.0 MiB (40%)"
     assert progress_text('{"step": "deliver", "bytes": 512, "size": null}') == "512 B sent"
+    assert progress_text({"step": "extract", "bytes": 3 * 2**20, "size": None}) == "3.0 MiB fetched"
+    assert progress_text({"step": "process", "lines": 1200}) == "1,200 lines of output"
+    assert progress_text({"step": "extract", "lines": 1}) == "1 line of output"
     assert progress_text({"step": "x"}) is None
     assert progress_text("not json") is None
     assert size_text(1536) == "1.5 KiB"

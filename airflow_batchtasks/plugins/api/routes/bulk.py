@@ -11,7 +11,8 @@ Bulk targets are either explicit ``runs`` or a ``filter``:
   each matching task's newest run.
 
 A filter only ever reaches tasks whose runs the caller may edit: "every Failed run" of a role granted
-one project is that project's, never another's (403 when it matches runs but none of those). With
+one project is that project's, never another's (403 when it matches runs but none of those). The
+1,000-run cap of a run filter counts the runs left after that narrowing, not every readable one. With
 explicit ``runs``, as Airflow's own bulk endpoints, the caller must be allowed to edit runs of every
 targeted task (403 otherwise, nothing done). Then each run is done or refused with the reason.
 """
@@ -131,11 +132,37 @@ def run_targets(body_filter: FilterBody, user: Any, session: Any, action: str) -
     readable: set[str] | None = readable_dag_ids(user)
     if f.owner:
         readable = _owned(session, user.get_name() if f.owner == "me" else f.owner, readable)
-    return _editable(all_runs.targets(session, rf, readable, action), user)
+    editable = _editable_scope(readable, user)
+    # narrowed to the tasks the caller may edit *before* the cap is counted: a role that may edit 10 runs
+    # among 5,000 it may read acts on its 10 instead of being told to narrow a filter it cannot narrow
+    found = all_runs.targets(session, rf, editable, action)
+    if not found and editable != readable:
+        forbid_unless(not _matches_any(session, rf, readable, action))
+    return _editable(found, user)
+
+
+def _editable_scope(readable: set[str] | None, user: Any) -> set[str] | None:
+    """The DAGs of ``readable`` whose runs ``user`` may edit (None: every DAG), as one auth-manager question."""
+    editable = readable_dag_ids(user, "PUT", DagAccessEntity.RUN)
+    if editable is None:
+        return readable
+    return editable if readable is None else editable & readable
+
+
+def _matches_any(session: Any, rf: all_runs.RunFilter, readable: set[str] | None, action: str) -> bool:
+    """Whether the filter matches any run the caller may read (more than the cap counts as some)."""
+    try:
+        return bool(all_runs.targets(session, rf, readable, action))
+    except Invalid:
+        return True
 
 
 def _editable(targets: list[tuple[str, str]], user: Any) -> list[tuple[str, str | None]]:
-    """The targets of a filter whose task's runs the caller may edit; 403 when it matched only others'."""
+    """The targets of a filter whose task's runs the caller may edit; 403 when it matched only others'.
+
+    :func:`run_targets` already asked for editable tasks only; this asks again per task (team-aware, as
+    every action is checked) so a grant that changed in between never acts on a run it no longer covers.
+    """
     if not targets:
         return []
     allowed = allowed_dag_ids(user, "PUT", {t for t, _ in targets}, DagAccessEntity.RUN)

@@ -40,9 +40,10 @@ from airflow_batchtasks.plugins.data.access import (
     can_read_variables,
     can_write_definition,
     is_authorized,
+    known_roles,
     readable_dag_ids,
 )
-from airflow_batchtasks.plugins.data.errors import Conflict, NotFound
+from airflow_batchtasks.plugins.data.errors import Conflict, Invalid, NotFound
 from airflow_batchtasks.plugins.data.models import Definition
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ def _require_grant_rights(user: Any, old: Mapping[str, Any] | None, new: Mapping
     ):
         raise MissingRight("Forbidden: changing `access` (who may read, run or edit these DAGs) needs edit on "
                            "every DAG (a DAG administrator); leave `access` as it is")
+    _check_roles(old, new)
     if new.get("kind") == "orchestration":
         before = {str(s.get("task")) for s in (old or {}).get("steps") or [] if isinstance(s, Mapping)}
         added = sorted({str(s.get("task")) for s in new.get("steps") or [] if isinstance(s, Mapping)} - before)
@@ -160,6 +162,34 @@ def _require_grant_rights(user: Any, old: Mapping[str, Any] | None, new: Mapping
         if denied:
             raise MissingRight(f"Forbidden: a step runs task {', '.join(f'`{t}`' for t in denied)}, which you may "
                                "not run (DAG-run create on its DAG)")
+
+
+def _check_roles(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:
+    """422 when ``new``'s ``access`` names a role the FAB auth manager does not know (and ``old`` did not).
+
+    FAB would refuse the grant by breaking the whole loader file for a parse (every batch task); the loader
+    drops such a role with an error too (``dag_factory.loader``), but a write through the API or the pages
+    says so before anything is written. Under other auth managers roles are not checked (they ignore
+    ``access_control``). Roles the definition already named are left alone: an edit of another field
+    does not fail because a role was deleted since.
+    """
+    access = new.get("access")
+    if not isinstance(access, Mapping) or not access:
+        return
+    before = (old or {}).get("access")
+    added = [str(r) for r in access if not (isinstance(before, Mapping) and r in before)]
+    if not added:
+        return
+    roles = known_roles()
+    if roles is None:
+        return
+    unknown = [r for r in added if r not in roles]
+    if unknown:
+        raise Invalid(
+            f"access: unknown role {', '.join(f'`{r}`' for r in unknown)}: the FAB auth manager knows "
+            f"{', '.join(f'`{r}`' for r in sorted(roles)) or 'no role'}; create the role first (Security > List Roles, "
+            "or `airflow roles create NAME`)"
+        )
 
 
 def _forbid(why: str, parts: list[CodeFeature]) -> None:
