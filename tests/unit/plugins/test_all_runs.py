@@ -188,3 +188,25 @@ def test_a_secret_under_any_spelling_the_masker_hides_is_not_searchable(session:
     session.commit()
     assert ids(session, args="w1dest-value") == [], key
     assert ids(session, args=f"w1dest-plain-{run_id}") == [run_id], "its other arguments stay searchable"
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"status": ["Skipped"]}, {"status": ["Failed", "New"]}, {"project": "p2"}, {"task": "a"}, {"args": "eu"},
+    {"args": "sesame"}, {"updated_from": T0 + timedelta(hours=2, minutes=30)}, {"created_to": T0 + timedelta(hours=5)},
+])
+@pytest.mark.parametrize("readable", [None, {"alpha", "beta", "project__p1", "orch", "plain"}, {"beta"}])
+def test_every_page_and_total_is_the_plain_sql_answer(session: Session, kw: dict, readable: set[str] | None) -> None:
+    """The page paths (one pass with a window count; the unfiltered walk of the run_after index) against the
+    plain answer: every matching key in order, sliced in Python, counted with len()."""
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    f = all_runs.RunFilter(**kw)
+    plain = list(session.scalars(
+        select(DagRun.run_id).where(*all_runs.matching(session, f, readable))
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+    ).all())
+    for offset in range(len(plain) + 2):
+        page = all_runs.list_runs(session, f, readable, limit=2, offset=offset, with_files=False)
+        assert page.total == len(plain), (kw, offset)
+        assert [r.run_id for r in page.runs] == plain[offset:offset + 2], (kw, offset)
