@@ -172,10 +172,7 @@ class _SuspectRuns:
             if fields != self._fields:  # Airflow's list of sensitive names changed: read everything again
                 self._ids, self._upto, self._fields = set(), 0, fields
             if not self._upto:
-                if not self._building:
-                    self._building = True
-                    threading.Thread(target=self._first_read, args=(session.get_bind(), fields), daemon=True,
-                                     name="batchtasks-suspect-runs").start()
+                self._start(session.get_bind(), fields)
                 return None
             top = session.scalar(select(func.max(DagRun.id))) or 0
             low = max(0, self._upto - self.RESCAN_TAIL)
@@ -185,6 +182,23 @@ class _SuspectRuns:
             self._ids = {i for i in self._ids if i <= low} | fresh
             self._upto = max(top, 1)
             return set(self._ids)
+
+    def start(self, bind: Any) -> None:
+        """Begin the first read now (the API's app is being built), so that the first ``args`` search a
+        worker serves finds it done instead of testing its matches in SQL while the read competes with it."""
+        fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
+        with self._lock:
+            if fields != self._fields:
+                self._ids, self._upto, self._fields = set(), 0, fields
+            if not self._upto:
+                self._start(bind, fields)
+
+    def _start(self, bind: Any, fields: frozenset[str]) -> None:
+        """The first read in a background thread, unless one is under way (the caller holds the lock)."""
+        if not self._building:
+            self._building = True
+            threading.Thread(target=self._first_read, args=(bind, fields), daemon=True,
+                             name="batchtasks-suspect-runs").start()
 
     def _first_read(self, bind: Any, fields: frozenset[str]) -> None:
         from sqlalchemy.orm import Session as OrmSession
@@ -206,6 +220,11 @@ class _SuspectRuns:
 
 
 _suspect_runs = _SuspectRuns()
+
+
+def start_reading_suspects(bind: Any) -> None:
+    """Start learning which runs could hold secrets (:class:`_SuspectRuns`), in the background."""
+    _suspect_runs.start(bind)
 
 
 def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:

@@ -210,3 +210,21 @@ def test_every_page_and_total_is_the_plain_sql_answer(session: Session, kw: dict
         page = all_runs.list_runs(session, f, readable, limit=2, offset=offset, with_files=False)
         assert page.total == len(plain), (kw, offset)
         assert [r.run_id for r in page.runs] == plain[offset:offset + 2], (kw, offset)
+
+
+def test_which_runs_could_hold_secrets_is_read_before_the_first_search(session: Session) -> None:
+    """The API's app starts the read when it is built: the first ``args`` search then finds it done."""
+    import time
+
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    suspects = all_runs._SuspectRuns()
+    suspects.start(session.get_bind())
+    deadline = time.monotonic() + 20
+    while suspects._building and time.monotonic() < deadline:
+        time.sleep(0.05)
+    secret = set(session.scalars(select(DagRun.id).where(all_runs._may_hold_secret(session))).all())
+    named = set(session.scalars(select(DagRun.id).where(DagRun.run_id.in_(("b1", "b2")))).all())
+    assert named <= secret
+    assert suspects.get(session) == secret, "known at once, not None (the SQL fallback)"
