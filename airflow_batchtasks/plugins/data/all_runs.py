@@ -245,11 +245,45 @@ def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:
     if len(rows) > MAX_SUSPECTS:
         raise Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
                       "narrow the search with other filters (task, project, dates)")
-    hidden = [
+    hidden = _hidden(rows, needle)
+    return [*matches, DagRun.id.not_in(hidden)] if hidden else matches
+
+
+def _hidden(rows: Any, needle: str) -> list[int]:
+    """Keys of the rows (id, conf) whose masked arguments do not contain ``needle``: matches only in a secret."""
+    return [
         r.id for r in rows
         if needle not in json.dumps(masking.mask_data(dict(r.conf or {})), default=str).lower()
     ]
-    return [*matches, DagRun.id.not_in(hidden)] if hidden else matches
+
+
+def _search_keys(session: Session, f: RunFilter, narrowed: set[str] | None) -> list[int]:
+    """Keys of the runs whose masked arguments contain ``f.args``, newest first, when the suspects are known.
+
+    One scan: the text matches, in order; those among the known suspects are then read by key and checked on
+    their masked arguments in Python, instead of a second scan testing every match for secret-like text
+    in SQL. Until the suspects are known, :func:`_args_where` (the SQL test) answers.
+    """
+    suspects = _suspect_runs.get(session)
+    if suspects is None:
+        where = _args_where(session, f, _where(f, narrowed))
+        return list(session.scalars(
+            select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        ).all())
+    needle = (f.args or "").lower()
+    every = list(session.scalars(
+        select(DagRun.id).where(*_where(f, narrowed), _conf_contains(session, contains(needle)))
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+    ).all())
+    check = [i for i in every if i in suspects]
+    if len(check) > MAX_SUSPECTS:
+        raise Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
+                      "narrow the search with other filters (task, project, dates)")
+    hidden: set[int] = set()
+    for start in range(0, len(check), 500):
+        rows = session.execute(select(DagRun.id, DagRun.conf).where(DagRun.id.in_(check[start:start + 500]))).all()
+        hidden.update(_hidden(rows, needle))
+    return [i for i in every if i not in hidden] if hidden else every
 
 
 def matching(session: Session, f: RunFilter, readable: set[str] | None) -> list[Any]:
@@ -273,18 +307,16 @@ def list_runs(
     if limit < 1 or offset < 0:
         raise Invalid("limit must be at least 1 and offset at least 0")
     narrowed = _narrowed(session, readable)
-    where = _args_where(session, f, _where(f, narrowed))
-    keys = select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc())
     if f.args:
         # a text search reads every run's arguments whatever the page: one scan gives the total and the page
-        every = list(session.scalars(keys).all())
+        every = _search_keys(session, f, narrowed)
         total, ids = len(every), every[offset:offset + limit]
     elif narrowed is None and f == RunFilter() and session.get_bind().dialect.name == "sqlite":
         # every run of every batch task, unfiltered (the Runs page as it opens, deep pages): nearly every run
         # matches, so walking Airflow's run_after index newest first and stopping after offset + limit rows
         # beats sorting all runs; SQLite would drive the query by the dag_id index and sort, so the dag_id
         # test is made an expression it cannot look up (``dag_id || ''``). The count reads the dag_id index.
-        total = session.scalar(select(func.count(DagRun.id)).where(*where)) or 0
+        total = session.scalar(select(func.count(DagRun.id)).where(*_where(f, None))) or 0
         if total <= offset:
             return RunPage(total=total, limit=limit, offset=offset, runs=[])
         walk = select(DagRun.id).where((DagRun.dag_id + "").in_(batch_task_dag_ids()))
@@ -292,6 +324,8 @@ def list_runs(
             walk.order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit).offset(offset)
         ).all())
     else:
+        where = _where(f, narrowed)
+        keys = select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc())
         # the page's keys first, then its rows: sorting and skipping carry only (run_after, id), and the status
         # expression (subqueries on task_instance) runs for the page's rows alone, not for every skipped row.
         # The sort reads every matching run, so the same pass counts them (a window count): one pass, not two
