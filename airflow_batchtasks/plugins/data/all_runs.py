@@ -1,7 +1,8 @@
 """Runs of every batch task (``GET /runs``, the Runs page, bulk skip/retry by a run filter).
 
-One SQL query for the page and one count, whatever the filters, so a page stays
-one round trip at 1,000 tasks x 100 runs:
+One pass for the page's keys and the total (a window count on the sorted keys), whatever the filters;
+the unfiltered list walks the ``run_after`` index instead (see :func:`list_runs`), so a page stays a
+few round trips at 1,000 tasks x 100 runs:
 
 - which runs: runs of live batch-task DAGs (the SQL of :func:`tasks.batch_task_dag_ids`) the
   caller may read (``readable``); a filter never reaches another DAG;
@@ -19,8 +20,8 @@ run holds a secret. So runs whose conf *could* hold a secret (it names one of Ai
 key names, with any separator, or holds a URL with a user part) are checked again in Python on
 their masked conf (:func:`masking.mask_data`), and those whose masked arguments do not contain the
 text are left out of the page and the count. Which runs are such suspects is remembered per run
-(:class:`_SuspectRuns`: arguments never change), and how many one search re-checks is bounded
-(:data:`MAX_SUSPECTS`).
+(:class:`_SuspectRuns`: arguments never change; read when the API's app is built), and how many one
+search re-checks is bounded (:data:`MAX_SUSPECTS`).
 """
 
 from __future__ import annotations
