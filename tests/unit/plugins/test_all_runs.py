@@ -228,3 +228,24 @@ def test_which_runs_could_hold_secrets_is_read_before_the_first_search(session: 
     named = set(session.scalars(select(DagRun.id).where(DagRun.run_id.in_(("b1", "b2")))).all())
     assert named <= secret
     assert suspects.get(session) == secret, "known at once, not None (the SQL fallback)"
+
+
+def test_the_unfiltered_list_walks_the_run_after_index_instead_of_sorting_every_run(session: Session) -> None:
+    """SQLite's plan for the unfiltered page (the Runs page as it opens, deep pages): no sort of all runs."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        seen.append((statement, parameters))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        all_runs.list_runs(session, all_runs.RunFilter(), None, limit=2, offset=1, with_files=False)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    walk = next((st, p) for st, p in seen if "ORDER BY dag_run.run_after DESC" in st)
+    rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + walk[0], walk[1])
+    plan = " | ".join(str(r[-1]) for r in rows)
+    assert "dag_run USING INDEX idx_dag_run_run_after" in plan and "TEMP B-TREE" not in plan, plan
