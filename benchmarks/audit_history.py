@@ -118,6 +118,7 @@ def measure(db: Path, tasks: int, repeat: int) -> list[tuple[str, list[float]]]:
         ("admin, user", {"user": "alice"}, None, 0),
         ("admin, action run_ended", {"actions": ("run_ended",)}, None, 0),
         ("admin, action run_skipped", {"actions": ("run_skipped",)}, None, 0),
+        ("admin, action run_failed", {"actions": ("run_failed",)}, None, 0),
         ("admin, action run,skip + dates", {"actions": ("run", "skip"), "from_date": START + timedelta(days=30),
                                             "to_date": START + timedelta(days=40)}, None, 0),
         ("user reading 100 DAGs, no filter", {}, some, 0),

@@ -23,6 +23,7 @@ carry the pages' CSRF token (:func:`~airflow_batchtasks.plugins.csrf.cookie_writ
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -98,7 +99,23 @@ def create_app() -> FastAPI:
 
     # outermost: a body over the limit is refused before the API or a page reads it
     app.add_middleware(BodyLimit, max_bytes=config.max_request_bytes)
+    _start_background_reads()
     return app
+
+
+def _start_background_reads() -> None:
+    """What the runs list learns once per worker (which runs could hold secrets) starts with the app, in the
+    background, rather than on the first ``args`` search, which would otherwise pay for it."""
+    from airflow import settings
+
+    from airflow_batchtasks.plugins.data import all_runs
+
+    if settings.engine is None:
+        return
+    try:
+        all_runs.start_reading_suspects(settings.engine)
+    except Exception:  # noqa: BLE001 - the first search starts it again
+        logging.getLogger(__name__).warning("could not start reading which runs hold secrets", exc_info=True)
 
 
 class LazyApp:

@@ -1,7 +1,8 @@
 """Runs of every batch task (``GET /runs``, the Runs page, bulk skip/retry by a run filter).
 
-One SQL query for the page and one count, whatever the filters, so a page stays
-one round trip at 1,000 tasks x 100 runs:
+One pass for the page's keys and the total (a window count on the sorted keys), whatever the filters;
+the unfiltered list walks the ``run_after`` index instead (see :func:`list_runs`), so a page stays a
+few round trips at 1,000 tasks x 100 runs:
 
 - which runs: runs of live batch-task DAGs (the SQL of :func:`tasks.batch_task_dag_ids`) the
   caller may read (``readable``); a filter never reaches another DAG;
@@ -19,8 +20,8 @@ run holds a secret. So runs whose conf *could* hold a secret (it names one of Ai
 key names, with any separator, or holds a URL with a user part) are checked again in Python on
 their masked conf (:func:`masking.mask_data`), and those whose masked arguments do not contain the
 text are left out of the page and the count. Which runs are such suspects is remembered per run
-(:class:`_SuspectRuns`: arguments never change), and how many one search re-checks is bounded
-(:data:`MAX_SUSPECTS`).
+(:class:`_SuspectRuns`: arguments never change; read when the API's app is built), and how many one
+search re-checks is bounded (:data:`MAX_SUSPECTS`).
 """
 
 from __future__ import annotations
@@ -172,10 +173,7 @@ class _SuspectRuns:
             if fields != self._fields:  # Airflow's list of sensitive names changed: read everything again
                 self._ids, self._upto, self._fields = set(), 0, fields
             if not self._upto:
-                if not self._building:
-                    self._building = True
-                    threading.Thread(target=self._first_read, args=(session.get_bind(), fields), daemon=True,
-                                     name="batchtasks-suspect-runs").start()
+                self._start(session.get_bind(), fields)
                 return None
             top = session.scalar(select(func.max(DagRun.id))) or 0
             low = max(0, self._upto - self.RESCAN_TAIL)
@@ -185,6 +183,23 @@ class _SuspectRuns:
             self._ids = {i for i in self._ids if i <= low} | fresh
             self._upto = max(top, 1)
             return set(self._ids)
+
+    def start(self, bind: Any) -> None:
+        """Begin the first read now (the API's app is being built), so that the first ``args`` search a
+        worker serves finds it done instead of testing its matches in SQL while the read competes with it."""
+        fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
+        with self._lock:
+            if fields != self._fields:
+                self._ids, self._upto, self._fields = set(), 0, fields
+            if not self._upto:
+                self._start(bind, fields)
+
+    def _start(self, bind: Any, fields: frozenset[str]) -> None:
+        """The first read in a background thread, unless one is under way (the caller holds the lock)."""
+        if not self._building:
+            self._building = True
+            threading.Thread(target=self._first_read, args=(bind, fields), daemon=True,
+                             name="batchtasks-suspect-runs").start()
 
     def _first_read(self, bind: Any, fields: frozenset[str]) -> None:
         from sqlalchemy.orm import Session as OrmSession
@@ -208,6 +223,11 @@ class _SuspectRuns:
 _suspect_runs = _SuspectRuns()
 
 
+def start_reading_suspects(bind: Any) -> None:
+    """Start learning which runs could hold secrets (:class:`_SuspectRuns`), in the background."""
+    _suspect_runs.start(bind)
+
+
 def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:
     """``where`` narrowed to runs whose *masked* arguments contain ``f.args`` (see the module doc)."""
     if not f.args:
@@ -226,11 +246,45 @@ def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:
     if len(rows) > MAX_SUSPECTS:
         raise Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
                       "narrow the search with other filters (task, project, dates)")
-    hidden = [
+    hidden = _hidden(rows, needle)
+    return [*matches, DagRun.id.not_in(hidden)] if hidden else matches
+
+
+def _hidden(rows: Any, needle: str) -> list[int]:
+    """Keys of the rows (id, conf) whose masked arguments do not contain ``needle``: matches only in a secret."""
+    return [
         r.id for r in rows
         if needle not in json.dumps(masking.mask_data(dict(r.conf or {})), default=str).lower()
     ]
-    return [*matches, DagRun.id.not_in(hidden)] if hidden else matches
+
+
+def _search_keys(session: Session, f: RunFilter, narrowed: set[str] | None) -> list[int]:
+    """Keys of the runs whose masked arguments contain ``f.args``, newest first, when the suspects are known.
+
+    One scan: the text matches, in order; those among the known suspects are then read by key and checked on
+    their masked arguments in Python, instead of a second scan testing every match for secret-like text
+    in SQL. Until the suspects are known, :func:`_args_where` (the SQL test) answers.
+    """
+    suspects = _suspect_runs.get(session)
+    if suspects is None:
+        where = _args_where(session, f, _where(f, narrowed))
+        return list(session.scalars(
+            select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        ).all())
+    needle = (f.args or "").lower()
+    every = list(session.scalars(
+        select(DagRun.id).where(*_where(f, narrowed), _conf_contains(session, contains(needle)))
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+    ).all())
+    check = [i for i in every if i in suspects]
+    if len(check) > MAX_SUSPECTS:
+        raise Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
+                      "narrow the search with other filters (task, project, dates)")
+    hidden: set[int] = set()
+    for start in range(0, len(check), 500):
+        rows = session.execute(select(DagRun.id, DagRun.conf).where(DagRun.id.in_(check[start:start + 500]))).all()
+        hidden.update(_hidden(rows, needle))
+    return [i for i in every if i not in hidden] if hidden else every
 
 
 def matching(session: Session, f: RunFilter, readable: set[str] | None) -> list[Any]:
@@ -253,19 +307,34 @@ def list_runs(
     """One page of runs of every readable batch task, newest first, and the total."""
     if limit < 1 or offset < 0:
         raise Invalid("limit must be at least 1 and offset at least 0")
-    where = matching(session, f, readable)
-    keys = select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc())
+    narrowed = _narrowed(session, readable)
     if f.args:
         # a text search reads every run's arguments whatever the page: one scan gives the total and the page
-        every = list(session.scalars(keys).all())
+        every = _search_keys(session, f, narrowed)
         total, ids = len(every), every[offset:offset + limit]
-    else:
-        total = session.scalar(select(func.count(DagRun.id)).where(*where)) or 0
-        if total <= offset:  # nothing on this page: no second scan for it
+    elif narrowed is None and f == RunFilter() and session.get_bind().dialect.name == "sqlite":
+        # every run of every batch task, unfiltered (the Runs page as it opens, deep pages): nearly every run
+        # matches, so walking Airflow's run_after index newest first and stopping after offset + limit rows
+        # beats sorting all runs; SQLite would drive the query by the dag_id index and sort, so the dag_id
+        # test is made an expression it cannot look up (``dag_id || ''``). The count reads the dag_id index.
+        total = session.scalar(select(func.count(DagRun.id)).where(*_where(f, None))) or 0
+        if total <= offset:
             return RunPage(total=total, limit=limit, offset=offset, runs=[])
+        walk = select(DagRun.id).where((DagRun.dag_id + "").in_(batch_task_dag_ids()))
+        ids = list(session.scalars(
+            walk.order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit).offset(offset)
+        ).all())
+    else:
+        where = _where(f, narrowed)
+        keys = select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc())
         # the page's keys first, then its rows: sorting and skipping carry only (run_after, id), and the status
-        # expression (subqueries on task_instance) runs for the page's rows alone, not for every skipped row
-        ids = list(session.scalars(keys.limit(limit).offset(offset)).all())
+        # expression (subqueries on task_instance) runs for the page's rows alone, not for every skipped row.
+        # The sort reads every matching run, so the same pass counts them (a window count): one pass, not two
+        page = session.execute(keys.add_columns(func.count().over().label("total")).limit(limit).offset(offset)).all()
+        if not page:  # past the end: the window had no row to carry the total
+            total = session.scalar(select(func.count(DagRun.id)).where(*where)) or 0
+            return RunPage(total=total, limit=limit, offset=offset, runs=[])
+        total, ids = page[0].total, [r.id for r in page]
     found = {
         r.DagRun.id: r for r in session.execute(
             select(DagRun, task_status_expr(DagRun).label("task_status"), skipped_expr(DagRun).label("skipped"))

@@ -9,8 +9,10 @@ Read from Airflow's own tables, never a second store:
   when none of its steps ran), with duration and, for the rows of the page only, the run's output files.
 
 One SQL ``UNION ALL`` of the two, ordered by time, paginated and counted in the database: each branch is
-cut to ``offset + limit`` rows before the union, so a page costs two index-ordered scans and one count,
-whatever the size of the history. The rows of the page are then read in full (two ``IN`` queries).
+cut to ``offset + limit`` rows before the union, so a page costs the log's index-ordered scan and its count,
+and one pass over the matching run endings (``dag_run`` has no index on ``end_date``: the pass that sorts
+them counts them too), whatever the size of the history. The rows of the page are then read in full (two
+``IN`` queries).
 
 Who sees what: entries of DAGs the caller may read (Airflow's auth manager). Entries without a DAG (a
 project's definition created, changed or deleted: a project has no DAG of its own) only to callers who may
@@ -192,25 +194,28 @@ def list_audit(
     if readable is not None and not readable:
         return AuditList(total=0, limit=limit, offset=offset, entries=[])
     log_where, run_where = _log_where(f, readable), _run_where(f, readable)
-    total = (session.scalar(select(func.count()).select_from(Log).where(*log_where)) or 0) + (
-        session.scalar(select(func.count()).select_from(DagRun).where(*run_where)) or 0
-    )
-    if offset >= total:
-        return AuditList(total=total, limit=limit, offset=offset, entries=[])
     head = offset + limit  # each branch needs at most this many rows for the page to be right
     log_part = (
-        select(literal("log").label("source"), Log.id.label("pk"), Log.dttm.label("at"))
+        select(literal("log").label("source"), Log.id.label("pk"), Log.dttm.label("at"), literal(0).label("runs"))
         .where(*log_where).order_by(Log.dttm.desc(), Log.id.desc()).limit(head).subquery()
     )
+    # the run side has no index in end_date order: its sort reads every matching run anyway, so the same pass
+    # counts them (a window count), instead of a second pass for the total
     run_part = (
-        select(literal("run").label("source"), DagRun.id.label("pk"), DagRun.end_date.label("at"))
-        .where(*run_where).order_by(DagRun.end_date.desc(), DagRun.id.desc()).limit(head).subquery()
+        select(literal("run").label("source"), DagRun.id.label("pk"), DagRun.end_date.label("at"),
+               func.count().over().label("runs"))
+        .where(*run_where).order_by(DagRun.end_date.desc(), DagRun.id.desc()).limit(head).cte("run_part")
     )
     stream = union_all(select(log_part), select(run_part)).subquery()
+    run_count = select(run_part.c.runs).limit(1).scalar_subquery()
     page = session.execute(
-        select(stream.c.source, stream.c.pk)
+        select(stream.c.source, stream.c.pk, run_count.label("run_total"))
         .order_by(stream.c.at.desc(), stream.c.source, stream.c.pk.desc()).limit(limit).offset(offset)
     ).all()
+    run_total = page[0].run_total if page else None
+    if run_total is None:  # past the end (or no run ending matches): count them apart
+        run_total = session.scalar(select(func.count()).select_from(DagRun).where(*run_where)) or 0
+    total = (session.scalar(select(func.count()).select_from(Log).where(*log_where)) or 0) + run_total
     log_ids = [r.pk for r in page if r.source == "log"]
     run_ids = [r.pk for r in page if r.source == "run"]
     logs = {e.id: e for e in session.scalars(select(Log).where(Log.id.in_(log_ids)))} if log_ids else {}

@@ -188,3 +188,64 @@ def test_a_secret_under_any_spelling_the_masker_hides_is_not_searchable(session:
     session.commit()
     assert ids(session, args="w1dest-value") == [], key
     assert ids(session, args=f"w1dest-plain-{run_id}") == [run_id], "its other arguments stay searchable"
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"status": ["Skipped"]}, {"status": ["Failed", "New"]}, {"project": "p2"}, {"task": "a"}, {"args": "eu"},
+    {"args": "sesame"}, {"updated_from": T0 + timedelta(hours=2, minutes=30)}, {"created_to": T0 + timedelta(hours=5)},
+])
+@pytest.mark.parametrize("readable", [None, {"alpha", "beta", "project__p1", "orch", "plain"}, {"beta"}])
+def test_every_page_and_total_is_the_plain_sql_answer(session: Session, kw: dict, readable: set[str] | None) -> None:
+    """The page paths (one pass with a window count; the unfiltered walk of the run_after index) against the
+    plain answer: every matching key in order, sliced in Python, counted with len()."""
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    f = all_runs.RunFilter(**kw)
+    plain = list(session.scalars(
+        select(DagRun.run_id).where(*all_runs.matching(session, f, readable))
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+    ).all())
+    for offset in range(len(plain) + 2):
+        page = all_runs.list_runs(session, f, readable, limit=2, offset=offset, with_files=False)
+        assert page.total == len(plain), (kw, offset)
+        assert [r.run_id for r in page.runs] == plain[offset:offset + 2], (kw, offset)
+
+
+def test_which_runs_could_hold_secrets_is_read_before_the_first_search(session: Session) -> None:
+    """The API's app starts the read when it is built: the first ``args`` search then finds it done."""
+    import time
+
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import select
+
+    suspects = all_runs._SuspectRuns()
+    suspects.start(session.get_bind())
+    deadline = time.monotonic() + 20
+    while suspects._building and time.monotonic() < deadline:
+        time.sleep(0.05)
+    secret = set(session.scalars(select(DagRun.id).where(all_runs._may_hold_secret(session))).all())
+    named = set(session.scalars(select(DagRun.id).where(DagRun.run_id.in_(("b1", "b2")))).all())
+    assert named <= secret
+    assert suspects.get(session) == secret, "known at once, not None (the SQL fallback)"
+
+
+def test_the_unfiltered_list_walks_the_run_after_index_instead_of_sorting_every_run(session: Session) -> None:
+    """SQLite's plan for the unfiltered page (the Runs page as it opens, deep pages): no sort of all runs."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        seen.append((statement, parameters))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        all_runs.list_runs(session, all_runs.RunFilter(), None, limit=2, offset=1, with_files=False)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    walk = next((st, p) for st, p in seen if "ORDER BY dag_run.run_after DESC" in st)
+    rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + walk[0], walk[1])
+    plan = " | ".join(str(r[-1]) for r in rows)
+    assert "dag_run USING INDEX idx_dag_run_run_after" in plan and "TEMP B-TREE" not in plan, plan

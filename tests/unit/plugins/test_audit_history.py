@@ -146,6 +146,9 @@ def test_pages_neither_skip_nor_repeat(session: Session) -> None:
     assert all(p.total == len(everything) for p in pages)
     assert [(e.action, e.task, e.run_id, e.at) for p in pages for e in p.entries] == everything
     assert page(session, offset=1000).entries == []
+    assert page(session, offset=1000).total == len(everything), "past the end, the total is still the total"
+    only_logs = [p for p in pages if all(e.kind == "action" for e in p.entries)]
+    assert only_logs and all(p.total == len(everything) for p in only_logs), "runs are counted on pages without one"
 
 
 def test_only_entries_of_readable_dags(session: Session) -> None:
