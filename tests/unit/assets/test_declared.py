@@ -52,8 +52,9 @@ def test_one_alias_per_destination_named_from_task_and_destination() -> None:
 def test_after_waits_for_every_task_and_any_of_its_destinations() -> None:
     cond = after_condition(["a", "b"], {"a": [{"type": "local"}, {"type": "ftp", "conn_id": "f"}],
                                         "b": [{"type": "local"}]})
-    assert cond == AssetAll(AssetAny(AssetAlias("batchtasks/a/local"), AssetAlias("batchtasks/a/ftp:f")),
-                            AssetAlias("batchtasks/b/local"))
+    # compared as text: Airflow 3.1's conditions have no equality
+    assert repr(cond) == repr(AssetAll(AssetAny(AssetAlias("batchtasks/a/local"), AssetAlias("batchtasks/a/ftp:f")),
+                                       AssetAlias("batchtasks/b/local")))
     assert after_condition(["b"], {"b": [{"type": "local"}]}) == AssetAlias("batchtasks/b/local")
 
 
@@ -77,7 +78,8 @@ def test_dags_declare_aliases_schedules_and_inlets(tmp_path: Path, write: Callab
     assert dags["consumer"].get_task("extract").inlets == [Asset("file:///srv/out/sales.csv")]
     assert dags["other"].get_task("extract").inlets == []
     producer = AssetAny(*(AssetAlias(a.name) for a in deliver.outlets))
-    assert dags["consumer"].timetable.asset_condition == AssetAll(producer, AssetAlias("batchtasks/other/local"))
+    assert repr(dags["consumer"].timetable.asset_condition) == repr(
+        AssetAll(producer, AssetAlias("batchtasks/other/local")))
     assert dags["nightly"].timetable.asset_condition == AssetAlias("batchtasks/consumer/local")
 
 
