@@ -12,10 +12,11 @@ waits on that task's aliases, which Airflow resolves to whatever files they prod
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_batchtasks.assets.uris import source_file_uri
+from airflow_batchtasks.assets.uris import Address, connection_address, file_uri
 
 #: Prefix of every alias the provider declares (``batchtasks/<task>/<destination>``).
 ALIAS_PREFIX = "batchtasks/"
@@ -75,10 +76,23 @@ def source_inlets(location: Mapping[str, Any] | None) -> list[Any]:
         return []
     from airflow.sdk import Asset
 
-    try:
-        return [Asset(source_file_uri(location))]
-    except Exception:  # noqa: BLE001 - an unreachable connection store must not break the parse
+    kind = str(location.get("type"))
+    address = None if kind == "local" else _parse_time_address(str(location.get("conn_id") or ""))
+    if kind != "local" and address is None:
         return []
+    try:
+        return [Asset(file_uri(kind, path, None, address))]
+    except ValueError:
+        return []
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_time_address(conn_id: str) -> Address | None:
+    """A connection's address while parsing, or None; failures are cached too (one lookup per parse)."""
+    try:
+        return connection_address(conn_id)
+    except Exception:  # noqa: BLE001 - an unreachable or missing connection must not break the parse
+        return None
 
 
 def _get(obj: Any, key: str) -> Any:
