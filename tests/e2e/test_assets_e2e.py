@@ -23,6 +23,7 @@ name: assets_producer
 source:
   type: file
   location: {type: local, path: __IN__/seed.csv}
+  input: {header: true}
 output: {name: "vendor_{{ params.day }}.csv"}
 params:
   day: {default: "monday"}
