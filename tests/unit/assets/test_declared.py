@@ -124,3 +124,25 @@ def test_deliveries_note() -> None:
     assert deliveries_note([{**event, "extra": {}}]) == "", "an event that is no delivery is not reported"
     many = deliveries_note([event] * 100)
     assert len(many) <= NOTE_MAX and many.endswith("(100 deliveries in all: see the run's asset events)")
+
+
+def test_after_refuses_itself_and_orchestrations(write: Callable[[str, str], Path], defs: Path) -> None:
+    write("loop.yaml", """
+kind: task
+name: loop
+schedule: {after: [loop]}
+source: {type: file, location: {type: local, path: /a.csv}}
+destinations: [{type: local, path: /out}]
+---
+kind: orchestration
+name: nightly
+schedule: {after: [nightly2]}
+steps: [{task: loop}]
+---
+kind: orchestration
+name: nightly2
+steps: [{task: loop}]
+""")
+    messages = {e.message for e in load_catalog(defs).errors}
+    assert "`loop` is this task: a task cannot wait for its own deliveries" in messages
+    assert "`nightly2` is an orchestration: `after` names tasks (their deliveries)" in messages
