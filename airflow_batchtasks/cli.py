@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand
 
@@ -23,6 +24,15 @@ LOADER_TEXT = (
     "from airflow_batchtasks.dag_factory import load_dags; load_dags(globals())\n"
 )
 
+
+
+def _schedule_text(schedule: Any) -> str:
+    """A schedule as ``list`` shows it: the cron text, ``once <when>``, ``after a, b`` or ``none``."""
+    if schedule is None or isinstance(schedule, str):
+        return str(schedule or "none")
+    if getattr(schedule, "after", None):
+        return "after " + ", ".join(schedule.after)
+    return f"once {schedule.once}"
 
 def _definitions_path(args: argparse.Namespace) -> Path:
     from airflow_batchtasks import config
@@ -102,16 +112,14 @@ def list_definitions(args: argparse.Namespace) -> None:
     rows = []
     for entry in catalog.tasks.values():
         t = entry.model
-        schedule = t.schedule if isinstance(t.schedule, str) or t.schedule is None else f"once {t.schedule.once}"
-        rows.append(["task", t.name, t.project or "", str(schedule or "none"), "yes" if t.enabled else "no",
+        rows.append(["task", t.name, t.project or "", _schedule_text(t.schedule), "yes" if t.enabled else "no",
                      t.source.type, ",".join(d.type for d in t.destinations)])
     for entry in catalog.projects.values():
         p = entry.model
         rows.append(["project", p.name, "", str(p.schedule or "none"), "", "series" if p.run_in_series else "", ""])
     for entry in catalog.orchestrations.values():
         o = entry.model
-        o_schedule = o.schedule if isinstance(o.schedule, str) or o.schedule is None else f"once {o.schedule.once}"
-        rows.append(["orchestration", o.name, "", str(o_schedule or "none"), "yes" if o.active else "no",
+        rows.append(["orchestration", o.name, "", _schedule_text(o.schedule), "yes" if o.active else "no",
                      f"{len(o.steps)} steps", ""])
     if args.output == "json":
         keys = ["kind", "name", "project", "schedule", "enabled", "source", "destinations"]

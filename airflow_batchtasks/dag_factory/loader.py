@@ -53,6 +53,8 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
             named = None  # an invalid name cannot be a DAG id: show it on the errors DAG
         errors.setdefault(named, []).append(err)
 
+    # task -> destinations, for `schedule: {after: [...]}` (the named tasks' delivery aliases)
+    delivering = {name: entry.model.destinations for name, entry in catalog.tasks.items()}
     for name, entry in catalog.tasks.items():
         if only and name != only:
             continue
@@ -66,7 +68,7 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
             errors.setdefault(name, []).extend(problems)
             continue
         try:
-            dags[name] = build_task_dag(entry, catalog.owners_of(entry.model))
+            dags[name] = build_task_dag(entry, catalog.owners_of(entry.model), delivering)
         except Exception as exc:  # one DAG's failure must not hide the others
             log.exception("batch task %s could not be built", name)
             errors.setdefault(name, []).append(DefinitionError(entry.doc.file, entry.doc.line, "", str(exc), name))
@@ -92,7 +94,7 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
                 kind="orchestration"))
             continue
         try:
-            dags[name] = build_orchestration_dag(entry, disabled)
+            dags[name] = build_orchestration_dag(entry, disabled, delivering)
         except Exception as exc:  # one DAG's failure must not hide the others
             log.exception("orchestration %s could not be built", name)
             errors.setdefault(name, []).append(

@@ -13,6 +13,9 @@ inactive" and the run fails.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from airflow.sdk import DAG
 
 from airflow_batchtasks.dag_factory.access_control import access_control
@@ -49,12 +52,16 @@ def step_rules(orch: Orchestration, disabled_tasks: frozenset[str] = frozenset()
     ]
 
 
-def build_orchestration_dag(entry: Entry, disabled_tasks: frozenset[str] = frozenset()) -> DAG:
-    """The orchestration's DAG; ``disabled_tasks``: tasks whose definition says ``enabled: false``."""
+def build_orchestration_dag(
+    entry: Entry, disabled_tasks: frozenset[str] = frozenset(),
+    destinations_of: Mapping[str, Sequence[Any]] | None = None,
+) -> DAG:
+    """The orchestration's DAG; ``disabled_tasks``: tasks whose definition says ``enabled: false``;
+    ``destinations_of``: task name -> destinations, for ``schedule: {after: [...]}``."""
     from airflow_batchtasks.operators.orchestration import OrchestrationReportOperator, OrchestrationStepOperator
 
     orch: Orchestration = entry.model
-    schedule, start_date = airflow_schedule(orch.schedule if orch.active else None, orch.timezone)
+    schedule, start_date = airflow_schedule(orch.schedule if orch.active else None, orch.timezone, destinations_of)
     dag = DAG(
         dag_id=orch.name,
         description=orch.description or None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from airflow_batchtasks.assets.declared import delivery_outlets, source_inlets
 from airflow_batchtasks.definitions.models import Task
 
 
@@ -59,6 +60,7 @@ def _file_extract(task: Task) -> Any:
         input_format=source.input.model_dump() if source.input else None,
         output_format={**task.output.model_dump(), "format": file_output_format(task)},
         output_name=task.output.name,
+        inlets=source_inlets(source.location.model_dump()),
     )
 
 
@@ -156,6 +158,7 @@ def deliver_step(task: Task) -> Any:
         task_id="deliver",
         batch_task=task.name,
         destinations=[d.model_dump() for d in task.destinations],
+        outlets=delivery_outlets(task.name, task.destinations),
     )
 
 

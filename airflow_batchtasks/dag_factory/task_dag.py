@@ -7,6 +7,7 @@ defaults are already merged by the catalog.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import DAG, Param
@@ -52,12 +53,13 @@ def dag_tags(task: Task, owners: list[str]) -> list[str]:
     return tags
 
 
-def build_task_dag(entry: Entry, owners: list[str]) -> DAG:
-    """The DAG of one batch task (DAG id = task name)."""
+def build_task_dag(entry: Entry, owners: list[str], destinations_of: Mapping[str, Sequence[Any]] | None = None) -> DAG:
+    """The DAG of one batch task (DAG id = task name); ``destinations_of`` for ``schedule: {after: [...]}``."""
     from airflow_batchtasks.dag_factory import steps
 
     task: Task = entry.model
-    schedule, start_date = airflow_schedule(task.schedule if task.enabled else None, task.timezone or "UTC")
+    schedule, start_date = airflow_schedule(task.schedule if task.enabled else None, task.timezone or "UTC",
+                                            destinations_of)
     retries = task.retries
     default_args: dict[str, Any] = {
         "owner": ",".join(owners) or "airflow",

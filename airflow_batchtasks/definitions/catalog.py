@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from airflow_batchtasks.definitions.errors import DefinitionError, format_field
-from airflow_batchtasks.definitions.models import KINDS, Orchestration, Project, Task
+from airflow_batchtasks.definitions.models import KINDS, After, Orchestration, Project, Task
 from airflow_batchtasks.definitions.yaml_source import Document, load_documents, parse_documents
 from airflow_batchtasks.naming import PROJECT_PREFIX, is_project_dag_id
 
@@ -280,12 +280,38 @@ def resolve(catalog: Catalog, partial: bool = False) -> None:
                 "access": merge_access(project.access, task.access),
             }
         )
+    _check_after(catalog, partial)
     for name, entry in list(catalog.orchestrations.items()):
         orch: Orchestration = entry.model
         for i, step in enumerate(orch.steps):
             if step.task not in catalog.tasks and not partial:
                 _drop(catalog, catalog.orchestrations, name, ("steps", i, "task"),
                       f"unknown task `{step.task}`{_suggest(step.task, catalog.tasks)}")
+                break
+
+
+def _check_after(catalog: Catalog, partial: bool) -> None:
+    """``schedule: {after: [...]}`` names tasks that exist, deliver files, and are not the task itself."""
+    for entries in (catalog.tasks, catalog.orchestrations):
+        for name, entry in list(entries.items()):
+            schedule = entry.model.schedule
+            if not isinstance(schedule, After):
+                continue
+            for i, other in enumerate(schedule.after):
+                found = catalog.tasks.get(other)
+                if other == name:
+                    msg = f"`{other}` is this task: a task cannot wait for its own deliveries"
+                elif found is None and other in catalog.orchestrations:
+                    msg = f"`{other}` is an orchestration: `after` names tasks (their deliveries)"
+                elif found is None and not partial:
+                    broken = {e.name for e in catalog.errors if e.kind == "task" and e.name}
+                    msg = (f"task `{other}` has errors (fix them first)" if other in broken
+                           else f"unknown task `{other}`{_suggest(other, catalog.tasks)}")
+                elif found is not None and not found.model.destinations:
+                    msg = f"task `{other}` has no `destinations`: it never delivers"
+                else:
+                    continue
+                _drop(catalog, entries, name, ("schedule", "after", i), msg)
                 break
 
 
@@ -359,5 +385,8 @@ def _targeted_documents(files: list[Path], dag_id: str, catalog: Catalog) -> lis
             for step in data.get("steps") or []:
                 if isinstance(step, dict) and isinstance(step.get("task"), str):
                     refs.add(step["task"])
+            schedule = data.get("schedule")
+            if isinstance(schedule, dict) and isinstance(schedule.get("after"), list):
+                refs.update(n for n in schedule["after"] if isinstance(n, str))
         frontier = take(_name_pattern(refs)) if refs else []
     return docs

@@ -97,6 +97,20 @@ class Once(Strict):
     once: datetime
 
 
+class After(Strict):
+    """Run when each named task has delivered since this DAG's last run (Airflow Assets, no polling)."""
+
+    after: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+    @field_validator("after")
+    @classmethod
+    def _no_repeat(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"`{repeated[0]}` is named twice")
+        return value
+
+
 def _schedule(value: Any) -> Any:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
         return None
@@ -104,7 +118,8 @@ def _schedule(value: Any) -> Any:
         return cron_expression(value)
     if isinstance(value, (dict, Once)):
         return value
-    raise ValueError(f"`{value}` is not a schedule: use a cron expression, @daily..., `none` or {{once: <datetime>}}")
+    raise ValueError(f"`{value}` is not a schedule: use a cron expression, @daily..., `none`, {{once: <datetime>}} "
+                     "or {after: [<task>, ...]}")
 
 
 def _schedule_kind(value: Any) -> str:
@@ -120,6 +135,23 @@ Schedule = Annotated[
     Discriminator(_schedule_kind),
     BeforeValidator(_schedule),
     Field(description="cron, @hourly/@daily/@weekly/@monthly, none, or {once: ISO datetime}"),
+]
+
+
+def _run_schedule_kind(value: Any) -> str:
+    if isinstance(value, After) or (isinstance(value, dict) and "after" in value):
+        return "After"
+    return _schedule_kind(value)
+
+
+#: A task's or orchestration's ``schedule``: a project's, plus ``{after: [task, ...]}``.
+RunSchedule = Annotated[
+    Annotated[str, Tag("cron")] | Annotated[Once, Tag("Once")] | Annotated[After, Tag("After")]
+    | Annotated[None, Tag("none")],
+    Discriminator(_run_schedule_kind),
+    BeforeValidator(_schedule),
+    Field(description="cron, @hourly/@daily/@weekly/@monthly, none, {once: ISO datetime}, or "
+          "{after: [task_a, task_b]}: when each named task has delivered (Airflow Assets)"),
 ]
 
 
@@ -394,7 +426,7 @@ class Task(Strict):
     project: str | None = None
     description: str = ""
     enabled: bool = True
-    schedule: Schedule = None
+    schedule: RunSchedule = None
     timezone: TimeZone | None = None
     run_rank: int = 0
     retries: Retries = Field(default_factory=Retries)
@@ -510,7 +542,7 @@ class Orchestration(Strict):
     name: Name
     description: str = ""
     active: bool = True
-    schedule: Schedule = None
+    schedule: RunSchedule = None
     timezone: TimeZone = "UTC"
     execution_time_limit: LocalTime | None = None
     execution_duration_limit: Duration | None = None

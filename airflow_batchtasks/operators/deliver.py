@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_batchtasks.arguments.binding import ArgBinder, ArgumentTemplateError, first_argument_at
+from airflow_batchtasks.assets.declared import delivery_alias_names
+from airflow_batchtasks.assets.events import add_delivery_event
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.progress import CountingSource, Progress
@@ -79,6 +81,8 @@ class DeliverOperator(BatchStepOperator):
         self.destinations = destinations
         # kept apart from the templated field: the check compares each rendered path with its template
         self.path_templates = [d["path"] for d in destinations]
+        # the aliases the DAG declared as outlets (assets.declared): one per destination, same order
+        self.asset_aliases = delivery_alias_names(self.batch_task, destinations)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         files: list[dict[str, Any]] = context["ti"].xcom_pull(task_ids="package") or []
@@ -98,20 +102,22 @@ class DeliverOperator(BatchStepOperator):
                 copy_file(src, archived)
                 record = FileRecord(item["name"], item["size"], item["md5"], self.batch_task, run_id, item.get("rows"))
                 write_record(archived, record)
-            for spec in destinations:
-                self._deliver(src, item, spec, record, archived)
+            for alias, spec in zip(self.asset_aliases, destinations, strict=True):
+                if self._deliver(src, item, spec, record, archived):
+                    add_delivery_event(context, alias, spec, item["name"], record)
             delivered.append({**item, "archive": str(archived)})
         return delivered
 
-    def _deliver(self, src: Any, item: dict[str, Any], spec: dict[str, Any], record: FileRecord, archived: Any) -> None:
+    def _deliver(self, src: Any, item: dict[str, Any], spec: dict[str, Any], record: FileRecord, archived: Any) -> bool:
+        """Put the file at ``spec`` unless an earlier try did; False when ``skip_empty`` left it out."""
         key = destination_key(spec)
         where = describe_destination(spec)
         if spec.get("skip_empty") and item.get("rows") == 0:
             self.log.info("%s has no data rows: not sent to %s (skip_empty)", item["name"], where)
-            return
+            return False
         if record.delivered_to(key, item["md5"]):
             self.log.info("%s already delivered to %s by an earlier try", item["name"], where)
-            return
+            return True
         try:
             final = put_file(CountingSource(src, item.get("size"), self._progress), item["name"], spec)
         except DestinationExists as exc:
@@ -128,3 +134,4 @@ class DeliverOperator(BatchStepOperator):
             }
         )
         write_record(archived, record)
+        return True

@@ -12,6 +12,9 @@ scheduler's loop (sometimes inside its transaction), which must not wait for
 an archive listing or contend for SQLite's write lock. A failure is logged
 and costs nothing but the head start: the API indexes on read anyway.
 
+A run started by deliveries (``schedule: {after: [...]}``) gets a note naming the files and
+runs that started it (:mod:`airflow_batchtasks.assets.notes`), written by the same thread.
+
 For a project's ``project__<name>`` run, the same thread copies the series
 report (which tasks failed or were skipped, and why) onto the run's note, where
 Airflow's UI shows it: the step that writes the report runs on a worker, which
@@ -174,6 +177,45 @@ def _index(dag_id: str) -> None:
             files.sync(session, dag_id)
     except Exception:
         log.exception("could not index the archived files of %s (the API will on its next read)", dag_id)
+
+
+def _note_deliveries(dag_id: str, run_id: str) -> None:
+    """A run started by deliveries (``schedule: {after: [...]}``) gets a note naming them (see assets.notes)."""
+    try:
+        from airflow.models.dag import DagTag
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        from airflow_batchtasks import airflow_calls
+        from airflow_batchtasks.assets.notes import deliveries_note
+        from airflow_batchtasks.naming import TAG
+
+        with create_session() as session:
+            if TAG not in set(session.scalars(select(DagTag.name).where(DagTag.dag_id == dag_id)).all()):
+                return
+            run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+            if run is None or run.note:
+                return
+            events = sorted(run.consumed_asset_events, key=lambda e: (e.timestamp, e.id))
+            text = deliveries_note(
+                {"source_dag_id": e.source_dag_id, "source_run_id": e.source_run_id, "uri": e.uri, "extra": e.extra}
+                for e in events
+            )
+            if text:
+                airflow_calls.set_note(run, text, None)
+    except Exception:
+        log.exception("could not write the deliveries that started %s %s on its note", dag_id, run_id)
+
+
+@hookimpl
+def on_dag_run_running(dag_run: Any, msg: str) -> None:
+    if getattr(dag_run, "run_type", None) != "asset_triggered":  # DagRunType is a str enum
+        return
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batchtasks-index")
+    _executor.submit(_note_deliveries, dag_run.dag_id, dag_run.run_id)
 
 
 @hookimpl

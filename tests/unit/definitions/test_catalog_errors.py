@@ -99,7 +99,8 @@ CASES: list[tuple[str, str | dict[str, str], list[str]]] = [
     (
         "schedule of the wrong type",
         TASK + "schedule: 5\n",
-        ["a.yaml:7: schedule: `5` is not a schedule: use a cron expression, @daily..., `none` or {once: <datetime>}"],
+        ["a.yaml:7: schedule: `5` is not a schedule: use a cron expression, @daily..., `none`, {once: <datetime>} "
+         "or {after: [<task>, ...]}"],
     ),
     (
         "once with a bad datetime",
