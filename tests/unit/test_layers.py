@@ -25,6 +25,7 @@ LAYERS = (
     "arguments",
     "formats",
     "transports",
+    "assets",
     "notify",
     "scripts",
     "sql",
