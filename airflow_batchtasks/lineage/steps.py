@@ -216,10 +216,18 @@ class SqlLineage:
         dialect = hook.get_openlineage_database_dialect(connection) if own_info else "generic"
         default_schema = default_schema_of(hook, connection)
         parser = SQLParser(dialect=dialect, default_schema=default_schema)
-        return parser.generate_openlineage_metadata_from_sql(
-            sql=self.query, hook=hook, database_info=info, use_connection=own_info,
-            sqlalchemy_engine=None,
+        # Parsed with run arguments as `:1`, `:2`: every dialect of the parser reads those, while `?` is not
+        # SQL to its PostgreSQL dialect (no table would be found); the `sql` facet keeps the `?` form.
+        query_for = getattr(self, "_query_for", None)
+        parsed_sql = query_for("numeric")[0] if callable(query_for) else self.query
+        lineage = parser.generate_openlineage_metadata_from_sql(
+            sql=parsed_sql, hook=hook, database_info=info, use_connection=own_info, sqlalchemy_engine=None,
         )
+        if "sql" in lineage.job_facets:
+            from openlineage.client.facet_v2 import sql_job
+
+            lineage.job_facets["sql"] = sql_job.SQLJobFacet(query=SQLParser.normalize_sql(self.query))
+        return lineage
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         tables = self.get_openlineage_facets_on_start()
