@@ -149,12 +149,13 @@ class DeliverLineage:
     """Deliver step: the packaged files in; each file at each destination out, named by its Asset URI."""
 
     destinations: list[dict[str, Any]]
+    task_id: str
 
     def get_openlineage_facets_on_start(self) -> OperatorLineage:
         return _lineage()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        delivered = _returned(task_instance, "deliver")
+        delivered = _returned(task_instance, self.task_id)
         outputs = []
         for item in delivered:
             for spec in self.destinations:
