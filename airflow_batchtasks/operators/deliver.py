@@ -25,6 +25,7 @@ from airflow_batchtasks.arguments.binding import ArgBinder, ArgumentTemplateErro
 from airflow_batchtasks.assets.declared import delivery_alias_names
 from airflow_batchtasks.assets.events import add_delivery_event
 from airflow_batchtasks.compat import AirflowFailException
+from airflow_batchtasks.lineage.steps import DeliverLineage
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.progress import CountingSource, Progress
 from airflow_batchtasks.storage.paths import (
@@ -65,7 +66,7 @@ def argument_folder(render: Any, template: str, rendered: str, context: Context,
     return literal[: cut + 1] if cut >= 0 else ""
 
 
-class DeliverOperator(BatchStepOperator):
+class DeliverOperator(DeliverLineage, BatchStepOperator):
     """Archive the packaged files and deliver them.
 
     :param destinations: the definition's destinations (``type``, ``conn_id``, ``path``,

@@ -22,6 +22,7 @@ from airflow_batchtasks.formats.transcode import (
     reformat_delimited,
     reformat_text,
 )
+from airflow_batchtasks.lineage.steps import FileSourceLineage
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.progress import CountingReader, Progress
 from airflow_batchtasks.storage.paths import check_file_name
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 REFORMATS = {"csv": reformat_delimited, "tsv": reformat_delimited, "pipe": reformat_delimited, "text": reformat_text}
 
 
-class FileExtractOperator(BatchStepOperator):
+class FileExtractOperator(FileSourceLineage, BatchStepOperator):
     """Fetch the files matching a location's path (wildcards in the file name) into staging.
 
     :param location: ``{type: sftp|ftp|smb|local, conn_id, path}``; ``path`` is templated and may end
@@ -116,7 +117,8 @@ class FileExtractOperator(BatchStepOperator):
                     rows = REFORMATS[fmt](src, dst, self.input_format or {}, self.output_format)
         how = "kept as is" if fmt == "keep" else f"reformatted to {fmt}"
         self.log.info("%s -> %s (%s, %s data rows)", remote, target.name, how, "unknown" if rows is None else rows)
-        return {"name": target.name, "url": str(target), "rows": rows}
+        # source: the file read, for its lineage (lineage.steps.FileSourceLineage)
+        return {"name": target.name, "url": str(target), "rows": rows, "source": remote}
 
 
 def _visible(found: str, pattern: str) -> bool:

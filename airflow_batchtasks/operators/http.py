@@ -37,6 +37,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow_batchtasks.arguments.binding import MARKER_RE, ArgBinder, ArgumentTemplateError, as_text
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
 from airflow_batchtasks.definitions.masking import register_secrets
+from airflow_batchtasks.lineage.steps import HttpLineage
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import mark_partial
 from airflow_batchtasks.operators.step_failure import permanent_client_error
@@ -73,7 +74,7 @@ class BatchHttpHook(HttpHook):
         return session
 
 
-class HttpCallOperator(BatchStepOperator):
+class HttpCallOperator(HttpLineage, BatchStepOperator):
     """Call ``method endpoint`` on ``conn_id`` and check the status; optionally keep the body as the output.
 
     :param conn_id: Airflow HTTP connection (base URL, auth, default headers in extra)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_batchtasks.compat import AirflowFailException
 from airflow_batchtasks.formats.gpg import GPG_SUFFIX, GpgSpec, encryptor
+from airflow_batchtasks.lineage.steps import PackageLineage
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.storage.paths import check_file_name, storage_path
 from airflow_batchtasks.storage.records import CHUNK, md5_of
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class PackageOperator(BatchStepOperator):
+class PackageOperator(PackageLineage, BatchStepOperator):
     """Turn the extracted files into the files to deliver, with md5 and size.
 
     :param zip_name: when set, every file goes into one zip of this name (templated)

@@ -44,6 +44,7 @@ from typing import IO, TYPE_CHECKING, Any
 from airflow_batchtasks import config
 from airflow_batchtasks.arguments.binding import refuse_arguments
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
+from airflow_batchtasks.lineage.steps import ProcessLineage
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import PARTIAL_EXIT_CODE, mark_partial
 from airflow_batchtasks.operators.progress import Progress
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 READ_SIZE = 64 * 1024
 
 
-class ProcessOperator(BatchStepOperator):
+class ProcessOperator(ProcessLineage, BatchStepOperator):
     """Run the task's processing script on the files of ``input_step`` (or on nothing, for a python source).
 
     :param script: path of a script file or package folder, relative to the definitions folder

@@ -16,6 +16,7 @@ from airflow.sdk import BaseHook
 from airflow_batchtasks import config
 from airflow_batchtasks.arguments.binding import refuse_arguments
 from airflow_batchtasks.compat import AirflowException, AirflowFailException
+from airflow_batchtasks.lineage.steps import SqlLineage
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.progress import Progress
 from airflow_batchtasks.sql.params import ParamBinder, QueryParamError, named_values, prepare_query
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class SqlExtractOperator(BatchStepOperator):
+class SqlExtractOperator(SqlLineage, BatchStepOperator):
     """Run a query on any Airflow SQL connection and write its rows to a staged CSV-style file.
 
     :param conn_id: Airflow connection whose hook is a DbApiHook (odbc, postgres, sqlite, ...)

@@ -31,6 +31,7 @@ LAYERS = (
     "sql",
     "airflow_calls",
     "orchestration",
+    "lineage",
     "operators",
     "dag_factory",
     "importers",

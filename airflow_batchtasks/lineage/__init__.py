@@ -1,0 +1,1 @@
+"""OpenLineage reports of the pipeline steps (inputs, outputs, row counts and sizes), sent only when configured."""
