@@ -27,7 +27,7 @@ import yaml
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Bump when the summary's shape changes: an older cache is then ignored, never misread.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 def shard_of(relative_path: str, count: int) -> int:
@@ -41,7 +41,7 @@ def shard_of(relative_path: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DocSummary:
     """What the index keeps of one document: enough to find the files another one depends on."""
 
@@ -54,7 +54,7 @@ class DocSummary:
     resends: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class FileSummary:
     stamp: tuple[int, int]  # (size, mtime_ns): a change of either re-reads the file
     docs: list[DocSummary] = field(default_factory=list)
@@ -148,23 +148,35 @@ class CatalogIndex:
         Followed: the files declaring the same names (uniqueness is decided in load order), the
         projects of every task read, the tasks of an orchestration's steps, and the tasks of a project
         that has its own DAG. Only ``own``'s orchestrations and projects pull in more tasks: another
-        shard's are validated there.
+        shard's are validated there. Two passes over the summaries, with no folder-wide map built:
+        a shard's memory should grow with its own files, not with the folder.
         """
         own = list(own)
-        by_name, by_project = self.by_name(), self.by_project()
         needed: set[str] = set(own)
+        names: set[str] = set()
+        dag_projects: set[str] = set()
         for rel in own:
             for doc in self.files[rel].docs:
                 if doc.name:
-                    needed.update(by_name.get(doc.name, ()))
+                    names.add(doc.name)
+                if doc.project:
+                    names.add(doc.project)
                 if doc.kind == "orchestration":
-                    for task in doc.steps:
-                        needed.update(by_name.get(task, ()))
+                    names.update(doc.steps)
                 if doc.kind == "project" and doc.name and doc.has_dag:
-                    needed.update(by_project.get(doc.name, ()))
-        projects = {doc.project for rel in needed for doc in self.files[rel].docs if doc.project}
-        for project in projects:
-            needed.update(by_name.get(project, ()))
+                    dag_projects.add(doc.name)
+        projects: set[str] = set()
+        for rel, summary in self.files.items():
+            if rel in needed or any(
+                doc.name in names or (doc.kind == "task" and doc.project in dag_projects) for doc in summary.docs
+            ):
+                needed.add(rel)
+                projects.update(doc.project for doc in summary.docs if doc.project)
+        projects -= names
+        if projects:  # the projects of tasks read only to validate against
+            for rel, summary in self.files.items():
+                if any(doc.name in projects for doc in summary.docs):
+                    needed.add(rel)
         return [rel for rel in self.files if rel in needed]
 
     def resend_queues(self) -> set[str | None]:
@@ -190,19 +202,27 @@ def _read_cache(path: Path) -> dict[str, FileSummary]:
         if raw.get("version") != INDEX_VERSION:
             return {}
         return {
-            rel: FileSummary(tuple(item["stamp"]), [DocSummary(**{**d, "steps": tuple(d["steps"])})
-                                                    for d in item["docs"]])
-            for rel, item in raw["files"].items()
+            rel: FileSummary((size, mtime), [
+                DocSummary(kind, name, project, tuple(steps), has_dag, queue, resends)
+                for kind, name, project, steps, has_dag, queue, resends in docs
+            ])
+            for rel, (size, mtime, docs) in raw["files"].items()
         }
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}  # a missing or damaged cache is rebuilt, never trusted
 
 
 def _write_cache(path: Path, files: dict[str, FileSummary]) -> None:
     """Atomically (a temporary file, then rename): parsing processes write it side by side."""
+    # lists, not objects with keys: a shard reads this at every parse, and at 30,000 definitions the
+    # keyed form cost more memory than the shard's own DAGs
     payload = {
         "version": INDEX_VERSION,
-        "files": {rel: {"stamp": list(s.stamp), "docs": [d.__dict__ for d in s.docs]} for rel, s in files.items()},
+        "files": {
+            rel: [*s.stamp, [[d.kind, d.name, d.project, list(d.steps), d.has_dag, d.deliver_queue, d.resends]
+                             for d in s.docs]]
+            for rel, s in files.items()
+        },
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
