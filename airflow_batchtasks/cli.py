@@ -152,19 +152,83 @@ def cron(args: argparse.Namespace) -> None:
         print(f"  {when}")
 
 
+#: ``init`` without ``--shards`` writes one loader file up to this many definitions, shards above it.
+AUTO_SHARD_ABOVE = 1000
+#: Definitions per shard ``init`` aims at when it picks the number of shards itself.
+DEFINITIONS_PER_SHARD = 500
+SHARD_GLOB = "batchtasks_dags_shard_*.py"
+
+
+def shard_file(shard: int, count: int) -> str:
+    """``batchtasks_dags_shard_03_of_16.py``: the count is in the name, so a new ``init --shards`` never
+    leaves a loader of the old layout looking current."""
+    width = max(2, len(str(count)))
+    return f"batchtasks_dags_shard_{shard:0{width}d}_of_{count:0{width}d}.py"
+
+
+def shard_text(shard: int, count: int) -> str:
+    return (
+        "# Airflow DAG loader of airflow-batchtasks (written by `airflow batchtasks init`): "
+        f"builds shard {shard} of {count} of the YAML definitions' DAGs.\n"
+        f"from airflow_batchtasks.dag_factory import load_shard; load_shard(globals(), {shard}, {count})\n"
+    )
+
+
+def _is_ours(path: Path) -> bool:
+    """A loader file ``init`` wrote (so it may replace or remove it without ``--force``)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return False
+    return text == LOADER_TEXT or text.startswith("# Airflow DAG loader of airflow-batchtasks") and (
+        "load_shard(globals()" in text)
+
+
+def _auto_shards() -> int:
+    """1 (one loader file) for a small folder; else one shard per ~500 definitions."""
+    from airflow_batchtasks import config
+    from airflow_batchtasks.definitions.catalog import iter_files
+    from airflow_batchtasks.definitions.catalog_index import load_index
+
+    root = config.definitions_folder()
+    if not root.is_dir():
+        return 1
+    defined = load_index(root, iter_files(root)).definition_count()
+    return 1 if defined <= AUTO_SHARD_ABOVE else -(-defined // DEFINITIONS_PER_SHARD)
+
+
 def init(args: argparse.Namespace) -> None:
+    """Write the loader file(s); replace the other layout's files it wrote before (never a file it did not write,
+    unless ``--force``): one DAG built by two loader files would flip between them at every parse."""
     from airflow.configuration import conf
 
     from airflow_batchtasks import config
 
     dags_folder = Path(args.dags_folder or conf.get("core", "dags_folder"))
     dags_folder.mkdir(parents=True, exist_ok=True)
-    target = dags_folder / LOADER_FILE
-    if target.exists() and target.read_text() != LOADER_TEXT and not args.force:
-        print(f"error: {target} exists with other content; use --force to replace it", file=sys.stderr)
+    count = getattr(args, "shards", None) or _auto_shards()
+    if count < 1:
+        print("error: --shards must be 1 or more", file=sys.stderr)
         sys.exit(1)
-    target.write_text(LOADER_TEXT)
-    print(f"Loader written: {target}")
+    wanted = {LOADER_FILE: LOADER_TEXT} if count == 1 else {
+        shard_file(k, count): shard_text(k, count) for k in range(count)
+    }
+    existing = [dags_folder / LOADER_FILE, *sorted(dags_folder.glob(SHARD_GLOB))]
+    for path in existing:
+        if path.exists() and wanted.get(path.name) != path.read_text() and not _is_ours(path) and not args.force:
+            print(f"error: {path} exists with other content; use --force to replace it", file=sys.stderr)
+            sys.exit(1)
+    for path in existing:
+        if path.exists() and path.name not in wanted:
+            path.unlink()
+            print(f"Removed the loader of the previous layout: {path}")
+    for name, text in wanted.items():
+        (dags_folder / name).write_text(text)
+    if count == 1:
+        print(f"Loader written: {dags_folder / LOADER_FILE}")
+    else:
+        print(f"Loaders written: {count} shards, {dags_folder / shard_file(0, count)} ... "
+              f"{shard_file(count - 1, count)}")
     print(f"Definitions folder: {config.definitions_folder()}")
 
 
@@ -176,6 +240,9 @@ ARG_TZ = Arg(("--tz",), default="UTC", help="IANA time zone of the schedule")
 ARG_COUNT = Arg(("--count",), type=int, default=5, help="How many next fire times to show")
 ARG_DAGS = Arg(("--dags-folder",), help="DAGs folder (default: [core] dags_folder)")
 ARG_FORCE = Arg(("--force",), action="store_true", help="Replace an existing loader file")
+ARG_SHARDS = Arg(("--shards",), type=int, default=None,
+                 help="Number of loader files, each parsing a stable part of the definitions in its own process "
+                      "(default: 1 up to 1,000 definitions, else one per 500)")
 
 
 def get_cli_commands() -> list[GroupCommand]:
@@ -191,7 +258,8 @@ def get_cli_commands() -> list[GroupCommand]:
                 ActionCommand("schema", "Print the JSON Schema of definition files", schema, []),
                 ActionCommand("cron", "Explain a cron expression and show its next fire times", cron,
                               [ARG_EXPR, ARG_TZ, ARG_COUNT]),
-                ActionCommand("init", "Write the DAG loader file into the DAGs folder", init, [ARG_DAGS, ARG_FORCE]),
+                ActionCommand("init", "Write the DAG loader file(s) into the DAGs folder", init,
+                              [ARG_DAGS, ARG_FORCE, ARG_SHARDS]),
                 ORCHESTRATION_COMMAND,
                 IMPORT_COMMAND,
             ],

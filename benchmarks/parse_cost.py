@@ -13,6 +13,12 @@ same for every case:
 * dag-factory 1.1.0: equivalent dag-factory YAML and its ``load_yaml_dags`` loader;
 * airflow-batchtasks under Airflow's parsing context (what a worker does to run one task).
 
+With ``--per-process`` the cases are parsed as Airflow's dag-processor parses them: every DAG file in
+its own process forked from one that imported Airflow and froze its heap, ``--parsing-processes`` at a
+time (Airflow's default is 2). Then airflow-batchtasks is measured both with its one loader file and
+with the sharded loader files ``airflow batchtasks init --shards N`` writes, and the report gives each
+case's total CPU, its wall time, its slowest parse unit and the peak RSS of one parsing process.
+
 Run ``uv run python benchmarks/parse_cost.py --help`` for the options.
 """
 
@@ -61,6 +67,8 @@ MAX_VS_PLAIN = 1.5
 MIN_SPEEDUP_VS_DAGFACTORY = 2.0
 MAX_ONE_DAG_SHARE = 0.05
 NOISY_SPREAD = 1.3
+MAX_UNIT_S = 5.0
+MAX_RSS_VS_PLAIN = 1.2
 REFERENCE = "reference figures measured elsewhere: plain 2.0-3.0 s, dag-factory 9.3-11.8 s"
 
 
@@ -183,6 +191,26 @@ def write_ours(root: Path, groups: list[list[Spec]]) -> Path:
         f"from airflow_batchtasks.dag_factory import load_dags\n\nload_dags(globals(), {str(defs)!r})\n"
     )
     return dags
+
+
+def write_ours_sharded(root: Path, defs: Path, shards: int) -> Path:
+    """The loader files of ``airflow batchtasks init --shards N`` (same text), pointed at ``defs``."""
+    from airflow_batchtasks.cli import shard_file, shard_text
+
+    dags = root / "dags"
+    dags.mkdir(parents=True)
+    for k in range(shards):
+        text = shard_text(k, shards).replace(f"load_shard(globals(), {k}, {shards})",
+                                             f"load_shard(globals(), {k}, {shards}, {str(defs)!r})")
+        (dags / shard_file(k, shards)).write_text(text)
+    return dags
+
+
+def default_shards(tasks: int) -> int:
+    """What ``airflow batchtasks init`` picks for this many definitions."""
+    from airflow_batchtasks.cli import AUTO_SHARD_ABOVE, DEFINITIONS_PER_SHARD
+
+    return 1 if tasks <= AUTO_SHARD_ABOVE else -(-tasks // DEFINITIONS_PER_SHARD)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -429,6 +457,80 @@ def child(folder: str, result_path: str, profile_path: str | None, gc_freeze: bo
     Path(result_path).write_text(json.dumps(result))
 
 
+def per_process_child(folder: str, result_path: str, processes: int) -> None:
+    """Parse every DAG file of ``folder`` in its own forked process, ``processes`` at a time, as the
+    dag-processor does (its manager imports Airflow, freezes the heap and forks one parser per file).
+
+    Each parser reports its own wall and CPU time, peak RSS, DAGs, Airflow tasks and import errors.
+    """
+    import gc
+    import resource
+
+    import airflow.sdk  # noqa: F401
+    from airflow.dag_processing.dagbag import DagBag
+
+    gc.freeze()
+    files = sorted(str(p) for p in Path(folder).iterdir() if p.suffix == ".py")
+    out_dir = Path(result_path).parent / "units"
+    out_dir.mkdir(exist_ok=True)
+    running: dict[int, str] = {}
+    start, cpu_children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    pending = list(files)
+    while pending or running:
+        while pending and len(running) < processes:
+            path = pending.pop(0)
+            unit_out = out_dir / (Path(path).name + ".json")
+            pid = os.fork()
+            if pid == 0:  # the parser
+                code = 0
+                try:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    bag = DagBag(dag_folder=path)
+                    dags = workload_dags(bag.dags)
+                    unit_out.write_text(json.dumps({
+                        "file": Path(path).name,
+                        "wall_s": time.perf_counter() - t0,
+                        "cpu_s": time.process_time() - c0,
+                        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                        "dags": len(dags),
+                        "tasks": sum(len(d.tasks) for d in dags.values()),
+                        "import_errors": {k: v[-300:] for k, v in list(bag.import_errors.items())[:2]},
+                    }))
+                except BaseException:  # noqa: BLE001 - reported by the parent, never back into the loop
+                    import traceback
+
+                    (out_dir / (Path(path).name + ".crash")).write_text(traceback.format_exc())
+                    code = 1
+                os._exit(code)
+            running[pid] = path
+        pid, _status = os.wait()
+        running.pop(pid, None)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    units = [json.loads((out_dir / (Path(f).name + ".json")).read_text()) for f in files
+             if (out_dir / (Path(f).name + ".json")).exists()]
+    crashes = [p.read_text()[-1500:] for p in sorted(out_dir.glob("*.crash"))]
+    result = {
+        "fill_s": wall,
+        "cpu_s": (after.ru_utime + after.ru_stime) - (cpu_children.ru_utime + cpu_children.ru_stime),
+        "units": len(files),
+        "units_done": len(units),
+        "max_unit_s": max((u["wall_s"] for u in units), default=0.0),
+        "max_unit_cpu_s": max((u["cpu_s"] for u in units), default=0.0),
+        "rss_mb": max((u["rss_mb"] for u in units), default=0.0),
+        "dags": sum(u["dags"] for u in units),
+        "tasks": sum(u["tasks"] for u in units),
+        "dag_ids": [],
+        "import_error_count": sum(len(u["import_errors"]) for u in units),
+        "import_errors": [u["import_errors"] for u in units if u["import_errors"]][:2] + crashes[:1],
+        "import_s": 0.0,
+        "rss_import_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    for unit in units:
+        (out_dir / (unit["file"] + ".json")).unlink()
+    Path(result_path).write_text(json.dumps(result))
+
+
 # --------------------------------------------------------------------------- equivalence check (child side)
 
 DAG_ATTRS = ("description", "timetable", "start_date", "catchup", "max_active_runs", "is_paused_upon_creation")
@@ -502,6 +604,7 @@ class Case:
     expect_dags: int
     dag_id: str | None = None
     gc_freeze: bool = True
+    processes: int = 0  # > 0: parse file by file in that many forked parsers (--per-process)
     runs: list[dict[str, Any]] = field(default_factory=list)
 
     def median(self, key: str) -> float:
@@ -545,6 +648,8 @@ def run_child(case: Case, home: Path, profile_path: Path | None = None) -> dict[
     result_path = home / f"result_{case.key}.json"
     result_path.unlink(missing_ok=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(case.folder), "--result", str(result_path)]
+    if case.processes:
+        cmd += ["--processes", str(case.processes)]
     if case.gc_freeze:
         cmd.append("--gc-freeze")
     if profile_path:
@@ -559,6 +664,8 @@ def run_child(case: Case, home: Path, profile_path: Path | None = None) -> dict[
 def check(case: Case, result: dict[str, Any]) -> None:
     """A fast parse that lost DAGs proves nothing: every run must build exactly the expected DAGs."""
     problems = []
+    if result.get("units_done", 0) != result.get("units", 0):
+        problems.append(f"{result['units'] - result['units_done']} parser(s) crashed: {result['import_errors']}")
     if result["import_error_count"]:
         problems.append(f"{result['import_error_count']} import error(s): {result['import_errors']}")
     if result["dags"] != case.expect_dags:
@@ -604,6 +711,13 @@ def build_cases(root: Path, args: argparse.Namespace) -> list[Case]:
         Case("dagfactory", "dag-factory 1.1.0", write_dagfactory(root / "dagfactory", groups), args.tasks),
         Case("one", f"airflow-batchtasks, one DAG (`{target}`)", ours, 1, dag_id=target),
     ]
+    if args.per_process:
+        shards = args.shards or default_shards(args.tasks)
+        sharded = write_ours_sharded(root / "ours_sharded", root / "ours" / "definitions", shards)
+        cases.insert(2, Case("sharded", f"airflow-batchtasks, {shards} shard files", sharded, args.tasks))
+        for case in cases:
+            case.processes = args.parsing_processes if case.dag_id is None else 0
+    cases = [c for c in cases if not args.cases or c.key in args.cases]
     for case in cases:
         case.gc_freeze = not args.no_gc_freeze
     return cases
@@ -617,6 +731,8 @@ def measure(cases: list[Case], home: Path, repeat: int, warmup: int) -> None:
     """
     for round_no in range(warmup + repeat):
         for case in cases:
+            if round_no < warmup and case.key == "dagfactory":
+                continue  # no generated Python to compile, and by far the longest case
             result = run_child(case, home)
             check(case, result)
             if round_no >= warmup:
@@ -654,6 +770,53 @@ def table(cases: dict[str, Case]) -> str:
     return "\n".join(rows)
 
 
+def per_process_table(cases: dict[str, Case]) -> str:
+    """The dag-processor view: total CPU of all parsers, wall time with N parsers, the slowest unit, RSS."""
+    plain = cases["plain"].median("cpu_s") if "plain" in cases else 0.0
+    rows = [
+        "| case | parse units | total CPU s | vs plain (CPU) | wall s, "
+        f"{next(iter(cases.values())).processes or '-'} parsers | slowest unit s (CPU) | peak RSS of one parser MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case in cases.values():
+        if not case.processes:
+            continue
+        rows.append(
+            f"| {case.label} | {case.runs[0]['units']} | {case.median('cpu_s'):.1f} | "
+            f"{ratio(case.median('cpu_s'), plain)} | {case.median('fill_s'):.1f} | "
+            f"{case.median('max_unit_s'):.2f} ({case.median('max_unit_cpu_s'):.2f}) | {case.median('rss_mb'):.0f} |"
+        )
+    if "one" in cases and "sharded" in cases:
+        one = cases["one"]
+        rows.append(f"| {one.label} (one fill, not forked) | 1 | {one.median('cpu_s'):.2f} | "
+                    f"{one.median('cpu_s') / cases['sharded'].median('cpu_s'):.1%} of the sharded total | "
+                    f"{one.median('fill_s'):.2f} | - | {one.median('rss_mb'):.0f} |")
+    return "\n".join(rows)
+
+
+def per_process_targets(cases: dict[str, Case]) -> str:
+    """The scale-out commitments of the sharded loader."""
+    if "sharded" not in cases or "plain" not in cases:
+        return "(targets need the plain and sharded cases)"
+    sharded, plain = cases["sharded"], cases["plain"]
+    cpu = sharded.median("cpu_s") / plain.median("cpu_s")
+    rss = sharded.median("rss_mb") / plain.median("rss_mb")
+    # judged on CPU: on a quiet machine a parser's wall time is its CPU time, on a shared one the
+    # neighbours' share; the wall time is shown beside it
+    slowest, slowest_cpu = sharded.median("max_unit_s"), sharded.median("max_unit_cpu_s")
+    checks = [
+        (cpu <= MAX_VS_PLAIN, f"total parse CPU ≤ {MAX_VS_PLAIN}× plain Python: {cpu:.2f}×"),
+        (slowest_cpu <= MAX_UNIT_S, f"no parse unit over {MAX_UNIT_S:.0f} s of CPU: slowest "
+                                    f"{slowest_cpu:.2f} s CPU ({slowest:.2f} s wall on this machine's load)"),
+        (rss <= MAX_RSS_VS_PLAIN, f"peak RSS per parser ≤ {MAX_RSS_VS_PLAIN:.2f}× plain's: "
+                                  f"{sharded.median('rss_mb'):.0f} / {plain.median('rss_mb'):.0f} MB = {rss:.2f}×"),
+    ]
+    if "one" in cases:
+        share = cases["one"].median("cpu_s") / sharded.median("cpu_s")
+        checks.append((share <= MAX_ONE_DAG_SHARE, f"one DAG ≤ {MAX_ONE_DAG_SHARE:.0%} of the full parse: {share:.1%}"))
+    return "\n".join(f"- {'PASS' if ok else 'MISS'} {what}" for ok, what in checks)
+
+
 def ratios(top: Case, bottom: Case) -> tuple[float, float, float]:
     """``top / bottom`` of the fill: median wall time, best wall time, median CPU time."""
     return (
@@ -687,8 +850,12 @@ def report(cases: list[Case], args: argparse.Namespace) -> None:
         f"median of {args.repeat} run(s), each in a fresh interpreter; seconds = wall time of the DagBag fill; "
         f"gc.freeze() before the fill: {'no' if args.no_gc_freeze else 'yes (as the DAG processor does)'}.\n"
     )
-    print(table(by_key))
-    print("\nTargets:\n" + targets(by_key))
+    if args.per_process:
+        print(per_process_table(by_key))
+        print("\nTargets:\n" + per_process_targets(by_key))
+    else:
+        print(table(by_key))
+        print("\nTargets:\n" + targets(by_key))
     print(f"\n({REFERENCE})")
     for case in cases:
         runs = ", ".join(f"{r['fill_s']:.2f}" for r in case.runs)
@@ -733,7 +900,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="do not gc.freeze() the imported heap before the fill (Airflow's DAG processor does freeze it)",
     )
+    parser.add_argument("--per-process", action="store_true",
+                        help="parse file by file in forked parsers, as the dag-processor does; adds the sharded loader")
+    parser.add_argument("--parsing-processes", type=int, default=2, help="parsers at a time with --per-process")
+    parser.add_argument("--shards", type=int, help="shard files of the sharded case (default: what init picks)")
+    parser.add_argument("--cases", nargs="+", choices=["plain", "ours", "sharded", "dagfactory", "one"],
+                        help="only these cases (default: all)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--gc-freeze", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--verify-child", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -743,6 +917,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.child and args.processes:
+        per_process_child(args.child, args.result, args.processes)
+        return
     if args.child:
         child(args.child, args.result, args.profile_out, args.gc_freeze)
         return

@@ -10,7 +10,7 @@ DAG of the loader file, so each failure is isolated to its own DAG.
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,24 @@ def _wanted_dag_id() -> str | None:
     return get_parsing_context().dag_id
 
 
-def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
-    """Every DAG the catalog defines (or just ``only``), invalid ones as error placeholders."""
+def build_dags(
+    catalog: Catalog,
+    only: str | None = None,
+    owned: Callable[[str], bool] | None = None,
+    resend: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """Every DAG the catalog defines (or just ``only``), invalid ones as error placeholders.
+
+    ``owned``: for a shard, whether a definition file is its own; the catalog then also holds other
+    shards' files (to validate against) whose DAGs and errors are theirs to build. ``resend``: the
+    resend DAGs to build (default: those of the catalog's tasks).
+    """
     dags: dict[str, Any] = {}
     errors: dict[str | None, list[DefinitionError]] = {}
+    mine = owned or (lambda _file: True)
     for err in catalog.errors:
+        if not mine(err.file):
+            continue
         named = (
             err.name
             if err.kind in ("task", "orchestration", None)
@@ -56,7 +69,7 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
     # task -> destinations, for `schedule: {after: [...]}` (the named tasks' delivery aliases)
     delivering = {name: entry.model.destinations for name, entry in catalog.tasks.items()}
     for name, entry in catalog.tasks.items():
-        if only and name != only:
+        if (only and name != only) or not mine(entry.doc.file):
             continue
         if is_resend_dag_id(name):  # shown on the errors DAG: the name belongs to a resend DAG
             errors.setdefault(None, []).append(DefinitionError(
@@ -77,7 +90,9 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
         dag_id = project_dag_id(name)
         if (only and dag_id != only) or not (entry.model.run_in_series or entry.model.schedule):
             continue
-        tasks = [t for t in catalog.project_tasks(name) if t.name in dags or only]
+        if not mine(entry.doc.file):
+            continue
+        tasks = [t for t in catalog.project_tasks(name) if t.name in dags or only or _built_elsewhere(catalog, t, mine)]
         disabled_tasks = sorted(
             t for t, e in catalog.tasks.items() if e.model.project == name and not e.model.enabled
         )
@@ -86,7 +101,7 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
 
     disabled = frozenset(name for name, entry in catalog.tasks.items() if not entry.model.enabled)
     for name, entry in catalog.orchestrations.items():
-        if only and name != only:
+        if (only and name != only) or not mine(entry.doc.file):
             continue
         if is_resend_dag_id(name):  # an orchestration here would be what the API triggers for a resend
             errors.setdefault(None, []).append(DefinitionError(
@@ -101,7 +116,7 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
                 DefinitionError(entry.doc.file, entry.doc.line, "", str(exc), name, kind="orchestration")
             )
 
-    for dag_id, queue in resend_queues(catalog).items():
+    for dag_id, queue in (resend_queues(catalog) if resend is None else resend).items():
         if (only and dag_id != only) or dag_id in dags:
             continue
         try:
@@ -117,6 +132,13 @@ def build_dags(catalog: Catalog, only: str | None = None) -> dict[str, Any]:
             continue
         dags[dag_id] = build_error_dag(dag_id, errs)
     return dags
+
+
+def _built_elsewhere(catalog: Catalog, task: Any, mine: Callable[[str], bool]) -> bool:
+    """Whether another shard builds ``task``'s DAG: its file is not ours and it loads (a valid model
+    without an unsupported feature; a rarer build failure there is that shard's error DAG)."""
+    entry = catalog.tasks[task.name]
+    return not mine(entry.doc.file) and not unsupported_errors(entry)
 
 
 def load_dags(namespace: MutableMapping[str, Any], folder: str | Path | None = None) -> Catalog:

@@ -288,6 +288,58 @@ def test_init_is_idempotent_and_refuses_to_overwrite_other_content(tmp_path: Pat
     assert loader.read_text() == cli.LOADER_TEXT
 
 
+def test_init_shards_replace_the_single_loader_and_build_every_dag_once(
+    tmp_path: Path, valid_folder: Path, monkeypatch, capsys
+) -> None:
+    dags = tmp_path / "dags"
+    monkeypatch.setenv("AIRFLOW__BATCHTASKS__DEFINITIONS_FOLDER", str(valid_folder))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # a private index cache
+    cli.init(ns(dags_folder=str(dags), force=False))  # the one-file layout of earlier versions
+
+    cli.init(ns(dags_folder=str(dags), force=False, shards=3))
+
+    files = sorted(p.name for p in dags.iterdir())
+    assert files == [cli.shard_file(k, 3) for k in range(3)] == [
+        "batchtasks_dags_shard_00_of_03.py", "batchtasks_dags_shard_01_of_03.py", "batchtasks_dags_shard_02_of_03.py",
+    ]
+    assert f"Removed the loader of the previous layout: {dags / cli.LOADER_FILE}" in capsys.readouterr().out
+    built: list[str] = []
+    for name in files:
+        namespace: dict = {"__name__": name.removesuffix(".py")}
+        exec(compile((dags / name).read_text(), name, "exec"), namespace)
+        built += [k for k in namespace if not k.startswith("__") and k != "load_shard"]
+    assert {"daily", "manual", "once", "project__sales"} <= set(built)
+    assert len(built) == len(set(built))  # no DAG in two loader files
+
+    cli.init(ns(dags_folder=str(dags), force=False, shards=1))  # and back
+    assert sorted(p.name for p in dags.iterdir()) == [cli.LOADER_FILE]
+
+
+def test_init_picks_shards_for_a_large_folder(tmp_path: Path, defs: Path, monkeypatch, capsys) -> None:
+    many = "".join(f"---\nkind: project\nname: p{i}\n" for i in range(1200))
+    (defs / "projects.yaml").write_text(many)
+    monkeypatch.setenv("AIRFLOW__BATCHTASKS__DEFINITIONS_FOLDER", str(defs))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+
+    cli.init(ns(dags_folder=str(tmp_path / "dags"), force=False))
+
+    assert len(list((tmp_path / "dags").glob(cli.SHARD_GLOB))) == 3  # 1,200 definitions, ~500 per shard
+    assert "Loaders written: 3 shards" in capsys.readouterr().out
+
+
+def test_init_keeps_a_foreign_file_that_looks_like_a_shard(tmp_path: Path, capsys) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    mine = dags / "batchtasks_dags_shard_00_of_02.py"
+    mine.write_text("# my own DAG file\n")
+
+    with pytest.raises(SystemExit):
+        cli.init(ns(dags_folder=str(dags), force=False, shards=4))
+
+    assert mine.read_text() == "# my own DAG file\n"
+    assert not list(dags.glob("*_of_04.py"))
+
+
 def test_commands_are_registered() -> None:
     (group,) = cli.get_cli_commands()
 
