@@ -157,7 +157,9 @@ for row in "${versions[@]}"; do
         exit 2
     fi
     stamp="$venv/.constraints.sha256"
-    want="$( (sha256sum "$constraints" pyproject.toml; echo "$interpreter") | sha256sum | cut -d' ' -f1)"
+    # The checkout is part of the stamp: the venv holds an editable install of it, and $matrix_dir is shared
+    # by every checkout on the machine (a venv built from another worktree would test that worktree's code).
+    want="$( (sha256sum "$constraints" pyproject.toml; echo "$interpreter $repo_root") | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "=== $row: building $venv"
         rm -rf "$venv"
