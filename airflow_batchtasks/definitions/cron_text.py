@@ -13,7 +13,7 @@ from airflow_batchtasks.definitions.timing import check_timezone, cron_expressio
 
 def describe_cron(expr: str, tz: str = "UTC", count: int = 5, start: datetime | None = None) -> dict[str, Any]:
     """``{"expression", "description", "timezone", "next": [ISO datetimes]}``; ValueError when invalid."""
-    from cron_descriptor import get_description
+    from cron_descriptor import Options, get_description
 
     normalized = cron_expression(expr)
     zone = ZoneInfo(check_timezone(tz))
@@ -24,7 +24,10 @@ def describe_cron(expr: str, tz: str = "UTC", count: int = 5, start: datetime | 
     upcoming = [it.get_next(datetime).isoformat() for _ in range(count)]
     return {
         "expression": normalized,
-        "description": get_description(normalized),
+        # English, 12-hour, whatever the server's locale: cron-descriptor otherwise picks both from
+        # locale.getlocale(), which for the common C.UTF-8 reads en_US on Python 3.11 and C on 3.13, so the
+        # same expression read "At 06:00 AM" on one API server and "At 06:00" on another.
+        "description": get_description(normalized, Options(locale_code="en_US", use_24hour_time_format=False)),
         "timezone": str(zone),
         "next": upcoming,
     }

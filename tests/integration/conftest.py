@@ -7,6 +7,7 @@ from tests.integration.connections import ftp_conn, sftp_conn, smb_conn
 from tests.servers.fixtures import (
     _restart_stopped_servers,
     ftp_server,
+    mariadb_server,
     postgres_server,
     smb_server,
     smtp_server,
@@ -14,6 +15,6 @@ from tests.servers.fixtures import (
 )
 
 __all__ = [
-    "_restart_stopped_servers", "ftp_conn", "ftp_server", "postgres_server", "sftp_conn", "smb_conn", "smb_server",
-    "smtp_server", "sshd_server",
+    "_restart_stopped_servers", "ftp_conn", "ftp_server", "mariadb_server", "postgres_server", "sftp_conn",
+    "smb_conn", "smb_server", "smtp_server", "sshd_server",
 ]

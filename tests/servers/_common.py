@@ -14,7 +14,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing.Self is 3.11+; the tests also run on Python 3.10
+    from typing import Self
 
 LOOPBACK = "127.0.0.1"
 

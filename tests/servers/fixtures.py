@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.servers.ftp import FtpServer
+from tests.servers.mariadb import MariaDbServer
 from tests.servers.postgres import PostgresServer
 from tests.servers.smb import SmbServer
 from tests.servers.smtp import SmtpServer
@@ -31,6 +32,16 @@ def sshd_server() -> Iterator[SshServer]:
 def postgres_server() -> Iterator[PostgresServer]:
     """PostgreSQL 15 on 127.0.0.1:<free port>; role/password/database ``batch`` (see ``PostgresServer``)."""
     server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDbServer]:
+    """MariaDB on 127.0.0.1:<free port>; user/password/database ``batch`` (see ``MariaDbServer``)."""
+    server = MariaDbServer().start()
     try:
         yield server
     finally:
@@ -71,6 +82,6 @@ def smtp_server() -> Iterator[SmtpServer]:
 def _restart_stopped_servers(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test, bring back any session server the test stopped (``start()`` is a no-op if up)."""
     yield
-    for name in ("sshd_server", "postgres_server", "ftp_server", "smb_server", "smtp_server"):
+    for name in ("sshd_server", "postgres_server", "mariadb_server", "ftp_server", "smb_server", "smtp_server"):
         if name in request.fixturenames:
             request.getfixturevalue(name).start()

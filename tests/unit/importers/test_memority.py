@@ -7,7 +7,7 @@ the names its steps run, so "validates" means what `airflow batchtasks validate`
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from datetime import time as local_time
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from airflow_batchtasks.definitions.catalog import load_catalog
 from airflow_batchtasks.importers.memority import ImportResult, convert_file, convert_tree, safe_name
 from airflow_batchtasks.importers.safe_xml import MAX_DEPTH, XmlError, parse_xml
 
+UTC = timezone.utc  # datetime.UTC is 3.11+; the unit tests also run on Python 3.10
 FIXTURES = Path(__file__).parent / "fixtures"
 NS = 'xmlns:dmn="http://www.memority.com/domino_sync/1_0"'
 
