@@ -57,24 +57,30 @@ DEFINITIONS = "---\n".join([
 TASKS = ("s_first", "s_fails", "s_paused", "s_last", "p_a", "p_b", "argv_task")
 
 
-@pytest.fixture(scope="module")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstance]:
-    root = tmp_path_factory.mktemp("project_series")
+def project_airflow(root: Path, definitions: str, env: dict[str, str] | None = None) -> AirflowInstance:
+    """An Airflow (not started) over ``definitions`` in one file, ``__OUT__`` being ``root/out`` (a local root)."""
     defs, dags, out = root / "definitions", root / "dags", root / "out"
     for folder in (defs, dags, out):
         folder.mkdir()
-    (defs / "series.yaml").write_text(DEFINITIONS.replace("__OUT__", str(out)))
+    (defs / "projects.yaml").write_text(definitions.replace("__OUT__", str(out)))
     from airflow_batchtasks.cli import LOADER_FILE, LOADER_TEXT
 
     (dags / LOADER_FILE).write_text(LOADER_TEXT)
-    env = {
+    return AirflowInstance(root / "home", dags, env={
         "AIRFLOW__BATCHTASKS__DEFINITIONS_FOLDER": str(defs),
         "AIRFLOW__BATCHTASKS__STAGING_URL": f"file://{root}/staging",
         "AIRFLOW__BATCHTASKS__ARCHIVE_URL": f"file://{root}/archive",
         "AIRFLOW__BATCHTASKS__VENV_CACHE": str(root / "venvs"),
         "AIRFLOW__BATCHTASKS__LOCAL_ROOTS": str(out),
-    }
-    instance = AirflowInstance(root / "home", dags, env=env)
+        **(env or {}),
+    })
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstance]:
+    root = tmp_path_factory.mktemp("project_series")
+    instance = project_airflow(root, DEFINITIONS)
+    out = root / "out"
     with serving(instance, [*TASKS, "project__series_p", "project__par_p"], start=True):
         assert instance.import_errors() == []
         for dag_id in (*TASKS, "project__series_p", "project__par_p"):

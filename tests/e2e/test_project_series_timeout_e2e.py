@@ -22,7 +22,7 @@ import pytest
 
 from tests.e2e.airflow_instance import AirflowInstance
 from tests.e2e.api_support import serving, wait_for
-from tests.e2e.test_project_series_e2e import SLEEP, _task
+from tests.e2e.test_project_series_e2e import SLEEP, _task, project_airflow
 
 pytestmark = pytest.mark.e2e
 
@@ -38,22 +38,7 @@ TASKS = ("t_paused", "t_slow")
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstance]:
     root: Path = tmp_path_factory.mktemp("series_limit")
-    defs, dags, out = root / "definitions", root / "dags", root / "out"
-    for folder in (defs, dags, out):
-        folder.mkdir()
-    (defs / "limit.yaml").write_text(DEFINITIONS.replace("__OUT__", str(out)))
-    from airflow_batchtasks.cli import LOADER_FILE, LOADER_TEXT
-
-    (dags / LOADER_FILE).write_text(LOADER_TEXT)
-    env = {
-        "AIRFLOW__BATCHTASKS__DEFINITIONS_FOLDER": str(defs),
-        "AIRFLOW__BATCHTASKS__STAGING_URL": f"file://{root}/staging",
-        "AIRFLOW__BATCHTASKS__ARCHIVE_URL": f"file://{root}/archive",
-        "AIRFLOW__BATCHTASKS__VENV_CACHE": str(root / "venvs"),
-        "AIRFLOW__BATCHTASKS__LOCAL_ROOTS": str(out),
-        "AIRFLOW__BATCHTASKS__PROJECT_RUN_TIMEOUT": "1",  # minutes
-    }
-    instance = AirflowInstance(root / "home", dags, env=env)
+    instance = project_airflow(root, DEFINITIONS, {"AIRFLOW__BATCHTASKS__PROJECT_RUN_TIMEOUT": "1"})  # minutes
     with serving(instance, [*TASKS, "project__limit_p"], start=True):
         assert instance.import_errors() == []
         for dag_id in (*TASKS, "project__limit_p"):

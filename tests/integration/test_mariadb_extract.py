@@ -9,20 +9,19 @@ habits users bring (``USE db``, ``GO``), which MariaDB would reject if they reac
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_batchtasks.sql.extract import ARROW_ODBC, PORTABLE, extract
+from airflow_batchtasks.sql.extract import ARROW_ODBC
+from tests.integration.extract_paths import both_paths
 from tests.integration.pipeline import migrate_metadata_db, run_definition, set_connection
 from tests.servers import MariaDbServer, find_mariadb_odbc_driver
 
 pytestmark = pytest.mark.integration
 
-LOG = logging.getLogger("test_mariadb_extract")
 FILLER_ROWS = 30_000  # several arrow-odbc batches
 
 TEXTS = [
@@ -91,20 +90,6 @@ def plain(sql: str, values: list[Any] | None = None) -> Callable[[str], tuple[st
     """``query_for`` of a qmark query (both the ODBC paths bind ``?``)."""
     return lambda style: (sql, values or [])
 
-
-def both_paths(hook: Any, query_for: Callable[[str], tuple[str, Any]], tmp_path: Path, output: dict[str, Any]):
-    """Run the extract with and without fast paths; return (fast bytes, fast path used, portable bytes, rows)."""
-    results = []
-    for fast in (True, False):
-        target = tmp_path / f"{'fast' if fast else 'portable'}.csv"
-        rows, path = extract(
-            hook, query_for, target, output, include_headers=True, batch_size=5000, log=LOG, fast_paths=fast
-        )
-        results.append((target.read_bytes(), path, rows))
-    (fast_bytes, fast_path, fast_rows), (portable_bytes, portable_path, portable_rows) = results
-    assert portable_path == PORTABLE
-    assert fast_rows == portable_rows
-    return fast_bytes, fast_path, portable_bytes, fast_rows
 
 
 @pytest.mark.parametrize("output", ODBC_FORMATS, ids=lambda o: "-".join(f"{k}={v!r}" for k, v in o.items()) or "csv")

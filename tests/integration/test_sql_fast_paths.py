@@ -17,6 +17,7 @@ import pytest
 
 from airflow_batchtasks.sql import odbc_arrow
 from airflow_batchtasks.sql.extract import ARROW_ODBC, COPY, PORTABLE, extract
+from tests.integration.extract_paths import both_paths
 from tests.integration.pipeline import set_connection
 from tests.servers import PostgresServer, find_odbc_driver
 
@@ -114,22 +115,6 @@ def plain(sql: str, values: list[Any] | None = None) -> Callable[[str], tuple[st
 
     return query_for
 
-
-def both_paths(
-    hook: Any, query_for: Callable[[str], tuple[str, Any]], tmp_path: Path, output: dict[str, Any], headers: bool = True
-) -> tuple[bytes, str, bytes, int]:
-    """Run the extract with and without fast paths; return (fast bytes, fast path used, portable bytes, rows)."""
-    results = []
-    for fast in (True, False):
-        target = tmp_path / f"{'fast' if fast else 'portable'}.csv"
-        rows, path = extract(
-            hook, query_for, target, output, include_headers=headers, batch_size=5000, log=LOG, fast_paths=fast
-        )
-        results.append((target.read_bytes(), path, rows))
-    (fast_bytes, fast_path, fast_rows), (portable_bytes, portable_path, portable_rows) = results
-    assert portable_path == PORTABLE
-    assert fast_rows == portable_rows
-    return fast_bytes, fast_path, portable_bytes, fast_rows
 
 
 @pytest.mark.parametrize("output", ODBC_FORMATS, ids=lambda o: "-".join(f"{k}={v!r}" for k, v in o.items()) or "csv")
