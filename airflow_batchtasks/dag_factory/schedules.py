@@ -30,9 +30,12 @@ def airflow_schedule(
 
     ``destinations_of``: task name -> its destinations, for ``{after: [...]}`` (see ``after_condition``).
 
-    Cron DAGs get no start date on purpose: CronTriggerTimetable then waits for
-    the next fire time, so a 06:00 task deployed at 15:00 first runs tomorrow at
-    06:00 instead of at once for this morning's missed slot.
+    Cron DAGs get no start date on purpose: CronTriggerTimetable then starts from
+    now, not from a past start date, so a 06:00 task deployed at 15:00 first runs
+    tomorrow at 06:00 instead of catching up on the days before. Airflow still runs
+    a slot missed by a little (within a tenth of the interval, at least 5 minutes:
+    a daily 06:00 task unpaused at 08:00 runs at once for 06:00), as for any DAG
+    with this timetable; docs/definitions.md says so.
     """
     tz = pendulum.timezone(timezone)
     if schedule is None:
