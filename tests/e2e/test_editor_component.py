@@ -236,7 +236,7 @@ def test_hover_shows_the_schema_help(page: Page) -> None:
     tip = page.locator(".cm-bt-hover")
     expect(tip).to_be_visible()
     expect(tip).to_contain_text("schedule")
-    expect(tip).to_contain_text("cron, @hourly/@daily/@weekly/@monthly, none, or {once: ISO datetime}")
+    expect(tip).to_contain_text("cron, @hourly/@daily/@weekly/@monthly, none, {once: ISO datetime}, or {after: [task_a, task_b]}")
     expect(tip).to_contain_text("default: none")
 
 
