@@ -12,6 +12,7 @@ Extract (the same ``select *`` for every path, CSV with header):
 * ours, ODBC connection: arrow-odbc + vectorised CSV (``sql.extract.extract``, as the extract step runs it);
 * the same arrow-odbc reader with nothing written (``odbc_arrow.open_reader``): the driver's floor;
 * ours, postgres connection: ``COPY ... TO STDOUT``;
+* the same COPY statement read with psycopg's ``get_copy_data`` alone, nothing written: psycopg's floor;
 * the portable path on the ODBC connection (pyodbc ``fetchmany`` + ``csv.writer``);
 * Airflow ``OdbcHook.get_records`` + ``csv.writer``; ``pandas.read_sql`` + ``to_csv`` (what teams often write).
 
@@ -44,6 +45,7 @@ import csv
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -104,6 +106,7 @@ class Case:
     times: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
+    op_cpu: list[float] = field(default_factory=list)  # a Python child's CPU inside the timed operation
     ratios: list[float] = field(default_factory=list)
     server_cpu: list[float] = field(default_factory=list)
     server_pid: int | None = None
@@ -119,7 +122,7 @@ def child(args: argparse.Namespace) -> None:
     result: dict[str, Any] = {}
     _warm_up()
     if kind == "imports":
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _own_cpu()
     elif kind in ("ours_odbc", "ours_pg", "portable_odbc"):
         import logging
 
@@ -128,25 +131,33 @@ def child(args: argparse.Namespace) -> None:
         from airflow_batchtasks.sql.extract import extract
 
         logging.basicConfig(level=logging.WARNING)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _own_cpu()
         hook = BaseHook.get_hook(PG if kind == "ours_pg" else args.conn)
         rows, path = extract(
             hook, lambda _style: (args.sql, []), ObjectStoragePath(f"file://{out}"), {}, include_headers=True,
             batch_size=10_000, log=logging.getLogger("bench"), fast_paths=kind != "portable_odbc",
         )  # fmt: skip
         result.update(rows=rows, path=path)
+    elif kind == "copy_floor":
+        from airflow.sdk import BaseHook
+
+        from airflow_batchtasks.sql import pg_copy
+
+        start, cpu_start = time.perf_counter(), _own_cpu()
+        conn = BaseHook.get_hook(PG).get_conn()
+        result.update(rows=_copy_floor(conn, args.sql, pg_copy))
     elif kind == "odbc_fetch":
         from airflow.sdk import BaseHook
 
         from airflow_batchtasks.sql.odbc_arrow import odbc_connection_string, open_reader
 
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _own_cpu()
         reader, _ = open_reader(args.sql, odbc_connection_string(BaseHook.get_hook(args.conn)))
         result.update(rows=sum(batch.num_rows for batch in reader))
     elif kind == "get_records":
         from airflow.sdk import BaseHook
 
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _own_cpu()
         hook = BaseHook.get_hook(ODBC)
         records = hook.get_records(args.sql)
         with open(out, "w", newline="", encoding="utf-8") as fh:
@@ -161,7 +172,7 @@ def child(args: argparse.Namespace) -> None:
         from airflow.sdk import BaseHook
 
         warnings.simplefilter("ignore")  # pandas warns about DB-API (not SQLAlchemy) connections
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _own_cpu()
         conn = BaseHook.get_hook(ODBC).get_conn()
         frame = pd.read_sql(args.sql, conn)
         frame.to_csv(out, index=False)
@@ -169,7 +180,7 @@ def child(args: argparse.Namespace) -> None:
     elif kind in ("sftp_ours", "sftp_paramiko"):
         from airflow_batchtasks.transports.sftp import SftpDestination
 
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _own_cpu()
         destination = SftpDestination(SFTP if kind == "sftp_ours" else SFTP_PARAMIKO, args.remote_dir)
         try:
             with open(args.src, "rb") as fh:
@@ -180,14 +191,43 @@ def child(args: argparse.Namespace) -> None:
     elif kind in ("store_file", "store_file_nc"):
         from airflow.providers.sftp.hooks.sftp import SFTPHook
 
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _own_cpu()
         SFTPHook(ssh_conn_id=SFTP if kind == "store_file" else SFTP_NOCOMPRESS).store_file(
             f"{args.remote_dir}/{args.remote_name}", args.src
         )
     else:
         raise SystemExit(f"unknown child {kind}")
     result["seconds"] = time.perf_counter() - start
+    result["cpu"] = _own_cpu() - cpu_start  # the operation's own CPU, imports excluded
     Path(args.result).write_text(json.dumps(result))
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process so far (its threads included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _copy_floor(conn: Any, sql: str, pg_copy: Any) -> int:
+    """Our COPY statement read row by row with psycopg's ``get_copy_data`` and dropped: the client's floor.
+
+    What any psycopg 3 client pays per row (a call, a buffer object, a memoryview), without our
+    chunking, row counting and writes; psql's C loop pays none of it.
+    """
+    rules = pg_copy.check_format({"lineterminator": "\n"}, "utf-8")
+    statement = pg_copy.copy_statement(sql, [oid for _, oid in pg_copy._describe(conn, sql, [])], rules)
+    with conn.cursor() as cursor:
+        cursor.execute("SET datestyle TO ISO")
+    pgconn, rows = conn.pgconn, 0
+    pgconn.send_query(statement.encode())
+    pgconn.get_result()
+    get_copy_data = pgconn.get_copy_data
+    while get_copy_data(0)[0] >= 0:
+        rows += 1
+    while pgconn.get_result() is not None:
+        pass
+    conn.close()
+    return rows
 
 
 def _warm_up() -> None:
@@ -302,6 +342,8 @@ def build_cases(
             Case(f"fetch_{rows}", "arrow-odbc fetch alone, nothing written (the ODBC driver's floor)", group,
                  py("odbc_fetch")),
             Case(f"ours_pg_{rows}", "**ours, postgres**: `COPY (query) TO STDOUT`", group, py("ours_pg")),
+            Case(f"copy_floor_{rows}", "our COPY read with psycopg's `get_copy_data` alone, nothing written "
+                 "(psycopg's floor)", group, py("copy_floor")),  # fmt: skip
             Case(f"portable_{rows}", "portable: pyodbc `fetchmany` + `csv.writer`", group, py("portable_odbc")),
             Case(f"records_{rows}", "Airflow `OdbcHook.get_records` + `csv.writer`", group, py("get_records"), True),
             Case(f"pandas_{rows}", "`pandas.read_sql` + `to_csv`", group, py("pandas"), True),
@@ -408,6 +450,8 @@ def _run(case: Case, args: argparse.Namespace, env: dict[str, str], sshd: Any, r
     case.times.append(seconds)
     case.rss_mb.append(rss)
     case.cpu.append(cpu)
+    if "cpu" in result:
+        case.op_cpu.append(result["cpu"])
     out = _output_of(case)
     if case.rows is not None and "rows" in result and result["rows"] != case.rows:
         case.problems.append(f"round {round_no + 1}: {result['rows']} rows, not {case.rows}")
@@ -474,8 +518,8 @@ def report(cases: list[Case], args: argparse.Namespace, load: tuple[float, float
     baseline_cpu = imports[0].cpu[0] if imports else 0.0
     print(f"\nLoad average (1 min) at start / end: {load[0]:.1f} / {load[1]:.1f} on {os.cpu_count()} cores; "
           f"{args.repeat} rounds (slow paths: {args.slow_repeat}); \"vs reference\" is the median of the ratios "
-          "to the reference run just before each run; client CPU of Python children is net of the baseline "
-          "child's (imports, plugins).")  # fmt: skip
+          "to the reference run just before each run; client CPU of Python children is their own CPU during the "
+          "timed operation (imports and plugins excluded).")  # fmt: skip
     if imports:
         print(
             f"Baseline RSS: a child that only imports Airflow, the hooks and our modules and loads the plugins "
@@ -493,7 +537,9 @@ def report(cases: list[Case], args: argparse.Namespace, load: tuple[float, float
             runs = ", ".join(f"{t:.2f}" for t in case.times)
             python = case.command[0] == sys.executable
             over = f" (+{max(case.rss_mb) - baseline:.0f})" if python else ""
-            client = statistics.median(case.cpu) - (baseline_cpu if python else 0.0)
+            # a Python child's own count (the operation only); the net of the baseline child is noisy
+            client = statistics.median(case.op_cpu) if case.op_cpu else statistics.median(case.cpu) - (
+                baseline_cpu if python else 0.0)  # fmt: skip
             server_cpu = statistics.median(case.server_cpu) if case.server_cpu else 0.0
             print(f"| {case.label} | {statistics.median(case.times):.2f} s | {ratio:.2f}x | "
                   f"{max(case.rss_mb):.0f} MB{over} | {client:.1f} + {server_cpu:.1f} s | {runs} |")  # fmt: skip

@@ -21,6 +21,7 @@ fails at once without retries, since retrying cannot fix it.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -144,15 +145,35 @@ class Encryptor:
         )
 
     def encrypt(self, source: Any, target: Any) -> None:
-        """Encrypt the stored file ``source`` into ``target`` (ObjectStoragePaths), streaming both ways."""
+        """Encrypt the stored file ``source`` into ``target`` (ObjectStoragePaths), streaming both ways.
+
+        A local source is handed to gpg by its path, so gpg reads it itself, as ``gpg --encrypt FILE``
+        does: python-gnupg would otherwise copy every byte through a Python thread into gpg's stdin
+        (16 KB at a time, read through fsspec), and gpg would write the stream form of the packet
+        (no file name, chunked lengths). A remote source (object storage) is still streamed.
+        """
         local = _local_path(target)
+        local_source = _local_path(source)
+        options = ["--compress-level", str(self.spec.compress_level)]
         with tempfile.TemporaryDirectory(prefix="batchtasks-gpg-out-") as scratch:
             out = local or os.path.join(scratch, target.name)
-            with source.open("rb") as fh:
-                result = self.gpg.encrypt_file(
-                    fh, recipients=[self.fingerprint], armor=False, always_trust=True, output=out,
-                    extra_args=["--compress-level", str(self.spec.compress_level)],
-                )
+            try:
+                if local_source is not None:
+                    # stdin stays empty; the last argument is the file gpg encrypts
+                    result = self.gpg.encrypt_file(
+                        io.BytesIO(b""), recipients=[self.fingerprint], armor=False, always_trust=True,
+                        output=out, extra_args=[*options, "--", local_source],
+                    )
+                else:
+                    with source.open("rb") as fh:
+                        result = self.gpg.encrypt_file(
+                            fh, recipients=[self.fingerprint], armor=False, always_trust=True, output=out,
+                            extra_args=options,
+                        )
+            except BrokenPipeError as exc:  # gpg stopped reading the stream: it failed before the end
+                raise AirflowFailException(
+                    f"output.gpg: encryption to {self.spec.recipient} failed: gpg stopped reading its input"
+                ) from exc
             if not result.ok:
                 # gpg's status ("invalid recipient: key expired") and messages hold no secret: only a public
                 # key is in this keyring. Its machine-readable [GNUPG:] lines are left out.

@@ -14,6 +14,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,3 +190,40 @@ def test_a_missing_or_broken_key_fails_at_once_with_a_clear_message(
     record = failure_record(tmp_path, "gpg_nokey", "package")
     assert record["try_number"] == 1 and not record["retryable"]
     assert message in record["error"]
+
+
+def test_a_local_file_is_read_by_gpg_itself_a_remote_one_streamed(
+    keyring: Keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a staged local file is handed to gpg by its path (its name is in the packet, as with `gpg -e FILE`);
+    # a file on object storage is streamed through gpg's stdin; both decrypt to the same bytes
+    import logging
+
+    import gnupg
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_batchtasks.formats.gpg import GpgSpec, encryptor
+
+    monkeypatch.setenv("AIRFLOW_VAR_VENDOR_KEY", keyring.vendor_public)
+    data = PLAIN * 20_000  # ~700 KB: more than a pipe's buffer
+    local = tmp_path / "items.csv"
+    local.write_bytes(data)
+
+
+    class Remote:  # a staged file on object storage as Encryptor sees it: a protocol other than file, open()
+        protocol = "s3"
+
+        def open(self, mode: str) -> Any:
+            return open(local, mode)
+
+    remote = Remote()
+    spec = GpgSpec.from_dict({"recipient": "vendor@example.com", "key_variable": "vendor_key"})
+    with encryptor(spec, logging.getLogger("test")) as gpg:
+        gpg.encrypt(ObjectStoragePath(f"file://{local}"), ObjectStoragePath(f"file://{tmp_path}/local.gpg"))
+        gpg.encrypt(remote, ObjectStoragePath(f"file://{tmp_path}/remote.gpg"))
+    for name, embedded in (("local.gpg", "items.csv"), ("remote.gpg", "")):
+        ciphertext = (tmp_path / name).read_bytes()
+        assert keyring.decrypt(ciphertext) == data
+        status = gnupg.GPG(gnupghome=str(keyring.home)).decrypt(ciphertext).stderr  # gpg's [GNUPG:] lines
+        [plaintext] = [line.split()[4:] for line in status.splitlines() if line.startswith("[GNUPG:] PLAINTEXT ")]
+        assert plaintext == ([embedded] if embedded else []), status

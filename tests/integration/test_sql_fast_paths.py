@@ -203,6 +203,29 @@ def test_copy_binds_run_arguments_as_safe_literals(tmp_path: Path, awkward: int,
     assert rows == 5
 
 
+TIMESTAMPS = [
+    "0005-03-01 01:02:03.5", "0999-12-31 23:59:59.99999", "1000-01-01 00:00:00", "1000-01-01 00:00:00.000001",
+    "2024-02-29 23:59:59.123456", "2024-02-29 23:59:59.1", "2024-02-29 23:59:59.12345", "9999-12-31 23:59:59.99999",
+    "9999-12-31 23:59:59", None,
+]
+
+
+@pytest.mark.parametrize("output", [{}, {"quoting": "all"}], ids=["minimal", "all"])
+def test_copy_prints_timestamps_of_any_year_and_fraction_as_python_does(
+    tmp_path: Path, pg_hook: Any, output: dict[str, Any]
+) -> None:
+    # years 1000-9999 are padded with rpad, others through the microseconds' trailing zeros: same text
+    values = ", ".join(f"({i}, {'null' if t is None else repr(t)}::timestamp)" for i, t in enumerate(TIMESTAMPS))
+    query = plain(f"select id, ts from (values {values}) as v(id, ts) order by id")
+    fast, path, portable, rows = both_paths(pg_hook, query, tmp_path, output)
+    assert path == COPY and rows == len(TIMESTAMPS)
+    assert fast == portable
+    if not output:
+        assert fast.splitlines()[1:4] == [
+            b"0,0005-03-01 01:02:03.500000", b"1,0999-12-31 23:59:59.999990", b"2,1000-01-01 00:00:00",
+        ]  # fmt: skip
+
+
 def test_copy_takes_queries_ending_in_a_comment_or_semicolon(tmp_path: Path, awkward: int, pg_hook: Any) -> None:
     for sql in ("select id, code from awkward order by id -- all of them", "select id, code from awkward;\n"):
         fast, path, portable, _ = both_paths(pg_hook, plain(sql), tmp_path, {})
