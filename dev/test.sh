@@ -14,9 +14,10 @@ cd "$repo_root"
 # psqlODBC; gnupg: encryption steps; sqlite3 + libsqliteodbc: SQLite/ODBC tests; samba: smbd for SMB tests;
 # chromium: the browser the UI tests drive through Playwright (`playwright install` cannot download here);
 # redis-server: the Celery broker of the multi-worker e2e test; mariadb-server + mariadb-client + odbc-mariadb: the
-# second ODBC driver's extract tests and benchmark (a private mariadbd per run, no system service).
+# second ODBC driver's extract tests and benchmark (a private mariadbd per run, no system service); curl +
+# smbclient: the reference clients of benchmarks/transfers.py (FTP and SMB up- and downloads).
 apt_packages=(openssh-server postgresql odbc-postgresql unixodbc gnupg sqlite3 libsqliteodbc samba chromium redis-server
-              mariadb-server mariadb-client odbc-mariadb)
+              mariadb-server mariadb-client odbc-mariadb curl smbclient)
 # nodejs + npm: build the pages' YAML editor bundle (ui/editor, checked below). Only when no npm is on PATH:
 # a Node from elsewhere (e.g. NodeSource's nodejs, which bundles npm) conflicts with Debian's npm package.
 if ! command -v npm >/dev/null 2>&1; then
