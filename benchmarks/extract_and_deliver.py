@@ -238,7 +238,7 @@ def _sftp_child(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             operator._fetch(reader, args.src, ObjectStoragePath(f"file://{args.out}"))
         finally:
             reader.close()
-        return {"client": type(getattr(reader, "client", reader)).__name__}
+        return {"client": type(getattr(reader, "_async", None) or getattr(reader, "client", reader)).__name__}
     if kind in ("sftp_floor", "get_floor"):
         import asyncio
 
