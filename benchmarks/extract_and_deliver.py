@@ -24,10 +24,19 @@ through arrow-odbc, the arrow-odbc fetch alone (the driver's floor) and the port
 Every round checks each output: its row count is the table's, and ours and the portable path write
 files with the same MD5 (the reference CLIs write another format, so only their rows are checked).
 
-Delivery of the 1 GiB file: OpenSSH ``sftp`` put (reference); ours (``SftpDestination``,
-asyncssh); ours on the paramiko fallback (a connection asyncssh cannot carry, compression
-off); Airflow ``SFTPHook.store_file`` with the connection's defaults (compression on) and
-with ``compress: false``.
+SFTP upload of the 1 GiB file: OpenSSH ``sftp -c aes128-gcm@openssh.com`` put (the reference: the
+cipher ours negotiates), OpenSSH with its default cipher (chacha20-poly1305, a second reference);
+ours (``SftpDestination``, asyncssh); a bare asyncssh ``SFTPClient.put`` with the same options (the
+library's floor); ours on the paramiko fallback (a connection asyncssh cannot carry, compression
+off); Airflow ``SFTPHook.store_file`` with the connection's defaults (compression on) and with
+``compress: false``.
+
+SFTP download of the same file (a ``source: {type: sftp}`` file source): OpenSSH ``sftp -c
+aes128-gcm@openssh.com`` get (reference); ours (``FileExtractOperator._fetch`` through the sftp reader
+into staging, exactly as the extract step runs it); a bare asyncssh ``SFTPClient.get`` (floor); ours on
+the paramiko fallback; Airflow ``SFTPHook.retrieve_file`` with the connection's defaults and with
+``compress: false``. Every round checks the size and MD5 of every file uploaded or downloaded against
+the source's; a wrong file is reported as a failure.
 
 Every measurement runs in its own child process: time is the operation inside the child
 (connect + query/upload + write, not interpreter start and imports; psql and sftp are timed
@@ -91,6 +100,10 @@ MAX_RSS_MB = 250
 MAX_COPY_VS_PSQL = 1.2
 MAX_SFTP_VS_OPENSSH = 1.5
 MIN_SFTP_SPEEDUP = 3.0
+MAX_SFTP_GET_VS_OPENSSH = 1.5
+MIN_SFTP_GET_SPEEDUP = 3.0
+# The cipher ours negotiates with OpenSSH (sftp_async.PREFERRED_CIPHERS): the fair reference uses it too.
+SAME_CIPHER = "aes128-gcm@openssh.com"
 NOISY_SPREAD = 1.3
 
 
@@ -111,6 +124,8 @@ class Case:
     server_cpu: list[float] = field(default_factory=list)
     server_pid: int | None = None
     digest: str | None = None
+    #: a file the run must produce with this (size, md5): an uploaded or downloaded copy of the source
+    produces: tuple[Path, int, str] | None = None
 
 
 # --------------------------------------------------------------------------- children
@@ -177,24 +192,12 @@ def child(args: argparse.Namespace) -> None:
         frame = pd.read_sql(args.sql, conn)
         frame.to_csv(out, index=False)
         result.update(rows=len(frame))
-    elif kind in ("sftp_ours", "sftp_paramiko"):
-        from airflow_batchtasks.transports.sftp import SftpDestination
-
-        start, cpu_start = time.perf_counter(), _own_cpu()
-        destination = SftpDestination(SFTP if kind == "sftp_ours" else SFTP_PARAMIKO, args.remote_dir)
-        try:
-            with open(args.src, "rb") as fh:
-                destination.put(fh, args.remote_name, overwrite=True)
-        finally:
-            destination.close()
-        result.update(client=type(destination.client).__name__)
-    elif kind in ("store_file", "store_file_nc"):
-        from airflow.providers.sftp.hooks.sftp import SFTPHook
-
-        start, cpu_start = time.perf_counter(), _own_cpu()
-        SFTPHook(ssh_conn_id=SFTP if kind == "store_file" else SFTP_NOCOMPRESS).store_file(
-            f"{args.remote_dir}/{args.remote_name}", args.src
-        )
+    elif kind.startswith(("sftp_", "store_file", "get_", "retrieve_file")):
+        start, cpu_start, profiler = time.perf_counter(), _own_cpu(), _profiler(args)
+        result.update(_sftp_child(kind, args))
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(str(Path(args.profile) / f"{kind}.prof"))
     else:
         raise SystemExit(f"unknown child {kind}")
     result["seconds"] = time.perf_counter() - start
@@ -228,6 +231,78 @@ def _copy_floor(conn: Any, sql: str, pg_copy: Any) -> int:
         pass
     conn.close()
     return rows
+
+
+def _profiler(args: argparse.Namespace) -> Any:
+    """``--profile DIR``: a CPU-time cProfile of the measured operation (it slows the run: not a timing run)."""
+    if not args.profile:
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    return profiler
+
+
+def _sftp_child(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One SFTP transfer of ``args.src``: uploads to ``remote_dir/remote_name``, downloads to ``args.out``."""
+    from airflow_batchtasks.operators.progress import CountingReader, Progress
+
+    remote = f"{args.remote_dir}/{args.remote_name}"
+    if kind in ("sftp_ours", "sftp_paramiko"):
+        from airflow_batchtasks.transports.sftp import SftpDestination
+
+        destination = SftpDestination(SFTP if kind == "sftp_ours" else SFTP_PARAMIKO, args.remote_dir)
+        try:
+            with open(args.src, "rb") as fh:
+                # as the deliver step reads its staging file: through the progress counter
+                destination.put(CountingReader(fh, None, Progress(lambda _v: None, "deliver")), args.remote_name,
+                                overwrite=True)  # fmt: skip
+        finally:
+            destination.close()
+        return {"client": type(destination.client).__name__}
+    if kind in ("get_ours", "get_paramiko"):
+        from airflow.sdk import ObjectStoragePath
+
+        from airflow_batchtasks.operators.file import FileExtractOperator
+        from airflow_batchtasks.transports.registry import reader_for
+
+        conn_id = SFTP if kind == "get_ours" else SFTP_PARAMIKO
+        operator = FileExtractOperator(
+            task_id="bench_get", batch_task="bench", location={"type": "sftp", "conn_id": conn_id, "path": args.src},
+            output_format={"format": "keep"},
+        )  # fmt: skip
+        operator._progress = Progress(lambda _v: None, "extract")  # as execute() sets it
+        reader = reader_for(operator.location)
+        try:
+            operator._fetch(reader, args.src, ObjectStoragePath(f"file://{args.out}"))
+        finally:
+            reader.close()
+        return {"client": type(getattr(reader, "_async", None) or getattr(reader, "client", reader)).__name__}
+    if kind in ("sftp_floor", "get_floor"):
+        import asyncio
+
+        import asyncssh
+
+        from airflow_batchtasks.transports.sftp_async import connect_options
+
+        async def transfer() -> None:
+            async with asyncssh.connect(**connect_options(SFTP)) as conn, conn.start_sftp_client() as sftp:
+                if kind == "sftp_floor":
+                    await sftp.put(args.src, remote)
+                else:
+                    await sftp.get(args.src, args.out)
+
+        asyncio.run(transfer())
+        return {"client": "asyncssh"}
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+    hook = SFTPHook(ssh_conn_id=SFTP_NOCOMPRESS if kind.endswith("_nc") else SFTP)
+    if kind.startswith("store_file"):
+        hook.store_file(remote, args.src)
+    else:
+        hook.retrieve_file(args.src, args.out)
+    return {}
 
 
 def _warm_up() -> None:
@@ -375,37 +450,74 @@ def build_cases(
                  maria_py("portable_odbc"), rows=rows),
         ]  # fmt: skip
     if src is not None:
-        remote = sshd.root / "bench"
-        remote.mkdir(exist_ok=True)
-        batch = work / "put.batch"
-        batch.write_text(f"put {src} {remote}/openssh.bin\n")
-        sftp = [
-            shutil.which("sftp") or "sftp", "-q", "-i", str(sshd.private_key_path), "-P", str(sshd.port),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-b", str(batch),
-            f"{sshd.username}@{sshd.host}",
-        ]  # fmt: skip
-
-        def up(kind: str) -> list[str]:
-            return [*me, "--child", kind, "--src", str(src), "--remote-dir", str(remote), "--remote-name",
-                    f"{kind}.bin", "--result", "{result}"]  # fmt: skip
-
-        cases += [
-            Case("openssh", "OpenSSH `sftp` put (reference)", "sftp", sftp),
-            Case("sftp_ours", "**ours**: asyncssh, AES-GCM, no compression, 64 writes in flight", "sftp",
-                 up("sftp_ours")),
-            Case("sftp_paramiko", "ours, paramiko fallback (SSHHook, pipelined, compress off)", "sftp",
-                 up("sftp_paramiko")),
-            Case("store_file", "Airflow `SFTPHook.store_file`, connection defaults (compression on)", "sftp",
-                 up("store_file"), slow=True),
-            Case("store_file_nc", "Airflow `SFTPHook.store_file`, `compress: false`", "sftp", up("store_file_nc")),
-        ]  # fmt: skip
+        cases += _sftp_cases(args, work, sshd, src, me)
     for case in cases:
         case.server_pid = pg._postmaster_pid() if case.group.startswith("extract") else None
         if case.group.startswith("MariaDB") and maria._proc is not None:
             case.server_pid = maria._proc.pid
-        if case.group == "sftp" and sshd is not None and sshd._proc is not None:
+        if case.group.startswith("sftp") and sshd is not None and sshd._proc is not None:
             case.server_pid = sshd._proc.pid
     return [c for c in cases if not args.only or any(o in c.key for o in args.only)]
+
+
+def _sftp_cases(args: argparse.Namespace, work: Path, sshd: Any, src: Path, me: list[str]) -> list[Case]:
+    """Upload and download of ``src``, each against OpenSSH with our cipher; each file's size + MD5 checked."""
+    remote = sshd.root / "bench"
+    remote.mkdir(exist_ok=True)
+    expect = (src.stat().st_size, _md5(src))
+    profile = ["--profile", args.profile] if args.profile else []
+
+    def openssh(name: str, command: str, cipher: str | None) -> list[str]:
+        batch = work / f"{name}.batch"
+        batch.write_text(command + "\n")
+        return [
+            shutil.which("sftp") or "sftp", "-q", "-i", str(sshd.private_key_path), "-P", str(sshd.port),
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-b", str(batch),
+            *(["-c", cipher] if cipher else []), f"{sshd.username}@{sshd.host}",
+        ]  # fmt: skip
+
+    def up(kind: str) -> list[str]:
+        return [*me, "--child", kind, "--src", str(src), "--remote-dir", str(remote), "--remote-name",
+                f"{kind}.bin", "--result", "{result}", *profile]  # fmt: skip
+
+    def get(kind: str) -> list[str]:
+        return [*me, "--child", kind, "--src", str(src), "--out", str(work / f"{kind}.bin"), "--result", "{result}",
+                *profile]  # fmt: skip
+
+    uploads = [
+        Case("openssh", f"OpenSSH `sftp -c {SAME_CIPHER}` put (reference: ours' cipher)", "sftp",
+             openssh("put", f"put {src} {remote}/openssh.bin", SAME_CIPHER)),
+        Case("openssh_default", "OpenSSH `sftp` put, default cipher (chacha20-poly1305)", "sftp",
+             openssh("put_default", f"put {src} {remote}/openssh_default.bin", None)),
+        Case("sftp_ours", "**ours**: asyncssh, AES-GCM, no compression, 64 writes in flight", "sftp",
+             up("sftp_ours")),
+        Case("sftp_floor", "bare asyncssh `SFTPClient.put`, same options (the library's floor)", "sftp",
+             up("sftp_floor")),
+        Case("sftp_paramiko", "ours, paramiko fallback (SSHHook, pipelined, compress off)", "sftp",
+             up("sftp_paramiko")),
+        Case("store_file", "Airflow `SFTPHook.store_file`, connection defaults (compression on)", "sftp",
+             up("store_file"), slow=True),
+        Case("store_file_nc", "Airflow `SFTPHook.store_file`, `compress: false`", "sftp", up("store_file_nc")),
+    ]  # fmt: skip
+    for case in uploads:
+        case.produces = (remote / f"{case.key}.bin", *expect)
+    downloads = [
+        Case("get_openssh", f"OpenSSH `sftp -c {SAME_CIPHER}` get (reference)", "sftp download",
+             openssh("get", f"get {src} {work / 'get_openssh.bin'}", SAME_CIPHER)),
+        Case("get_ours", "**ours**: file source (`FileExtractOperator` + sftp reader) into staging", "sftp download",
+             get("get_ours")),
+        Case("get_floor", "bare asyncssh `SFTPClient.get`, same options (the library's floor)", "sftp download",
+             get("get_floor")),
+        Case("get_paramiko", "ours, paramiko fallback (SFTPHook client, prefetch, compress off)", "sftp download",
+             get("get_paramiko")),
+        Case("retrieve_file", "Airflow `SFTPHook.retrieve_file`, connection defaults (compression on)",
+             "sftp download", get("retrieve_file"), slow=True),
+        Case("retrieve_file_nc", "Airflow `SFTPHook.retrieve_file`, `compress: false`", "sftp download",
+             get("retrieve_file_nc")),
+    ]  # fmt: skip
+    for case in downloads:
+        case.produces = (work / f"{case.key}.bin", *expect)
+    return uploads + downloads
 
 
 def process_cpu(pid: int | None) -> float:
@@ -452,6 +564,8 @@ def _run(case: Case, args: argparse.Namespace, env: dict[str, str], sshd: Any, r
     case.cpu.append(cpu)
     if "cpu" in result:
         case.op_cpu.append(result["cpu"])
+    if case.produces is not None:
+        _verify_copy(case, round_no)
     out = _output_of(case)
     if case.rows is not None and "rows" in result and result["rows"] != case.rows:
         case.problems.append(f"round {round_no + 1}: {result['rows']} rows, not {case.rows}")
@@ -482,12 +596,28 @@ def _verify_output(case: Case, out: Path, round_no: int) -> None:
         case.problems.append(f"round {round_no + 1}: output differs from round 1's")
 
 
+def _verify_copy(case: Case, round_no: int) -> None:
+    """An SFTP run must leave an exact copy of the source: same size, same MD5 (then the copy is removed)."""
+    assert case.produces is not None
+    path, size, digest = case.produces
+    if not path.exists():
+        case.problems.append(f"round {round_no + 1}: {path.name} was not written")
+        return
+    if path.stat().st_size != size:
+        case.problems.append(f"round {round_no + 1}: {path.name} has {path.stat().st_size} bytes, not {size}")
+    elif _md5(path) != digest:
+        case.problems.append(f"round {round_no + 1}: {path.name} differs from the source (MD5)")
+    path.unlink()
+
+
 def _count_lines(path: Path) -> int:
     with open(path, "rb") as fh:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
 
 
 def _output_of(case: Case) -> Path | None:
+    if case.produces is not None:
+        return None  # checked and removed by _verify_copy
     if "--out" in case.command:
         return Path(case.command[case.command.index("--out") + 1])
     for part in case.command:
@@ -556,7 +686,7 @@ def report(cases: list[Case], args: argparse.Namespace, load: tuple[float, float
 
 
 def _short(case: Case) -> str:
-    return case.key if case.group == "sftp" else case.key.rsplit("_", 1)[0]
+    return case.key if case.group.startswith("sftp") else case.key.rsplit("_", 1)[0]
 
 
 def _ratio(case: Case | None) -> float | None:
@@ -571,12 +701,22 @@ def _check(group: str, cases: dict[str, Case], baseline: float) -> list[str]:
         if len(digests) == 2 and len(set(digests.values())) != 1:
             failed.append(f"{group}: arrow-odbc output differs from the portable path's")
         return failed
-    if group == "sftp":
-        ours, store = _ratio(cases.get("sftp_ours")), _ratio(cases.get("store_file"))
-        if ours and ours > MAX_SFTP_VS_OPENSSH:
-            failed.append(f"sftp: ours {ours:.2f}x OpenSSH (target <= {MAX_SFTP_VS_OPENSSH}x)")
-        if store and ours and store < MIN_SFTP_SPEEDUP * ours:
-            failed.append(f"sftp: ours only {store / ours:.1f}x faster than store_file (target >= {MIN_SFTP_SPEEDUP}x)")
+    if group.startswith("sftp"):
+        up = group == "sftp"
+        ours = _ratio(cases.get("sftp_ours" if up else "get_ours"))
+        hook = _ratio(cases.get("store_file" if up else "retrieve_file"))
+        most, least = (MAX_SFTP_VS_OPENSSH, MIN_SFTP_SPEEDUP) if up else (MAX_SFTP_GET_VS_OPENSSH, MIN_SFTP_GET_SPEEDUP)
+        floor = _ratio(cases.get("sftp_floor" if up else "get_floor"))
+        if ours and ours > most:
+            failed.append(f"{group}: ours {ours:.2f}x OpenSSH with the same cipher (target <= {most}x)"
+                          + (f"; bare asyncssh is {floor:.2f}x" if floor else ""))  # fmt: skip
+        if hook and ours and hook < least * ours:
+            name = "store_file" if up else "retrieve_file"
+            failed.append(f"{group}: ours only {hook / ours:.1f}x faster than {name} (target >= {least}x)")
+        default = _ratio(cases.get("openssh_default"))
+        if up and ours and default:
+            print(f"\nOurs against OpenSSH with its default cipher: {ours / default:.2f}x "
+                  "(the two medians of paired ratios divided).")  # fmt: skip
         return failed
     odbc, pg = _ratio(cases.get("ours_odbc")), _ratio(cases.get("ours_pg"))
     if odbc and odbc > MAX_ODBC_VS_PSQL:
@@ -614,6 +754,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="*", help="only cases whose key contains one of these (e.g. odbc psql)")
     parser.add_argument("--no-verify", dest="verify", action="store_false", help="skip output digests")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before a child is killed")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="SFTP children write a CPU-time cProfile of their transfer to DIR/<case>.prof "
+        "(slower: for finding costs, not for timing)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--sql", help=argparse.SUPPRESS)
     parser.add_argument("--conn", default=ODBC, help=argparse.SUPPRESS)

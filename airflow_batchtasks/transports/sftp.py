@@ -1,8 +1,8 @@
 """SFTP through the official SSH/SFTP hooks: stream files from a server and put files atomically.
 
-Deliveries use the asyncssh client of :mod:`~airflow_batchtasks.transports.sftp_async`
+Deliveries and file sources use the asyncssh client of :mod:`~airflow_batchtasks.transports.sftp_async`
 (several times faster) unless the connection uses settings only the paramiko
-SSHHook understands; reads use the SFTPHook's paramiko client with prefetch.
+SSHHook understands; then they use the hooks' paramiko client (reads with prefetch).
 """
 
 from __future__ import annotations
@@ -112,27 +112,48 @@ class SftpDestination:
 
 
 class SftpReader:
-    """Files on an SFTP server, through the official SFTPHook's connection."""
+    """Files on an SFTP server, through the Airflow connection ``conn_id``.
+
+    asyncssh (:mod:`~airflow_batchtasks.transports.sftp_async`: reads pipelined, compression off, large
+    packets) unless the connection uses settings only the paramiko SSHHook understands; then the official
+    SFTPHook's client, with prefetch.
+    """
 
     case_sensitive = True
 
     def __init__(self, conn_id: str) -> None:
+        reason = sftp_async.unsupported_reason(conn_id)
+        self._async: sftp_async.AsyncSftpClient | None = None
+        if reason is None:
+            self._async = sftp_async.AsyncSftpClient(conn_id)
+            log.info("SFTP %s: asyncssh, cipher %s, no compression", conn_id, self._async.cipher)
+            return
         from airflow.providers.sftp.hooks.sftp import SFTPHook
 
+        log.info("SFTP %s: paramiko SFTPHook (%s)", conn_id, reason)
         self.hook = SFTPHook(ssh_conn_id=conn_id)
         self._managed = self.hook.get_managed_conn()
         self.client = self._managed.__enter__()
 
     def list_files(self, folder: str) -> list[str]:
+        if self._async is not None:
+            return self._async.list_files(folder)
         return [a.filename for a in self.client.listdir_attr(folder) if stat.S_ISREG(a.st_mode or 0)]
 
     @contextlib.contextmanager
     def open(self, path: str) -> Iterator[IO[bytes]]:
+        if self._async is not None:
+            with self._async.open_read(path) as fh:
+                yield fh
+            return
         with self.client.open(path, "rb") as fh:
             # Pipelined reads: without prefetch paramiko waits for each 32 KB block in turn.
             fh.prefetch(self.client.stat(path).st_size)
             yield fh
 
     def close(self) -> None:
+        if self._async is not None:
+            self._async.close()
+            return
         with contextlib.suppress(Exception):
             self._managed.__exit__(None, None, None)
