@@ -236,7 +236,9 @@ def test_hover_shows_the_schema_help(page: Page) -> None:
     tip = page.locator(".cm-bt-hover")
     expect(tip).to_be_visible()
     expect(tip).to_contain_text("schedule")
-    expect(tip).to_contain_text("cron, @hourly/@daily/@weekly/@monthly, none, {once: ISO datetime}, or {after: [task_a, task_b]}")
+    expect(tip).to_contain_text(
+        "cron, @hourly/@daily/@weekly/@monthly, none, {once: ISO datetime}, or {after: [task_a, task_b]}"
+    )
     expect(tip).to_contain_text("default: none")
 
 
