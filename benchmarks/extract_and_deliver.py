@@ -327,30 +327,36 @@ def _warm_up() -> None:
 
 
 def run_child(command: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, float, dict[str, Any]]:
-    """Run ``command``; return (wall seconds, peak RSS MB, CPU seconds, the child's JSON result or {})."""
+    """Run ``command``; return (wall seconds, peak RSS MB, CPU seconds, the child's JSON result or {}).
+
+    The child's stderr goes to a file, not a pipe: a client library that logs every request would
+    fill a pipe nobody reads during the transfer and hang the child.
+    """
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         result_path = tmp.name
     command = [part.replace("{result}", result_path) for part in command]
-    start = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = start + timeout
-    try:
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                raise TimeoutError(f"{command[:4]} ran longer than {timeout} s")
-            time.sleep(0.01)
-    except BaseException:  # timeout or Ctrl-C: never leave a child running
-        proc.kill()
-        proc.wait()
-        raise
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:6])} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    with tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = start + timeout
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"{command[:4]} ran longer than {timeout} s")
+                time.sleep(0.01)
+        except BaseException:  # timeout or Ctrl-C: never leave a child running
+            proc.kill()
+            proc.wait()
+            raise
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            stderr.seek(0)
+            text = stderr.read().decode(errors="replace")
+            raise RuntimeError(f"{' '.join(command[:6])} failed ({proc.returncode}):\n{text[-3000:]}")
     text = Path(result_path).read_text() if os.path.getsize(result_path) else ""
     os.unlink(result_path)
     result = json.loads(text) if text else {}
@@ -521,7 +527,7 @@ def _sftp_cases(args: argparse.Namespace, work: Path, sshd: Any, src: Path, me: 
 
 
 def process_cpu(pid: int | None) -> float:
-    """CPU seconds of a server process and of its children it has reaped (backends, sessions)."""
+    """CPU seconds of a server process and of the children it has reaped (backends, smbd sessions)."""
     if not pid:
         return 0.0
     try:
@@ -627,7 +633,7 @@ def _output_of(case: Case) -> Path | None:
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()
+    digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)

@@ -41,7 +41,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +50,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from extract_and_deliver import _md5, _own_cpu, process_cpu, run_child  # noqa: E402  (the same child runner)
 
 FTP_CONN, SMB_CONN = "bench_ftp", "bench_smb"
 SOURCE = "data.bin"  # the file every download fetches, in the servers' "src" folder
@@ -88,7 +90,7 @@ def child(args: argparse.Namespace) -> None:
     """Run one transfer; write its seconds to ``args.result``. Imports happen before the clock starts."""
     _warm_up()
     kind = args.child
-    start, cpu_start = time.perf_counter(), _cpu_seconds()
+    start, cpu_start = time.perf_counter(), _own_cpu()
     if kind == "imports":
         pass
     elif kind in ("ftp_ours_up", "smb_ours_up"):
@@ -124,16 +126,8 @@ def child(args: argparse.Namespace) -> None:
         _smb_floor(kind.endswith("up"), args)
     else:
         raise SystemExit(f"unknown child {kind}")
-    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
+    seconds, cpu = time.perf_counter() - start, _own_cpu() - cpu_start
     Path(args.result).write_text(json.dumps({"seconds": seconds, "cpu": cpu}))
-
-
-def _cpu_seconds() -> float:
-    """CPU of this process, all threads (smbprotocol reads responses in a thread of its own)."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _warm_up() -> None:
@@ -233,43 +227,6 @@ def _smb_floor(upload: bool, args: argparse.Namespace) -> None:
         smbclient.reset_connection_cache(connection_cache=cache)
 
 
-def run_child(command: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, float, dict[str, Any]]:
-    """Run ``command``; return (wall seconds, peak RSS MB, CPU seconds, the child's JSON result or {}).
-
-    The child's stderr goes to a file, not a pipe: a client library that logs every request would
-    fill a pipe nobody reads during the transfer and hang the child.
-    """
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
-        result_path = tmp.name
-    command = [part.replace("{result}", result_path) for part in command]
-    with tempfile.TemporaryFile() as stderr:
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-        deadline = start + timeout
-        try:
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.perf_counter() > deadline:
-                    raise TimeoutError(f"{command[:4]} ran longer than {timeout} s")
-                time.sleep(0.01)
-        except BaseException:  # timeout or Ctrl-C: never leave a child running
-            proc.kill()
-            proc.wait()
-            raise
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            stderr.seek(0)
-            text = stderr.read().decode(errors="replace")
-            raise RuntimeError(f"{' '.join(command[:6])} failed ({proc.returncode}):\n{text[-3000:]}")
-    text = Path(result_path).read_text() if os.path.getsize(result_path) else ""
-    os.unlink(result_path)
-    result = json.loads(text) if text else {}
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, result
-
-
 # --------------------------------------------------------------------------- setup
 
 
@@ -360,25 +317,6 @@ def build_cases(args: argparse.Namespace, work: Path, src: Path, ftp: Any, smb: 
     selected = [c for c in cases if floors or "_floor_" not in c.key]
     references = {"imports", "ftp_curl_up", "ftp_curl_down", "smb_cli_up", "smb_cli_down"}  # always kept: the pairs
     return [c for c in selected if not args.only or c.key in references or any(o in c.key for o in args.only)]
-
-
-def process_cpu(pid: int | None) -> float:
-    """CPU seconds of a server process and of the children it has reaped (smbd's session processes)."""
-    if not pid:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- measuring
