@@ -153,4 +153,6 @@ def test_asyncssh_sends_no_empty_ignore_packets_with_aes_gcm(
         destination.close()
     assert (inbox / "data.bin").read_bytes() == PAYLOAD
     data_packets = len(PAYLOAD) // 32_768 + 1  # OpenSSH takes at most 32 KB of data per packet
-    assert data_packets <= packets < 1.2 * data_packets  # with the countermeasure on: twice as many
+    # with the countermeasure on: at least twice as many; without it, the data packets plus each write's
+    # short last packet and the open / stat / rename / close requests (348 for 289 data packets seen)
+    assert data_packets <= packets < 1.5 * data_packets
