@@ -40,9 +40,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -54,7 +56,7 @@ from airflow_batchtasks.storage.records import FileRecord  # noqa: E402
 from dev.airflow_runner import AirflowInstance, airflow_executable  # noqa: E402
 
 PROJECTS = 10
-#: The run arguments the seeded runs carry (what ``GET /runs?args=`` searches).
+#: The regions the seeded runs' arguments carry (what ``GET /runs?args=`` searches; see :func:`run_arguments`).
 REGIONS = ("EU", "US", "APAC", "LATAM")
 STEPS = ("extract", "package", "deliver")
 OPERATORS = {"extract": "SqlExtractOperator", "package": "PackageOperator", "deliver": "DeliverOperator"}
@@ -98,6 +100,17 @@ def last_run_state(index: int) -> tuple[str, tuple[str | None, ...]]:
     return cycle[index % len(cycle)]
 
 
+def run_arguments(n: int, region: str) -> dict[str, str]:
+    """The arguments of the ``n``-th seeded run: a region, and in one run in 50 a password, in one in 97 a URL
+    with a password in it (3,000 of 100,000 runs whose arguments ``GET /runs?args=`` must check masked)."""
+    conf = {"region": region}
+    if n % 50 == 0:
+        conf["db_password"] = f"pw-{n}-{region}"
+    if n % 97 == 0:
+        conf["source"] = f"sftp://loader:pw{n}@files.example/{region}/in"
+    return conf
+
+
 def populate(db: Path, archive: Path, names: list[str], runs: int, files: int) -> dict[str, int]:
     """DAG runs, task instances and archived files + records, written directly (nothing runs)."""
     conn = sqlite3.connect(db)
@@ -120,7 +133,7 @@ def populate(db: Path, archive: Path, names: list[str], runs: int, files: int) -
             else:
                 state, steps = "success", ("success", "success", "success")
             finished = state in ("success", "failed")
-            conf = json.dumps({"region": REGIONS[(t + r) % len(REGIONS)]})
+            conf = json.dumps(run_arguments(t * runs + r, REGIONS[(t + r) % len(REGIONS)]))
             dag_runs.append((
                 name, ts(when), ts(when), ts(when + timedelta(seconds=5)) if finished else None, state, run_id,
                 "manual", "REST_API", "admin", conf, ts(when), log_template, ts(when),
@@ -193,34 +206,72 @@ def start_api_server(instance: AirflowInstance, log: Path) -> subprocess.Popen[b
     raise SystemExit(f"api-server not up: see {log}")
 
 
-def measure(client: httpx.Client, label: str, paths: list[str]) -> None:
+#: Checks an answer's payload (its JSON and the call's index); returns what is wrong, or None.
+Check = Callable[[Any, int], "str | None"]
+
+
+def measure(client: httpx.Client, label: str, paths: list[str], check: Check | None = None) -> None:
+    """Call each path (timed by the server's access log); a wrong status or payload fails the benchmark."""
     for i, path in enumerate(paths):
         sep = "&" if "?" in path else "?"
         resp = client.get(f"{path}{sep}_bench={label}.{i}")
         if resp.status_code != 200:
             raise SystemExit(f"{label}: {path} -> {resp.status_code} {resp.text[:300]}")
+        wrong = check(resp.json(), i) if check is not None else None
+        if wrong:
+            raise SystemExit(f"{label}: {path}: wrong answer: {wrong}")
 
 
-def measure_all_runs(client: httpx.Client, names: list[str], n: int) -> None:
+def page_of(total: int | None, items: str = "runs", limit: int = 50, offset: Callable[[int], int] = lambda i: 0,
+            each: Callable[[dict[str, Any]], str | None] | None = None) -> Check:
+    """A check of a page: the total (when known), the number of items for its offset, newest first, and
+    ``each`` item (for runs: the ``created`` order; for a run, its files)."""
+    def check(body: Any, i: int) -> str | None:
+        rows, start = body[items], offset(i)
+        if total is not None and body["total"] != total:
+            return f"total {body['total']}, expected {total}"
+        if len(rows) != max(0, min(limit, body["total"] - start)):
+            return f"{len(rows)} {items} for total {body['total']} at offset {start}"
+        created = [r["created"] for r in rows if items == "runs"]
+        if created != sorted(created, reverse=True):
+            return "not newest first"
+        return next((w for w in map(each, rows) if w), None) if each else None
+    return check
+
+
+def files_of_run(files: int) -> Callable[[dict[str, Any]], str | None]:
+    return lambda run: None if len(run["files"]) == files else f"{run['run_id']}: {len(run['files'])} files"
+
+
+def measure_all_runs(client: httpx.Client, names: list[str], runs: int, n: int) -> None:
     """``GET /runs`` unfiltered, with each filter, deep in the pages, and the Runs page (plain and filtered)."""
     statuses = ("Failed", "Processing", "Retry", "Finished", "New", "Skipped")
     mid = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(days=12)
     day = lambda i: (mid + timedelta(days=i % 7)).strftime("%Y%m%d")  # noqa: E731
-    measure(client, "all_runs", [f"{API}/runs?limit=50"] * n)
-    measure(client, "all_runs_status", [f"{API}/runs?status={statuses[i % 6]}&limit=50" for i in range(n)])
-    measure(client, "all_runs_project", [f"{API}/runs?project=project_{i % PROJECTS}&limit=50" for i in range(n)])
-    measure(client, "all_runs_task", [f"{API}/runs?task=task_0{i % 100:02d}&limit=50" for i in range(n)])
+    every = runs * len(names)
+    measure(client, "all_runs", [f"{API}/runs?limit=50"] * n, page_of(every))
+    measure(client, "all_runs_status", [f"{API}/runs?status={statuses[i % 6]}&limit=50" for i in range(n)],
+            page_of(None))
+    measure(client, "all_runs_project", [f"{API}/runs?project=project_{i % PROJECTS}&limit=50" for i in range(n)],
+            page_of(every // PROJECTS))
+    measure(client, "all_runs_task", [f"{API}/runs?task=task_0{i % 100:02d}&limit=50" for i in range(n)],
+            page_of(None))
     measure(client, "all_runs_task_name", [f"{API}/runs?task_name={names[(7 * i) % len(names)]}&limit=50"
-                                           for i in range(n)])
-    measure(client, "all_runs_args", [f"{API}/runs?args={REGIONS[i % len(REGIONS)]}&limit=50" for i in range(n)])
-    measure(client, "all_runs_args_none", [f"{API}/runs?args=nowhere{i}&limit=50" for i in range(n)])
+                                           for i in range(n)], page_of(runs))
+    measure(client, "all_runs_args", [f"{API}/runs?args={REGIONS[i % len(REGIONS)]}&limit=50" for i in range(n)],
+            page_of(every // len(REGIONS)))
+    # every match of `pw-` lies inside a masked password: none may be found (and each is checked masked)
+    measure(client, "all_runs_args_secret", [f"{API}/runs?args=pw-&limit=50"] * n, page_of(0))
+    measure(client, "all_runs_args_none", [f"{API}/runs?args=nowhere{i}&limit=50" for i in range(n)], page_of(0))
     measure(client, "all_runs_created", [f"{API}/runs?created_from={day(i)}&created_to={day(i + 1)}&limit=50"
                                          for i in range(n)])
     measure(client, "all_runs_updated", [f"{API}/runs?updated_from={day(i)}&updated_to={day(i + 1)}&limit=50"
                                          for i in range(n)])
     measure(client, "all_runs_combined", [f"{API}/runs?project=project_{i % PROJECTS}&status=Failed&args=US"
                                           f"&created_from=20260101&limit=50" for i in range(n)])
-    measure(client, "all_runs_deep", [f"{API}/runs?limit=50&offset={(i + 1) * 2000}" for i in range(n)])
+    deep = lambda i: (i + 1) * every // (n + 1)  # noqa: E731 - offsets spread over every page, the last included
+    measure(client, "all_runs_deep", [f"{API}/runs?limit=50&offset={deep(i)}" for i in range(n)],
+            page_of(every, offset=deep))
     if client.get("/batchtasks/ui/runs").status_code == 200:  # the page, when this version has it
         measure(client, "page_runs", ["/batchtasks/ui/runs"] * n)
         measure(client, "page_runs_filtered", [f"/batchtasks/ui/runs?status={statuses[i % 6]}&project=project_"
@@ -304,19 +355,21 @@ def main() -> None:
             sample, other = picked[:n], picked[n:]
             measure(client, "warmup", [f"{API}/tasks", f"{API}/tasks/{names[0]}/runs", f"{API}/tasks/{names[0]}/files",
                                        "/api/v2/dags/~/dagRuns?limit=50"])
-            measure(client, "tasks_page", [f"{API}/tasks?limit=50"] * n)
+            measure(client, "tasks_page", [f"{API}/tasks?limit=50"] * n, page_of(args.tasks, items="tasks"))
             measure(client, "tasks_status", [f"{API}/tasks?status={s}&limit=50"
                                              for s in ("Failed", "Processing", "Retry", "Finished") * n][:n])
             measure(client, "tasks_project_owner", [f"{API}/tasks?project=project_{i % PROJECTS}&owner=me"
                                                     for i in range(n)])
-            measure(client, "files_cold", [f"{API}/tasks/{name}/files?limit=100" for name in sample])
-            measure(client, "files_warm", [f"{API}/tasks/{name}/files?limit=100" for name in sample])
-            measure(client, "runs", [f"{API}/tasks/{name}/runs?limit=100" for name in sample])
-            measure(client, "runs_cold", [f"{API}/tasks/{name}/runs?limit=100" for name in other])
+            task_files = page_of(args.runs * args.files, items="files", limit=100)
+            measure(client, "files_cold", [f"{API}/tasks/{name}/files?limit=100" for name in sample], task_files)
+            measure(client, "files_warm", [f"{API}/tasks/{name}/files?limit=100" for name in sample], task_files)
+            task_runs = page_of(args.runs, limit=100, each=files_of_run(args.files))
+            measure(client, "runs", [f"{API}/tasks/{name}/runs?limit=100" for name in sample], task_runs)
+            measure(client, "runs_cold", [f"{API}/tasks/{name}/runs?limit=100" for name in other], task_runs)
             measure(client, "task_detail", [f"{API}/tasks/{name}" for name in sample])
             if client.get("/batchtasks/ui/tasks").status_code == 200:  # the pages, when this version has them
                 measure(client, "page_all_tasks", ["/batchtasks/ui/tasks"] * n)
-            measure_all_runs(client, names, n)
+            measure_all_runs(client, names, args.runs, n)
             measure(client, "airflow_dagruns_all", ["/api/v2/dags/~/dagRuns?limit=50"] * n)
             measure(client, "airflow_dagruns_dag", [f"/api/v2/dags/{name}/dagRuns?limit=100&order_by=-run_after"
                                                     for name in sample])
@@ -341,11 +394,12 @@ def main() -> None:
         ("GET /runs?task=… (name contains)", "all_runs_task"),
         ("GET /runs?task_name=… (one task)", "all_runs_task_name"),
         ("GET /runs?args=… (a region: many matches)", "all_runs_args"),
+        ("GET /runs?args=pw- (2,000 matches, all inside masked passwords: none found)", "all_runs_args_secret"),
         ("GET /runs?args=… (no match)", "all_runs_args_none"),
         ("GET /runs?created_from=…&created_to=… (one day)", "all_runs_created"),
         ("GET /runs?updated_from=…&updated_to=… (one day)", "all_runs_updated"),
         ("GET /runs?project&status&args&created_from", "all_runs_combined"),
-        ("GET /runs?offset=2,000…80,000 (deep pages)", "all_runs_deep"),
+        ("GET /runs?offset=… (deep pages, spread to the last)", "all_runs_deep"),
         ("Runs page (/batchtasks/ui/runs)", "page_runs"),
         ("Runs page, filtered (status, project, args)", "page_runs_filtered"),
         ("Airflow GET /api/v2/dags/~/dagRuns?limit=50", "airflow_dagruns_all"),

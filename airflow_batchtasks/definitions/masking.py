@@ -154,6 +154,13 @@ def _known_secrets(text: str) -> str:
     return replacer.sub(MASK, text) if replacer is not None else text
 
 
+def known_secrets_key() -> Any:
+    """What :func:`_known_secrets` replaces, as a value that changes when the masker is told about another
+    secret (its compiled pattern, rebuilt on each new secret): lets a cache of masked text know it is stale."""
+    masker = _masker()
+    return getattr(masker, "replacer", None) if masker is not None else None
+
+
 def mask_string(text: str) -> str:
     """A string shown where no key says it is secret: known secrets, URL passwords, sensitive URL arguments."""
     text = _known_secrets(text)

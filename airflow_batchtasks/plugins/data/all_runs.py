@@ -60,8 +60,10 @@ STATES_BY_STATUS: dict[str, tuple[str, ...]] = {
     "Failed": ("failed",),
     "Skipped": ("failed",),
 }
-#: Most runs whose arguments might hold a secret that one ``args`` search re-checks on masked arguments.
+#: Most runs whose arguments might hold a secret that one ``args`` search leaves out by key.
 MAX_SUSPECTS = 10_000
+#: Beyond this many suspects to leave out, a search first narrows them to those its other filters match.
+MAX_EXCLUDED = 5_000
 #: Most runs one bulk action by filter may target (the request is refused, nothing done, beyond).
 MAX_TARGETS = 1_000
 #: The statuses each bulk action can act on: what the filter's matching runs are narrowed to.
@@ -147,52 +149,78 @@ def _where(f: RunFilter, readable: set[str] | None) -> list[Any]:
 
 
 class _SuspectRuns:
-    """Primary keys of the runs whose arguments could hold a secret, kept up to date per process.
+    """The runs whose arguments could hold a secret, with their masked arguments, kept up to date per process.
 
-    A run's arguments never change once it is created (a clear keeps them), so which runs are suspects
-    is read once per run: a first read of every run, in a background thread (each API-server worker
-    has its own), then on each search only the runs created since (and the newest :data:`RESCAN_TAIL`
-    again, in case a database reused the key of a deleted newest run). Until the first read is done a
-    search tests its own matches in SQL instead. This keeps the secret check out of the scan that every
-    ``args`` search does.
+    A run's arguments never change once it is created (a clear keeps them), so which runs are suspects, and
+    what their arguments look like masked, is read once per run: a first read of every run, in a background
+    thread (each API-server worker has its own), then on each search only the runs created since (and the
+    newest :data:`RESCAN_TAIL` again, in case a database reused the key of a deleted newest run). Until the
+    first read is done a search tests its own matches in SQL instead. This keeps the secret check out of the
+    scan that every ``args`` search does, and keeps masking (Python, per run) out of the search itself: a
+    search with thousands of suspect matches compares the needle with texts already masked.
+
+    A masked text depends on the masker: the sensitive names (a change reads everything again) and the
+    secret values it was told about in this process (a change masks the texts again, when next needed).
     """
 
     RESCAN_TAIL = 1_000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ids: set[int] = set()
+        #: suspect run key -> its masked arguments as lower-case JSON text (None: to be masked again)
+        self._texts: dict[int, str | None] = {}
         self._upto = 0
         self._fields: frozenset[str] | None = None
+        self._known: Any = None
         self._building = False
 
     def get(self, session: Session) -> set[int] | None:
         """The suspects, or None while the first read is under way (test the matches in SQL then)."""
-        fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
+        fields = _fields()
         with self._lock:
-            if fields != self._fields:  # Airflow's list of sensitive names changed: read everything again
-                self._ids, self._upto, self._fields = set(), 0, fields
+            self._check_masker(fields)
             if not self._upto:
                 self._start(session.get_bind(), fields)
                 return None
             top = session.scalar(select(func.max(DagRun.id))) or 0
             low = max(0, self._upto - self.RESCAN_TAIL)
-            fresh = set(session.scalars(
-                select(DagRun.id).where(DagRun.id > low, DagRun.id <= top, _may_hold_secret(session))
-            ).all())
-            self._ids = {i for i in self._ids if i <= low} | fresh
+            fresh = _masked_suspects(session, DagRun.id > low, DagRun.id <= top)
+            self._texts = {i: t for i, t in self._texts.items() if i <= low}
+            self._texts.update(fresh)
             self._upto = max(top, 1)
-            return set(self._ids)
+            return set(self._texts)
+
+    def hidden_ids(self, session: Session, needle: str) -> list[int]:
+        """The suspects whose masked arguments do not contain ``needle``: any text match among them lies only
+        inside a secret. Texts not masked yet (or masked before the masker learnt a secret) are read by key
+        first; call :meth:`get` before (it brings the suspects up to date)."""
+        with self._lock:
+            self._check_masker(_fields())
+            missing = [i for i, t in self._texts.items() if t is None]
+        for start in range(0, len(missing), 500):
+            rows = session.execute(select(DagRun.id, DagRun.conf).where(DagRun.id.in_(missing[start:start + 500])))
+            masked = {r.id: _masked_text(r.conf) for r in rows}
+            with self._lock:
+                self._texts.update((i, t) for i, t in masked.items() if i in self._texts)
+        with self._lock:
+            return [i for i, t in self._texts.items() if t is not None and needle not in t]
 
     def start(self, bind: Any) -> None:
         """Begin the first read now (the API's app is being built), so that the first ``args`` search a
         worker serves finds it done instead of testing its matches in SQL while the read competes with it."""
-        fields = masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
+        fields = _fields()
         with self._lock:
-            if fields != self._fields:
-                self._ids, self._upto, self._fields = set(), 0, fields
+            self._check_masker(fields)
             if not self._upto:
                 self._start(bind, fields)
+
+    def _check_masker(self, fields: frozenset[str]) -> None:
+        """Forget what a change of the masker made stale (the caller holds the lock)."""
+        if fields != self._fields:  # Airflow's list of sensitive names changed: read everything again
+            self._texts, self._upto, self._fields = {}, 0, fields
+        known = masking.known_secrets_key()
+        if known != self._known:  # the masker was told about another secret value: mask again when needed
+            self._texts, self._known = dict.fromkeys(self._texts), known
 
     def _start(self, bind: Any, fields: frozenset[str]) -> None:
         """The first read in a background thread, unless one is under way (the caller holds the lock)."""
@@ -205,19 +233,35 @@ class _SuspectRuns:
         from sqlalchemy.orm import Session as OrmSession
 
         try:
+            known = masking.known_secrets_key()
             with OrmSession(bind=bind) as session:
                 top = session.scalar(select(func.max(DagRun.id))) or 0
-                ids = set(session.scalars(
-                    select(DagRun.id).where(DagRun.id <= top, _may_hold_secret(session))
-                ).all())
+                texts = _masked_suspects(session, DagRun.id <= top)
+            if masking.known_secrets_key() != known:  # the masker learnt a secret meanwhile: mask them again
+                texts = dict.fromkeys(texts)
             with self._lock:
                 if fields == self._fields:
-                    self._ids, self._upto = ids, max(top, 1)
+                    self._texts, self._upto = texts, max(top, 1)
         except Exception:  # noqa: BLE001 - searches keep testing in SQL; the next one tries again
             log.warning("reading which runs could hold secrets failed", exc_info=True)
         finally:
             with self._lock:
                 self._building = False
+
+
+def _fields() -> frozenset[str]:
+    return masking.sensitive_fields() if masking._hiding_enabled() else frozenset()
+
+
+def _masked_text(conf: Any) -> str:
+    """A run's arguments as a search sees them: masked, as lower-case JSON text."""
+    return json.dumps(masking.mask_data(dict(conf or {})), default=str).lower()
+
+
+def _masked_suspects(session: Session, *where: Any) -> dict[int, str | None]:
+    """The runs matching ``where`` whose arguments could hold a secret, with their masked arguments."""
+    rows = session.execute(select(DagRun.id, DagRun.conf).where(*where, _may_hold_secret(session)))
+    return {r.id: _masked_text(r.conf) for r in rows}
 
 
 _suspect_runs = _SuspectRuns()
@@ -228,63 +272,38 @@ def start_reading_suspects(bind: Any) -> None:
     _suspect_runs.start(bind)
 
 
+def _too_many(f: RunFilter) -> Invalid:
+    return Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
+                   "narrow the search with other filters (task, project, dates)")
+
+
 def _args_where(session: Session, f: RunFilter, where: list[Any]) -> list[Any]:
-    """``where`` narrowed to runs whose *masked* arguments contain ``f.args`` (see the module doc)."""
+    """``where`` narrowed to runs whose *masked* arguments contain ``f.args`` (see the module doc).
+
+    The text test runs in SQL; the runs it must not find (suspects whose masked arguments lack the text) are
+    known from the suspects' masked texts without reading a run, and left out by key, so a search is one
+    filtered pass like any other filter (its page and total in the same query, nothing per match in Python).
+    """
     if not f.args:
         return where
     needle = f.args.lower()
     matches = [*where, _conf_contains(session, contains(needle))]
     suspects = _suspect_runs.get(session)
-    if suspects is not None and not suspects:
-        return matches
-    # few known suspects: by key (indexed); many, or not known yet: the same test in SQL on the matches
-    if suspects is not None and len(suspects) <= 500:
-        suspect = DagRun.id.in_(sorted(suspects))
+    if suspects is None:  # not known yet: the same test in SQL on the matches, their arguments masked here
+        rows = session.execute(
+            select(DagRun.id, DagRun.conf).where(*matches, _may_hold_secret(session)).limit(MAX_SUSPECTS + 1)
+        ).all()
+        if len(rows) > MAX_SUSPECTS:
+            raise _too_many(f)
+        hidden = [r.id for r in rows if needle not in _masked_text(r.conf)]
     else:
-        suspect = _may_hold_secret(session)
-    rows = session.execute(select(DagRun.id, DagRun.conf).where(*matches, suspect).limit(MAX_SUSPECTS + 1)).all()
-    if len(rows) > MAX_SUSPECTS:
-        raise Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
-                      "narrow the search with other filters (task, project, dates)")
-    hidden = _hidden(rows, needle)
-    return [*matches, DagRun.id.not_in(hidden)] if hidden else matches
-
-
-def _hidden(rows: Any, needle: str) -> list[int]:
-    """Keys of the rows (id, conf) whose masked arguments do not contain ``needle``: matches only in a secret."""
-    return [
-        r.id for r in rows
-        if needle not in json.dumps(masking.mask_data(dict(r.conf or {})), default=str).lower()
-    ]
-
-
-def _search_keys(session: Session, f: RunFilter, narrowed: set[str] | None) -> list[int]:
-    """Keys of the runs whose masked arguments contain ``f.args``, newest first, when the suspects are known.
-
-    One scan: the text matches, in order; those among the known suspects are then read by key and checked on
-    their masked arguments in Python, instead of a second scan testing every match for secret-like text
-    in SQL. Until the suspects are known, :func:`_args_where` (the SQL test) answers.
-    """
-    suspects = _suspect_runs.get(session)
-    if suspects is None:
-        where = _args_where(session, f, _where(f, narrowed))
-        return list(session.scalars(
-            select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc())
-        ).all())
-    needle = (f.args or "").lower()
-    every = list(session.scalars(
-        select(DagRun.id).where(*_where(f, narrowed), _conf_contains(session, contains(needle)))
-        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
-    ).all())
-    check = [i for i in every if i in suspects]
-    if len(check) > MAX_SUSPECTS:
-        raise Invalid(f"args: more than {MAX_SUSPECTS:,} runs with secret arguments match `{f.args}`: "
-                      "narrow the search with other filters (task, project, dates)")
-    hidden: set[int] = set()
-    for start in range(0, len(check), 500):
-        rows = session.execute(select(DagRun.id, DagRun.conf).where(DagRun.id.in_(check[start:start + 500]))).all()
-        hidden.update(_hidden(rows, needle))
-    return [i for i in every if i not in hidden] if hidden else every
+        hidden = _suspect_runs.hidden_ids(session, needle)
+        if len(hidden) > MAX_EXCLUDED:  # a long list to leave out: only those the other filters and the text match
+            matched = set(session.scalars(select(DagRun.id).where(*matches)).all())
+            hidden = [i for i in hidden if i in matched]
+            if len(hidden) > MAX_SUSPECTS:
+                raise _too_many(f)
+    return [*matches, DagRun.id.not_in(sorted(hidden))] if hidden else matches
 
 
 def matching(session: Session, f: RunFilter, readable: set[str] | None) -> list[Any]:
@@ -308,11 +327,7 @@ def list_runs(
     if limit < 1 or offset < 0:
         raise Invalid("limit must be at least 1 and offset at least 0")
     narrowed = _narrowed(session, readable)
-    if f.args:
-        # a text search reads every run's arguments whatever the page: one scan gives the total and the page
-        every = _search_keys(session, f, narrowed)
-        total, ids = len(every), every[offset:offset + limit]
-    elif narrowed is None and f == RunFilter() and session.get_bind().dialect.name == "sqlite":
+    if narrowed is None and f == RunFilter() and session.get_bind().dialect.name == "sqlite":
         # every run of every batch task, unfiltered (the Runs page as it opens, deep pages): nearly every run
         # matches, so walking Airflow's run_after index newest first and stopping after offset + limit rows
         # beats sorting all runs; SQLite would drive the query by the dag_id index and sort, so the dag_id
@@ -321,11 +336,18 @@ def list_runs(
         if total <= offset:
             return RunPage(total=total, limit=limit, offset=offset, runs=[])
         walk = select(DagRun.id).where((DagRun.dag_id + "").in_(batch_task_dag_ids()))
-        ids = list(session.scalars(
-            walk.order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit).offset(offset)
-        ).all())
+        if offset > total // 2:
+            # a page in the older half: walk from the oldest end, which steps over fewer runs (the last page
+            # reads limit rows, not the whole index), then turn the page the right way round
+            end = min(offset + limit, total)
+            oldest_first = walk.order_by(DagRun.run_after, DagRun.id).limit(end - offset).offset(total - end)
+            ids = list(reversed(session.scalars(oldest_first).all()))
+        else:
+            ids = list(session.scalars(
+                walk.order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit).offset(offset)
+            ).all())
     else:
-        where = _where(f, narrowed)
+        where = _args_where(session, f, _where(f, narrowed))
         keys = select(DagRun.id).where(*where).order_by(DagRun.run_after.desc(), DagRun.id.desc())
         # the page's keys first, then its rows: sorting and skipping carry only (run_after, id), and the status
         # expression (subqueries on task_instance) runs for the page's rows alone, not for every skipped row.

@@ -230,8 +230,12 @@ def test_which_runs_could_hold_secrets_is_read_before_the_first_search(session: 
     assert suspects.get(session) == secret, "known at once, not None (the SQL fallback)"
 
 
-def test_the_unfiltered_list_walks_the_run_after_index_instead_of_sorting_every_run(session: Session) -> None:
-    """SQLite's plan for the unfiltered page (the Runs page as it opens, deep pages): no sort of all runs."""
+@pytest.mark.parametrize("older_half", [False, True])
+def test_the_unfiltered_list_walks_the_run_after_index_instead_of_sorting_every_run(
+    session: Session, older_half: bool,
+) -> None:
+    """SQLite's plan for the unfiltered page (the Runs page as it opens, deep pages): no sort of all runs; a page
+    in the older half walks the index from the oldest end (fewer runs to step over) and is the same page."""
     from sqlalchemy import event
 
     seen: list[tuple[str, object]] = []
@@ -239,13 +243,58 @@ def test_the_unfiltered_list_walks_the_run_after_index_instead_of_sorting_every_
     def keep(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         seen.append((statement, parameters))
 
+    total = all_runs.list_runs(session, all_runs.RunFilter(), None, limit=1, with_files=False).total
+    offset = total - 3 if older_half else 1
     engine = session.get_bind()
     event.listen(engine, "before_cursor_execute", keep)
     try:
-        all_runs.list_runs(session, all_runs.RunFilter(), None, limit=2, offset=1, with_files=False)
+        page = all_runs.list_runs(session, all_runs.RunFilter(), None, limit=2, offset=offset, with_files=False)
     finally:
         event.remove(engine, "before_cursor_execute", keep)
-    walk = next((st, p) for st, p in seen if "ORDER BY dag_run.run_after DESC" in st)
+    order = "ORDER BY dag_run.run_after, dag_run.id" if older_half else "ORDER BY dag_run.run_after DESC"
+    walk = next((st, p) for st, p in seen if order in st)
     rows = session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + walk[0], walk[1])
     plan = " | ".join(str(r[-1]) for r in rows)
     assert "dag_run USING INDEX idx_dag_run_run_after" in plan and "TEMP B-TREE" not in plan, plan
+    newest_first = [r.run_id for r in all_runs.list_runs(
+        session, all_runs.RunFilter(), None, limit=total, with_files=False).runs]
+    assert [r.run_id for r in page.runs] == newest_first[offset:offset + 2]
+
+
+def test_a_value_the_masker_learns_after_a_search_is_not_searchable_from_then_on(
+    session: Session, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Suspects' masked arguments are kept between searches; a secret the masker is told about later (a
+    connection's password read in the API server) makes them stale, and the next search masks them again."""
+    from airflow_batchtasks.definitions import masking
+
+    _run(session, "alpha", "learnt", 40, "success", {"db_password": "pw", "note": "qx7-learnt-later"})
+    session.commit()
+    monkeypatch.setattr(all_runs._SuspectRuns, "RESCAN_TAIL", 0)  # known runs are not read again: the cache answers
+    _suspects_known(session)
+    assert ids(session, args="qx7-learnt") == ["learnt"], "not a secret yet: searchable"
+    masking._masker().add_mask("qx7-learnt-later")
+    assert ids(session, args="qx7-learnt") == [], "masked since the masker knows it"
+    assert ids(session, args="db_password") == ["learnt"], "the key's name stays searchable"
+
+
+def test_a_long_list_of_suspects_to_leave_out_is_narrowed_to_the_matches_first(
+    session: Session, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past :data:`MAX_EXCLUDED` suspects, a search leaves out only those its text and filters match: same answer."""
+    _suspects_known(session)
+    monkeypatch.setattr(all_runs, "MAX_EXCLUDED", 0)
+    assert ids(session, args="hunter2") == []
+    assert ids(session, args="hello") == ["b1"]
+    monkeypatch.setattr(all_runs, "MAX_SUSPECTS", 0)
+    with pytest.raises(Invalid, match="runs with secret arguments match `hunter2`"):
+        ids(session, args="hunter2")
+
+
+def _suspects_known(session: Session) -> None:
+    """Wait until this process knows which runs could hold secrets (read in the background)."""
+    import time
+
+    deadline = time.monotonic() + 20
+    while all_runs._suspect_runs.get(session) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
