@@ -153,7 +153,7 @@ def cron(args: argparse.Namespace) -> None:
 
 
 #: ``init`` without ``--shards`` writes one loader file up to this many definitions, shards above it.
-AUTO_SHARD_ABOVE = 1000
+AUTO_SHARD_ABOVE = 500
 #: Definitions per shard ``init`` aims at when it picks the number of shards itself.
 DEFINITIONS_PER_SHARD = 500
 SHARD_GLOB = "batchtasks_dags_shard_*.py"
@@ -193,7 +193,8 @@ def _auto_shards() -> int:
     root = config.definitions_folder()
     if not root.is_dir():
         return 1
-    defined = load_index(root, iter_files(root)).definition_count()
+    with load_index(root, iter_files(root)) as index:
+        defined = index.definition_count()
     return 1 if defined <= AUTO_SHARD_ABOVE else -(-defined // DEFINITIONS_PER_SHARD)
 
 
@@ -242,7 +243,7 @@ ARG_DAGS = Arg(("--dags-folder",), help="DAGs folder (default: [core] dags_folde
 ARG_FORCE = Arg(("--force",), action="store_true", help="Replace an existing loader file")
 ARG_SHARDS = Arg(("--shards",), type=int, default=None,
                  help="Number of loader files, each parsing a stable part of the definitions in its own process "
-                      "(default: 1 up to 1,000 definitions, else one per 500)")
+                      "(default: 1 up to 500 definitions, else one per 500)")
 
 
 def get_cli_commands() -> list[GroupCommand]:

@@ -48,9 +48,11 @@ def shard_catalog(root: Path, shard: int, count: int) -> tuple[Catalog, set[str]
     """
     paths = iter_files(root)
     base = root if root.is_dir() else root.parent
-    index = load_index(base, paths)
-    own = index.shard_files(shard, count)
-    needed = index.needed_files(own)
+    with load_index(base, paths) as index:
+        own = index.shard_files(shard, count)
+        needed = index.needed_files(own)
+        defined = index.definition_count(own)
+        queues = index.resend_queues() if shard == 0 else set()
     catalog = Catalog()
     docs = []
     for rel in needed:
@@ -59,11 +61,10 @@ def shard_catalog(root: Path, shard: int, count: int) -> tuple[Catalog, set[str]
         catalog.errors.extend(errors)
     add_documents(catalog, docs)
     resolve(catalog)
-    defined = index.definition_count(own)
     if defined > SHARD_WARN_DEFINITIONS:
         log.warning("shard %d of %d holds %d definitions: run `airflow batchtasks init --shards %d --force` "
                     "for smaller, faster parses", shard, count, defined, count * 2)
-    resend = {resend_dag_id(q): q for q in sorted(index.resend_queues(), key=str)} if shard == 0 else {}
+    resend = {resend_dag_id(q): q for q in sorted(queues, key=str)}
     return catalog, {str(base / rel) for rel in own}, resend
 
 

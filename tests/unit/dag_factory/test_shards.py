@@ -141,6 +141,39 @@ def test_the_index_notices_an_edited_file(write, sql_task, folder: Path) -> None
     assert "unknown task `payroll`" in namespace["nightly"].doc_md
 
 
+def test_a_removed_file_leaves_the_index(write, sql_task, folder: Path) -> None:
+    """A name declared twice stops being an error once the later file is deleted (its rows leave the cache)."""
+    later = write(in_shard(2, "zz"), sql_task("payroll"))
+    with pytest.raises(ShardDefinitionErrors):
+        load_shard({}, 2, COUNT, folder)
+    later.unlink()
+
+    namespace: dict = {}
+    load_shard(namespace, 2, COUNT, folder)
+
+    assert namespace["beta"].task_ids != ["definition_error"]
+
+
+def test_a_damaged_or_unusable_index_cache_is_rebuilt_not_trusted(folder: Path, tmp_path: Path) -> None:
+    expected = {shard: sorted(ns) for shard, ns in all_shards(folder).items()}
+    cache = catalog_index.cache_path(folder)
+    assert cache.is_file(), "the index is cached between parses"
+
+    cache.write_bytes(b"not a database" * 100)
+    assert {shard: sorted(ns) for shard, ns in all_shards(folder).items()} == expected
+
+    cache.unlink()
+    cache.mkdir()  # a path that cannot be opened as a database: indexed in memory, same DAGs
+    assert {shard: sorted(ns) for shard, ns in all_shards(folder).items()} == expected
+
+
+def test_an_index_cache_of_another_version_is_emptied(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    all_shards(folder)
+    monkeypatch.setattr(catalog_index, "INDEX_VERSION", catalog_index.INDEX_VERSION + 1)
+    with catalog_index.load_index(folder, sorted(folder.rglob("*.yaml"))) as index:
+        assert index.definition_count() == 5, "re-read from the files, not doubled or lost"
+
+
 def test_a_missing_folder_is_an_import_error(tmp_path: Path) -> None:
     with pytest.raises(ShardDefinitionErrors, match="does not exist"):
         load_shard({}, 0, 2, tmp_path / "nowhere")
