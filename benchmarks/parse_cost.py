@@ -1244,7 +1244,10 @@ def profile(cases: list[Case], key: str, home: Path, top: int) -> None:
     """One extra child under cProfile; prints the hottest calls overall and in airflow_batchtasks."""
     import pstats
 
-    case = next(c for c in cases if c.key == key)
+    case = next((c for c in cases if c.key == key), None)
+    if case is None:  # one_orch without orchestrations, or a case left out by --cases
+        print(f"\n(no {key} case in this run: nothing to profile)")
+        return
     out = home / f"profile_{key}.pstats"
     run_child(case, home, profile_path=out)
     print(f"\n### cProfile of the DagBag fill: {case.label} (stats kept in {out})\n")
