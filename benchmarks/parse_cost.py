@@ -3,15 +3,27 @@
 The DAG processor re-parses every DAG file every ``min_file_process_interval``,
 and each worker re-parses the file of the DAG it runs, so parse time and memory
 are what a YAML-to-DAG layer costs in production. This script builds the same
-1,000 three-step DAGs (extract -> package -> deliver, same operators, same
-arguments) three ways and fills an ``airflow.dag_processing.dagbag.DagBag``
-with each, every time in a fresh interpreter so that import costs count the
-same for every case:
+workload three ways and fills an ``airflow.dag_processing.dagbag.DagBag`` with
+each, every time in a fresh interpreter so that import costs count the same for
+every case. The workload: 1,000 three-step task DAGs (extract -> package ->
+deliver, same operators, same arguments) and ``--orchestrations`` orchestration
+DAGs (default 2 per 1,000 tasks: the issue's 20 at 10,000), each chaining 5
+different tasks of the workload (``step_1__<task>`` >> ... >> ``report``) with a
+mix of schedules (cron, once, none, inactive), time or duration limits,
+``starts_after`` times in their own time zones and ``run_on_parent_failure``:
 
 * plain Python: ``airflow.sdk.DAG`` code with the arguments written out (the floor);
-* airflow-batchtasks: YAML definitions and the one-line ``load_dags`` loader;
-* dag-factory 1.1.0: equivalent dag-factory YAML and its ``load_yaml_dags`` loader;
-* airflow-batchtasks under Airflow's parsing context (what a worker does to run one task).
+  an orchestration is the DAG ``build_orchestration_dag`` builds, written out;
+* airflow-batchtasks: YAML definitions (orchestrations in the file of their first
+  step's task) and the one-line ``load_dags`` loader;
+* dag-factory 1.1.0: equivalent dag-factory YAML (step rules and limits as ``__type__``
+  objects) and its ``load_yaml_dags`` loader;
+* airflow-batchtasks under Airflow's parsing context (what a worker does to run one task),
+  for one task DAG and, when there are orchestrations, for one orchestration DAG.
+
+Before measuring, a small workload (25 task DAGs, 5 orchestrations: one of each
+variant) is built all three ways and compared DAG by DAG (task ids, dependencies,
+operator classes and the arguments that matter): the run stops if they differ.
 
 With ``--per-process`` the cases are parsed as Airflow's dag-processor parses them: every DAG file in
 its own process forked from one that imported Airflow and froze its heap, ``--parsing-processes`` at a
@@ -33,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +159,95 @@ def dag_params() -> dict[str, dict[str, Any]]:
     return {"region": {"default": PROJECT_PARAMS["region"]}, "day_offset": day_offset}
 
 
+# Orchestrations: each chains STEPS_PER_ORCHESTRATION of the workload's tasks (no task is in two of them).
+# The variants cycle so that every few orchestrations cover each schedule kind and each limit.
+STEPS_PER_ORCHESTRATION = 5
+ORCHESTRATIONS_PER_1000_TASKS = 2
+ONCE_AT = "2026-05-18T10:12:39+00:00"
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step of an orchestration: the task it runs and the conditions it starts under."""
+
+    task: str
+    starts_after: str | None  # "HH:MM" local time
+    timezone: str | None  # None: the orchestration's
+    run_on_parent_failure: bool
+
+
+@dataclass(frozen=True)
+class OrchSpec:
+    """One orchestration, independent of how it is written down (as :class:`Spec` is for a task).
+
+    At most one of ``cron`` / ``once`` (neither: launched on demand), at most one of the two limits
+    (the model makes them exclusive). ``active: false`` keeps ``cron`` in the YAML, as a user pausing a
+    chain would, and the DAG then has no schedule.
+    """
+
+    name: str
+    description: str
+    timezone: str
+    active: bool
+    cron: str | None
+    once: str | None
+    time_limit: str | None  # "HH:MM", in the orchestration's time zone
+    duration_limit_h: int | None
+    steps: tuple[StepSpec, ...]
+    file: int  # the definitions file (index) it is written in: that of its first step's task
+
+
+def default_orchestrations(tasks: int) -> int:
+    """2 per 1,000 tasks: the issue's 20 orchestrations at 10,000 definitions, 2 at 1,000, 60 at 30,000."""
+    return tasks * ORCHESTRATIONS_PER_1000_TASKS // 1000
+
+
+def make_orchestrations(groups: list[list[Spec]], count: int) -> list[OrchSpec]:
+    """``count`` orchestrations of 5 different tasks each; step ``j`` of orchestration ``k`` runs task
+    ``j * count + k``, so one chain spans files and projects, as chains across teams' tasks do.
+
+    Variant ``k % 5``: 0 cron + time limit, 1 cron + duration limit, 2 ``once`` + time limit,
+    3 on demand + duration limit, 4 inactive (cron kept in the YAML) + time limit. In every chain step 2
+    runs on parent failure, step 3 waits for 02:30 in another time zone than the orchestration's, step 4
+    waits for 03:15 in the orchestration's, step 5 runs on parent failure in every other chain.
+    """
+    specs = sorted((s for g in groups for s in g), key=lambda s: s.name)
+    if count * STEPS_PER_ORCHESTRATION > len(specs):
+        raise ValueError(f"{count} orchestrations of {STEPS_PER_ORCHESTRATION} different tasks need "
+                         f"{count * STEPS_PER_ORCHESTRATION} tasks; the workload has {len(specs)}")
+    files = len(groups)
+    out = []
+    for k in range(count):
+        variant = k % 5
+        zone = ZONES[k % len(ZONES)]
+        chain = [specs[j * count + k] for j in range(STEPS_PER_ORCHESTRATION)]
+        steps = tuple(
+            StepSpec(
+                task=spec.name,
+                starts_after={2: "02:30", 3: "03:15"}.get(j),
+                timezone=ZONES[(k + 1) % len(ZONES)] if j == 2 else None,
+                run_on_parent_failure=j == 1 or (j == 4 and k % 2 == 0),
+            )
+            for j, spec in enumerate(chain)
+        )
+        first = int(chain[0].name.removeprefix("bench_t"))
+        out.append(
+            OrchSpec(
+                name=f"bench_chain{k:03d}",
+                description=f"Benchmark chain {k}: {STEPS_PER_ORCHESTRATION} extracts one after another",
+                timezone=zone,
+                active=variant != 4,
+                cron=f"{k % 60} {1 + k % 4} * * *" if variant in (0, 1, 4) else None,
+                once=ONCE_AT if variant == 2 else None,
+                time_limit={0: "06:00", 2: "12:12", 4: "07:30"}.get(variant),
+                duration_limit_h={1: 4, 3: 6}.get(variant),
+                steps=steps,
+                file=first % files,
+            )
+        )
+    return out
+
+
 # --------------------------------------------------------------------------- case 1: airflow-batchtasks
 
 
@@ -177,14 +279,47 @@ def ours_project_doc(spec: Spec) -> dict[str, Any]:
     }
 
 
-def write_ours(root: Path, groups: list[list[Spec]]) -> Path:
-    """Definitions under ``root/definitions``, the loader file under ``root/dags``; returns the DAG folder."""
+def ours_orchestration_doc(orch: OrchSpec) -> dict[str, Any]:
+    """An orchestration as a user writes it (docs/orchestrations.md): steps naming tasks, conditions, limits."""
+    doc: dict[str, Any] = {"kind": "orchestration", "name": orch.name, "description": orch.description}
+    if not orch.active:
+        doc["active"] = False
+    if orch.cron:
+        doc["schedule"] = orch.cron
+    elif orch.once:
+        doc["schedule"] = {"once": orch.once}
+    doc["timezone"] = orch.timezone
+    if orch.time_limit:
+        doc["execution_time_limit"] = orch.time_limit
+    if orch.duration_limit_h:
+        doc["execution_duration_limit"] = f"PT{orch.duration_limit_h}H"
+    steps = []
+    for step in orch.steps:
+        item: dict[str, Any] = {"task": step.task}
+        if step.starts_after:
+            item["starts_after"] = step.starts_after
+        if step.timezone:
+            item["timezone"] = step.timezone
+        if step.run_on_parent_failure:
+            item["run_on_parent_failure"] = True
+        steps.append(item)
+    doc["steps"] = steps
+    return doc
+
+
+def write_ours(root: Path, groups: list[list[Spec]], orchestrations: Sequence[OrchSpec] = ()) -> Path:
+    """Definitions under ``root/definitions``, the loader file under ``root/dags``; returns the DAG folder.
+
+    An orchestration is written after the tasks of the file holding its first step's task, as the
+    team owning that task would keep it.
+    """
     defs = root / "definitions"
     defs.mkdir(parents=True)
     projects = {g[0].project: ours_project_doc(g[0]) for g in groups if g}
     dump_all(defs / "projects.yaml", list(projects.values()))
     for i, group in enumerate(groups):
-        dump_all(defs / f"tasks_{i:03d}.yaml", [ours_task_doc(s) for s in group])
+        docs = [ours_task_doc(s) for s in group] + [ours_orchestration_doc(o) for o in orchestrations if o.file == i]
+        dump_all(defs / f"tasks_{i:03d}.yaml", docs)
     dags = root / "dags"
     dags.mkdir()
     (dags / "batchtasks_dags.py").write_text(
@@ -290,6 +425,94 @@ for _spec in SPECS:
 '''
 
 
+# Appended to a plain module that holds orchestrations: what build_orchestration_dag builds, written out.
+PLAIN_ORCHESTRATIONS = '''
+
+from datetime import time
+
+from airflow_batchtasks.operators.orchestration import OrchestrationReportOperator, OrchestrationStepOperator
+from airflow_batchtasks.orchestration.rules import Limits, StepRules
+
+
+def build_orchestration(name, description, timezone, active, cron, once, time_limit, duration_limit_h, steps):
+    tz = pendulum.timezone(timezone)
+    if cron:
+        schedule, start_date = CronTriggerTimetable(cron, timezone=tz, run_immediately=False), None
+    elif once:
+        schedule, start_date = "@once", pendulum.parse(once)
+    else:
+        schedule, start_date = None, None
+    limits = Limits(
+        active=active,
+        timezone=timezone,
+        time_limit=time.fromisoformat(time_limit) if time_limit else None,
+        duration_limit=timedelta(hours=duration_limit_h) if duration_limit_h else None,
+    )
+    with DAG(
+        dag_id=name,
+        description=description,
+        schedule=schedule,
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=1,
+        tags=["batchtasks", "orchestration"],
+        doc_md=f"### Orchestration `{name}`\\n\\n{description}\\n",
+        is_paused_upon_creation=not active,
+    ) as dag:
+        first = f"step_1__{steps[0]['task']}"
+        previous = None
+        for number, step in enumerate(steps, start=1):
+            rules = StepRules(
+                step=number,
+                task=step["task"],
+                starts_after=time.fromisoformat(step["starts_after"]) if step["starts_after"] else None,
+                timezone=step["timezone"] or timezone,
+                run_on_parent_failure=step["run_on_parent_failure"],
+                task_enabled=True,
+            )
+            op = OrchestrationStepOperator(
+                orchestration=name,
+                rules=rules,
+                limits=limits,
+                parent_task_id=previous.task_id if previous else None,
+                first_task_id=first,
+            )
+            if previous is not None:
+                previous >> op
+            previous = op
+        report = OrchestrationReportOperator(
+            orchestration=name, steps=[(number, step["task"]) for number, step in enumerate(steps, start=1)]
+        )
+        previous >> report
+    return dag
+
+
+ORCHESTRATIONS = %(orchestrations)s
+
+for _orch in ORCHESTRATIONS:
+    globals()[_orch["name"]] = build_orchestration(**_orch)
+'''
+
+
+def plain_orchestration(orch: OrchSpec) -> dict[str, Any]:
+    """The arguments of the generated ``build_orchestration()`` for one orchestration DAG."""
+    return {
+        "name": orch.name,
+        "description": orch.description,
+        "timezone": orch.timezone,
+        "active": orch.active,
+        "cron": orch.cron if orch.active else None,
+        "once": orch.once if orch.active else None,
+        "time_limit": orch.time_limit,
+        "duration_limit_h": orch.duration_limit_h,
+        "steps": [
+            {"task": st.task, "starts_after": st.starts_after, "timezone": st.timezone,
+             "run_on_parent_failure": st.run_on_parent_failure}
+            for st in orch.steps
+        ],
+    }
+
+
 def plain_spec(spec: Spec) -> dict[str, Any]:
     """The arguments of the generated ``build()`` for one DAG."""
     return {
@@ -308,8 +531,11 @@ def plain_spec(spec: Spec) -> dict[str, Any]:
     }
 
 
-def write_plain(root: Path, groups: list[list[Spec]], modules: int) -> Path:
-    """``modules`` .py files holding all the DAGs; returns the DAG folder."""
+def write_plain(root: Path, groups: list[list[Spec]], modules: int, orchestrations: Sequence[OrchSpec] = ()) -> Path:
+    """``modules`` .py files holding all the DAGs; returns the DAG folder.
+
+    Orchestration ``k`` goes to module ``k % modules``; a module without one has no orchestration code.
+    """
     dags = root / "dags"
     dags.mkdir(parents=True)
     specs = [s for g in groups for s in g]
@@ -318,6 +544,9 @@ def write_plain(root: Path, groups: list[list[Spec]], modules: int) -> Path:
         chunk = [plain_spec(s) for s in specs[m * size : (m + 1) * size]]
         specs_text = pprint.pformat(chunk, width=120, sort_dicts=False)
         text = PLAIN_MODULE % {"db": DB_CONN, "backoff": NO_BACKOFF, "specs": specs_text}
+        mine = [plain_orchestration(o) for k, o in enumerate(orchestrations) if k % modules == m]
+        if mine:
+            text += PLAIN_ORCHESTRATIONS % {"orchestrations": pprint.pformat(mine, width=120, sort_dicts=False)}
         (dags / f"plain_dags_{m:02d}.py").write_text(text)
     return dags
 
@@ -376,6 +605,70 @@ def dagfactory_dag(spec: Spec) -> dict[str, Any]:
     }
 
 
+def _clock(hhmm: str | None) -> dict[str, Any] | None:
+    """A ``datetime.time`` in dag-factory's notation."""
+    if not hhmm:
+        return None
+    hours, minutes = hhmm.split(":")
+    return typed("datetime.time", int(hours), int(minutes))
+
+
+def dagfactory_orchestration(orch: OrchSpec) -> dict[str, Any]:
+    """The DAG ``build_orchestration_dag`` builds for ``orch``, in dag-factory's YAML: the same operators
+    with the same arguments, rules and limits as ``__type__`` objects, steps chained by ``dependencies``."""
+    rules_type = "airflow_batchtasks.orchestration.rules"
+    limits = typed(
+        f"{rules_type}.Limits",
+        active=orch.active,
+        timezone=orch.timezone,
+        time_limit=_clock(orch.time_limit),
+        duration_limit=typed("datetime.timedelta", hours=orch.duration_limit_h) if orch.duration_limit_h else None,
+    )
+    dag: dict[str, Any] = {"description": orch.description}
+    if orch.active and orch.cron:
+        tz = typed("pendulum.timezone", orch.timezone)
+        dag["schedule"] = typed("airflow.sdk.CronTriggerTimetable", orch.cron, timezone=tz, run_immediately=False)
+    elif orch.active and orch.once:
+        dag["schedule"] = "@once"
+        dag["start_date"] = orch.once
+    dag.update(
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=not orch.active,
+        tags=["batchtasks", "orchestration"],
+        doc_md=f"### Orchestration `{orch.name}`\n\n{orch.description}\n",
+    )
+    tasks: dict[str, Any] = {}
+    ids = [f"step_{n}__{st.task}" for n, st in enumerate(orch.steps, start=1)]
+    for n, (task_id, st) in enumerate(zip(ids, orch.steps, strict=True), start=1):
+        rules = typed(
+            f"{rules_type}.StepRules",
+            step=n,
+            task=st.task,
+            starts_after=_clock(st.starts_after),
+            timezone=st.timezone or orch.timezone,
+            run_on_parent_failure=st.run_on_parent_failure,
+            task_enabled=True,
+        )
+        tasks[task_id] = {
+            "operator": f"{OPERATORS}.orchestration.OrchestrationStepOperator",
+            "orchestration": orch.name,
+            "rules": rules,
+            "limits": limits,
+            "parent_task_id": ids[n - 2] if n > 1 else None,
+            "first_task_id": ids[0],
+            **({"dependencies": [ids[n - 2]]} if n > 1 else {}),
+        }
+    tasks["report"] = {
+        "operator": f"{OPERATORS}.orchestration.OrchestrationReportOperator",
+        "orchestration": orch.name,
+        "steps": [typed("builtins.tuple", [n, st.task]) for n, st in enumerate(orch.steps, start=1)],
+        "dependencies": [ids[-1]],
+    }
+    dag["tasks"] = tasks
+    return dag
+
+
 def dagfactory_default(spec: Spec) -> dict[str, Any]:
     """The per-file ``default`` block: what every DAG of the file (one project) shares."""
     return {
@@ -387,10 +680,18 @@ def dagfactory_default(spec: Spec) -> dict[str, Any]:
     }
 
 
-def write_dagfactory(root: Path, groups: list[list[Spec]]) -> Path:
-    """dag-factory configs under ``root/configs`` and the loader file its docs show; returns the DAG folder."""
+def write_dagfactory(root: Path, groups: list[list[Spec]], orchestrations: Sequence[OrchSpec] = ()) -> Path:
+    """dag-factory configs under ``root/configs`` and the loader file its docs show; returns the DAG folder.
+
+    An orchestration goes to ``chains_<i>.yaml`` beside the ``dags_<i>.yaml`` that holds the tasks of
+    our file ``i``: a dag-factory file's ``default`` block (the task DAGs' owner, back-off, macros) would
+    apply to every DAG of the file, and an orchestration DAG has none of them.
+    """
     configs = root / "configs"
     configs.mkdir(parents=True)
+    for i in sorted({o.file for o in orchestrations}):
+        chains = {o.name: dagfactory_orchestration(o) for o in orchestrations if o.file == i}
+        (configs / f"chains_{i:03d}.yaml").write_text(yaml.dump(chains, Dumper=_Dumper, sort_keys=False, width=120))
     for i, group in enumerate(groups):
         config = {"default": dagfactory_default(group[0]), **{s.name: dagfactory_dag(s) for s in group}}
         (configs / f"dags_{i:03d}.yaml").write_text(yaml.dump(config, Dumper=_Dumper, sort_keys=False, width=120))
@@ -533,7 +834,15 @@ def per_process_child(folder: str, result_path: str, processes: int) -> None:
 
 # --------------------------------------------------------------------------- equivalence check (child side)
 
-DAG_ATTRS = ("description", "timetable", "start_date", "catchup", "max_active_runs", "is_paused_upon_creation")
+DAG_ATTRS = (
+    "description",
+    "timetable",
+    "start_date",
+    "catchup",
+    "max_active_runs",
+    "is_paused_upon_creation",
+    "access_control",
+)
 TASK_ATTRS = (
     "task_type",
     "owner",
@@ -552,7 +861,23 @@ TASK_ATTRS = (
     "skip_empty_zip",
     "gpg",
     "destinations",
+    # the orchestration DAGs' steps and report (None on the task DAGs' operators)
+    "orchestration",
+    "rules",
+    "limits",
+    "parent_task_id",
+    "first_task_id",
+    "steps",
+    "trigger_dag_id",
+    "wait_for_completion",
+    "deferrable",
+    "reset_dag_run",
+    "poke_interval",
+    "allowed_states",
+    "failed_states",
+    "trigger_rule",
     "upstream_task_ids",
+    "downstream_task_ids",
 )
 
 
@@ -562,13 +887,24 @@ def dag_summary(dag: Any) -> dict[str, str]:
     Not compared: doc_md (each tool writes its own), user_defined_filters
     (dag-factory has no way to pass them) and dag-factory's own `dagfactory` tag.
     """
-    out = {a: repr(getattr(dag, a)) for a in DAG_ATTRS}
+    out = {a: _stable_repr(getattr(dag, a)) for a in DAG_ATTRS}
     out["tags"] = repr(sorted(set(dag.tags) - {"dagfactory"}))
     out["params"] = repr({k: (p.value, p.description, p.schema) for k, p in dag.params.items()})
     out["macros"] = repr(sorted(dag.user_defined_macros or {}))
+    out["task_ids"] = repr(sorted(dag.task_ids))
     for task in dag.tasks:
-        out.update({f"{task.task_id}.{a}": repr(getattr(task, a, None)) for a in TASK_ATTRS})
+        out.update({f"{task.task_id}.{a}": _stable_repr(getattr(task, a, None)) for a in TASK_ATTRS})
     return out
+
+
+def _stable_repr(value: Any) -> str:
+    """``repr``, comparable across interpreters: sets sorted (their order follows the string hash seed),
+    objects without a ``__repr__`` of their own (``@once``, no schedule) as class name and attributes."""
+    if isinstance(value, (set, frozenset)):
+        return repr(sorted(value))
+    if type(value).__repr__ is object.__repr__:
+        return f"{type(value).__qualname__}({sorted(vars(value).items()) if hasattr(value, '__dict__') else ''})"
+    return repr(value)
 
 
 def workload_dags(dags: dict[str, Any]) -> dict[str, Any]:
@@ -587,7 +923,9 @@ def verify_child(root: str, result_path: str) -> None:
         for key in ("ours", "dagfactory"):
             got = dag_summary(bags[key][dag_id]) if dag_id in bags[key] else {}
             diffs += [f"{key} {dag_id} {k}: {got.get(k)} != {v}" for k, v in want.items() if got.get(k) != v]
-    result = {"dags": {k: len(v) for k, v in bags.items()}, "diffs": diffs[:10]}
+            diffs += [f"{key} {dag_id} {k}: {v} not in plain" for k, v in got.items() if k not in want]
+    orchestrations = sum(1 for d in bags["ours"].values() if "orchestration" in (d.tags or ()))
+    result = {"dags": {k: len(v) for k, v in bags.items()}, "orchestrations": orchestrations, "diffs": diffs[:10]}
     Path(result_path).write_text(json.dumps(result))
 
 
@@ -602,6 +940,7 @@ class Case:
     label: str
     folder: Path
     expect_dags: int
+    expect_tasks: int  # Airflow tasks: 3 per batch task DAG, steps + 1 (report) per orchestration DAG
     dag_id: str | None = None
     gc_freeze: bool = True
     processes: int = 0  # > 0: parse file by file in that many forked parsers (--per-process)
@@ -670,51 +1009,75 @@ def check(case: Case, result: dict[str, Any]) -> None:
         problems.append(f"{result['import_error_count']} import error(s): {result['import_errors']}")
     if result["dags"] != case.expect_dags:
         problems.append(f"{result['dags']} DAGs instead of {case.expect_dags}")
-    if result["tasks"] != case.expect_dags * TASKS_PER_DAG:
-        problems.append(f"{result['tasks']} Airflow tasks instead of {case.expect_dags * TASKS_PER_DAG}")
+    if result["tasks"] != case.expect_tasks:
+        problems.append(f"{result['tasks']} Airflow tasks instead of {case.expect_tasks}")
     if case.dag_id and result["dag_ids"] != [case.dag_id]:
         problems.append(f"built {result['dag_ids']} instead of only {case.dag_id}")
     if problems:
         raise AssertionError(f"{case.label}: " + "; ".join(problems))
 
 
+VERIFY_TASKS = 25
+VERIFY_ORCHESTRATIONS = 5  # one of each variant, 5 steps each: every task of the small workload is in a chain
+
+
 def verify(root: Path, home: Path) -> None:
-    """Check on 20 DAGs that the three cases build the same DAGs, so the timings compare like with like.
+    """Check on 25 task DAGs and 5 orchestration DAGs that the three cases build the same DAGs, so the
+    timings compare like with like.
 
     The plain and dag-factory cases restate what the loader derives (``output_format``
-    mirrors the pydantic model's dump, for one); this catches them drifting apart.
+    mirrors the pydantic model's dump, the step rules and limits what the orchestration
+    model resolves); this catches them drifting apart.
     """
-    groups = make_specs(20, 4, 2)
-    write_ours(root / "ours", groups)
-    write_plain(root / "plain", groups, 1)
-    write_dagfactory(root / "dagfactory", groups)
-    case = Case("verify", "equivalence check", root / "plain" / "dags", 20)
+    groups = make_specs(VERIFY_TASKS, 5, 2)
+    orchestrations = make_orchestrations(groups, VERIFY_ORCHESTRATIONS)
+    write_ours(root / "ours", groups, orchestrations)
+    write_plain(root / "plain", groups, 2, orchestrations)
+    write_dagfactory(root / "dagfactory", groups, orchestrations)
+    total = VERIFY_TASKS + VERIFY_ORCHESTRATIONS
+    case = Case("verify", "equivalence check", root / "plain" / "dags", total, 0)
     result_path = home / "result_verify.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--verify-child", str(root), "--result", str(result_path)]
     proc = subprocess.run(cmd, env=child_env(home, case), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"equivalence check failed to run\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     result = json.loads(result_path.read_text())
-    if result["diffs"] or set(result["dags"].values()) != {20}:
+    if result["diffs"] or set(result["dags"].values()) != {total} or result["orchestrations"] != VERIFY_ORCHESTRATIONS:
         raise AssertionError(f"the cases do not build the same DAGs: {result}")
-    print("equivalence check: the three cases build the same 20 DAGs (operators and arguments)", flush=True)
+    print(f"equivalence check: the three cases build the same {VERIFY_TASKS} task DAGs and {VERIFY_ORCHESTRATIONS} "
+          "orchestration DAGs (task ids, dependencies, operators and arguments)", flush=True)
+
+
+def orchestration_count(args: argparse.Namespace) -> int:
+    """``--orchestrations``, or its default for ``--tasks``."""
+    return default_orchestrations(args.tasks) if args.orchestrations is None else args.orchestrations
 
 
 def build_cases(root: Path, args: argparse.Namespace) -> list[Case]:
-    """Write the three DAG folders; the parsing-context case reuses ours with one DAG id set."""
+    """Write the three DAG folders; the parsing-context cases reuse ours with one DAG id set
+    (a task DAG, and an orchestration DAG when there are orchestrations)."""
     groups = make_specs(args.tasks, args.files, args.projects)
+    orchestrations = make_orchestrations(groups, orchestration_count(args))
+    dags = args.tasks + len(orchestrations)
+    tasks = args.tasks * TASKS_PER_DAG + len(orchestrations) * (STEPS_PER_ORCHESTRATION + 1)
     target = groups[len(groups) // 2][0].name
-    ours = write_ours(root / "ours", groups)
+    ours = write_ours(root / "ours", groups, orchestrations)
+    plain = write_plain(root / "plain", groups, args.plain_modules, orchestrations)
     cases = [
-        Case("plain", "plain Python (floor)", write_plain(root / "plain", groups, args.plain_modules), args.tasks),
-        Case("ours", "airflow-batchtasks", ours, args.tasks),
-        Case("dagfactory", "dag-factory 1.1.0", write_dagfactory(root / "dagfactory", groups), args.tasks),
-        Case("one", f"airflow-batchtasks, one DAG (`{target}`)", ours, 1, dag_id=target),
+        Case("plain", "plain Python (floor)", plain, dags, tasks),
+        Case("ours", "airflow-batchtasks", ours, dags, tasks),
+        Case("dagfactory", "dag-factory 1.1.0", write_dagfactory(root / "dagfactory", groups, orchestrations),
+             dags, tasks),
+        Case("one", f"airflow-batchtasks, one DAG (`{target}`)", ours, 1, TASKS_PER_DAG, dag_id=target),
     ]
+    if orchestrations:
+        chain = orchestrations[len(orchestrations) // 2].name
+        cases.append(Case("one_orch", f"airflow-batchtasks, one orchestration DAG (`{chain}`)", ours, 1,
+                          STEPS_PER_ORCHESTRATION + 1, dag_id=chain))
     if args.per_process:
         shards = args.shards or default_shards(args.tasks)
         sharded = write_ours_sharded(root / "ours_sharded", root / "ours" / "definitions", shards)
-        cases.insert(2, Case("sharded", f"airflow-batchtasks, {shards} shard files", sharded, args.tasks))
+        cases.insert(2, Case("sharded", f"airflow-batchtasks, {shards} shard files", sharded, dags, tasks))
         for case in cases:
             case.processes = args.parsing_processes if case.dag_id is None else 0
     cases = [c for c in cases if not args.cases or c.key in args.cases]
@@ -739,7 +1102,7 @@ def measure(cases: list[Case], home: Path, repeat: int, warmup: int) -> None:
                 case.runs.append(result)
             tag = "warm-up" if round_no < warmup else f"run {round_no - warmup + 1}/{repeat}"
             line = f"{result['fill_s']:6.2f} s (CPU {result['cpu_s']:5.2f} s) {result['rss_mb']:5.0f} MB"
-            print(f"  {tag:>9}  {case.label:<45} {line}", flush=True)
+            print(f"  {tag:>9}  {case.label:<62} {line}", flush=True)
 
 
 def ratio(value: float, base: float) -> str:
@@ -786,11 +1149,12 @@ def per_process_table(cases: dict[str, Case]) -> str:
             f"{ratio(case.median('cpu_s'), plain)} | {case.median('fill_s'):.1f} | "
             f"{case.median('max_unit_s'):.2f} ({case.median('max_unit_cpu_s'):.2f}) | {case.median('rss_mb'):.0f} |"
         )
-    if "one" in cases and "sharded" in cases:
-        one = cases["one"]
-        rows.append(f"| {one.label} (one fill, not forked) | 1 | {one.median('cpu_s'):.2f} | "
-                    f"{one.median('cpu_s') / cases['sharded'].median('cpu_s'):.1%} of the sharded total | "
-                    f"{one.median('fill_s'):.2f} | - | {one.median('rss_mb'):.0f} |")
+    for key in ("one", "one_orch"):
+        if key in cases and "sharded" in cases:
+            one = cases[key]
+            rows.append(f"| {one.label} (one fill, not forked) | 1 | {one.median('cpu_s'):.2f} | "
+                        f"{one.median('cpu_s') / cases['sharded'].median('cpu_s'):.1%} of the sharded total | "
+                        f"{one.median('fill_s'):.2f} | - | {one.median('rss_mb'):.0f} |")
     return "\n".join(rows)
 
 
@@ -811,9 +1175,11 @@ def per_process_targets(cases: dict[str, Case]) -> str:
         (rss <= MAX_RSS_VS_PLAIN, f"peak RSS per parser ≤ {MAX_RSS_VS_PLAIN:.2f}× plain's: "
                                   f"{sharded.median('rss_mb'):.0f} / {plain.median('rss_mb'):.0f} MB = {rss:.2f}×"),
     ]
-    if "one" in cases:
-        share = cases["one"].median("cpu_s") / sharded.median("cpu_s")
-        checks.append((share <= MAX_ONE_DAG_SHARE, f"one DAG ≤ {MAX_ONE_DAG_SHARE:.0%} of the full parse: {share:.1%}"))
+    for key, what in (("one", "one DAG"), ("one_orch", "one orchestration DAG")):
+        if key in cases:
+            share = cases[key].median("cpu_s") / sharded.median("cpu_s")
+            checks.append((share <= MAX_ONE_DAG_SHARE,
+                           f"{what} ≤ {MAX_ONE_DAG_SHARE:.0%} of the full parse: {share:.1%}"))
     return "\n".join(f"- {'PASS' if ok else 'MISS'} {what}" for ok, what in checks)
 
 
@@ -836,6 +1202,10 @@ def targets(cases: dict[str, Case]) -> str:
         (speedup[0] >= MIN_SPEEDUP_VS_DAGFACTORY, "ours ≥ 2× faster than dag-factory", "{:.2f}× faster", speedup),
         (share[0] <= MAX_ONE_DAG_SHARE, f"one DAG ≤ {MAX_ONE_DAG_SHARE:.0%} of the full parse", "{:.1%}", share),
     ]
+    if "one_orch" in cases:
+        chain = ratios(cases["one_orch"], cases["ours"])
+        checks.append((chain[0] <= MAX_ONE_DAG_SHARE,
+                       f"one orchestration DAG ≤ {MAX_ONE_DAG_SHARE:.0%} of the full parse", "{:.1%}", chain))
     lines = []
     for ok, what, fmt, (median, best, cpu) in checks:
         shown = f"{fmt.format(median)} (best {fmt.format(best)}, CPU {fmt.format(cpu)})"
@@ -846,7 +1216,8 @@ def targets(cases: dict[str, Case]) -> str:
 def report(cases: list[Case], args: argparse.Namespace) -> None:
     by_key = {c.key: c for c in cases}
     print(
-        f"\n{args.tasks} DAGs × {TASKS_PER_DAG} tasks, {args.files} YAML files, {args.projects} projects; "
+        f"\n{args.tasks} DAGs × {TASKS_PER_DAG} tasks + {orchestration_count(args)} orchestration DAGs × "
+        f"{STEPS_PER_ORCHESTRATION} steps + report, {args.files} YAML files, {args.projects} projects; "
         f"median of {args.repeat} run(s), each in a fresh interpreter; seconds = wall time of the DagBag fill; "
         f"gc.freeze() before the fill: {'no' if args.no_gc_freeze else 'yes (as the DAG processor does)'}.\n"
     )
@@ -873,7 +1244,10 @@ def profile(cases: list[Case], key: str, home: Path, top: int) -> None:
     """One extra child under cProfile; prints the hottest calls overall and in airflow_batchtasks."""
     import pstats
 
-    case = next(c for c in cases if c.key == key)
+    case = next((c for c in cases if c.key == key), None)
+    if case is None:  # one_orch without orchestrations, or a case left out by --cases
+        print(f"\n(no {key} case in this run: nothing to profile)")
+        return
     out = home / f"profile_{key}.pstats"
     run_child(case, home, profile_path=out)
     print(f"\n### cProfile of the DagBag fill: {case.label} (stats kept in {out})\n")
@@ -890,8 +1264,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=1000, help="DAGs per case")
     parser.add_argument("--files", type=int, default=100, help="YAML files the tasks are spread over")
     parser.add_argument("--projects", type=int, default=5, help="projects the files belong to")
+    parser.add_argument("--orchestrations", type=int,
+                        help=f"orchestrations of {STEPS_PER_ORCHESTRATION} different tasks each "
+                             f"(default: {ORCHESTRATIONS_PER_1000_TASKS} per 1,000 tasks, so 20 at 10,000)")
     parser.add_argument("--plain-modules", type=int, default=10, help=".py files of the plain Python case")
-    parser.add_argument("--profile", choices=["plain", "ours", "dagfactory", "one"], help="also cProfile this case")
+    parser.add_argument("--profile", choices=["plain", "ours", "dagfactory", "one", "one_orch"],
+                        help="also cProfile this case")
     parser.add_argument("--top", type=int, default=30, help="rows per cProfile listing")
     parser.add_argument("--keep", action="store_true", help="keep the generated folders and print where")
     parser.add_argument("--no-verify", action="store_true", help="skip the equivalence check of the three cases")
@@ -904,7 +1282,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="parse file by file in forked parsers, as the dag-processor does; adds the sharded loader")
     parser.add_argument("--parsing-processes", type=int, default=2, help="parsers at a time with --per-process")
     parser.add_argument("--shards", type=int, help="shard files of the sharded case (default: what init picks)")
-    parser.add_argument("--cases", nargs="+", choices=["plain", "ours", "sharded", "dagfactory", "one"],
+    parser.add_argument("--cases", nargs="+", choices=["plain", "ours", "sharded", "dagfactory", "one", "one_orch"],
                         help="only these cases (default: all)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--processes", type=int, default=0, help=argparse.SUPPRESS)
