@@ -1,4 +1,4 @@
-"""A file source's download into staging, seen from the local file: exact bytes, written in 256 KiB pieces.
+"""A file source's download into staging, seen from the local file: exact bytes, written in 64 KiB pieces.
 
 The write size matters to the kernel (``storage.records.write_blocks``): every sftp, ftp and smb
 download must reach the staging file in writes of at most ``WRITE_BLOCK`` bytes, whatever size the
@@ -55,7 +55,7 @@ class _Noting:
 
 
 @pytest.mark.parametrize("kind", ["sftp", "ftp", "smb"])
-def test_download_reaches_staging_in_blocks_of_at_most_256_kib(
+def test_download_reaches_staging_in_blocks_of_at_most_64_kib(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     from airflow.sdk import ObjectStoragePath

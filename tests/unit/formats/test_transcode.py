@@ -48,8 +48,8 @@ class _RecordingFile(io.BytesIO):
 
 
 @pytest.mark.parametrize("copy", ["bytes", "lines"])
-def test_kept_bytes_are_written_in_blocks_of_at_most_256_kib(copy: str) -> None:
-    # 1 MiB reads, 256 KiB writes: a large write costs the kernel a large page-cache folio (storage.records)
+def test_kept_bytes_are_written_in_blocks_of_at_most_64_kib(copy: str) -> None:
+    # 1 MiB reads, 64 KiB writes: a large write costs the kernel a large page-cache folio (storage.records)
     data = bytes(range(256)) * (10 * 1024 + 3) + b"\n"
     out = _RecordingFile()
     if copy == "bytes":
