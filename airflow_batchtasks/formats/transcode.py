@@ -21,7 +21,7 @@ import itertools
 from typing import IO, Any
 
 from airflow_batchtasks.formats.dialects import writer_options
-from airflow_batchtasks.storage.records import CHUNK
+from airflow_batchtasks.storage.records import CHUNK, write_blocks
 
 BATCH_ROWS = 10_000
 
@@ -53,11 +53,11 @@ def _data_rows(records: int, header: bool) -> int:
 
 
 def copy_counting_lines(src: IO[bytes], dst: IO[bytes], header: bool) -> int:
-    """Copy bytes unchanged; return the number of data rows (lines, less the header line)."""
+    """Copy bytes unchanged (written in :func:`write_blocks` pieces); return the data rows (lines, less the header)."""
     lines = 0
     last = b"\n"
     while chunk := src.read(CHUNK):
-        dst.write(chunk)
+        write_blocks(dst, chunk)
         lines += chunk.count(b"\n")
         last = chunk[-1:]
     if last != b"\n":
@@ -66,10 +66,10 @@ def copy_counting_lines(src: IO[bytes], dst: IO[bytes], header: bool) -> int:
 
 
 def copy_bytes(src: IO[bytes], dst: IO[bytes]) -> int:
-    """Copy bytes unchanged; return the size."""
+    """Copy bytes unchanged, written in :func:`write_blocks` pieces; return the size."""
     size = 0
     while chunk := src.read(CHUNK):
-        dst.write(chunk)
+        write_blocks(dst, chunk)
         size += len(chunk)
     return size
 

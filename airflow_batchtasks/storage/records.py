@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
 CHUNK = 1024 * 1024
+#: The largest single write to a local file (see :func:`write_blocks`).
+WRITE_BLOCK = 64 * 1024
 RECORD_SUFFIX = ".record.json"
 
 
@@ -55,6 +57,26 @@ def write_record(archived: ObjectStoragePath, record: FileRecord) -> None:
     tmp = path.parent / f".{path.name}.tmp"
     tmp.write_text(json.dumps(asdict(record), indent=1, sort_keys=True))
     tmp.rename(path)
+
+
+def write_blocks(dst: IO[bytes], data: bytes) -> None:
+    """Write ``data`` to ``dst`` in pieces of at most :data:`WRITE_BLOCK` bytes (views, not copies).
+
+    Why not one write: Linux (ext4, 6.x kernels) gives each ``write`` a page-cache folio as large as
+    the write, so 1 MiB writes are served from 1-2 MiB free blocks. Under a hypervisor that takes
+    free memory back (virtio-balloon free page reporting, which reports exactly such blocks), those
+    are the blocks the host has unmapped, and filling each one faults it back in: on the project's VM,
+    writing 1 GiB with ``dd`` took 0.6-1.1 s of kernel time in 1 MiB writes (2.4-2.7 s in 2 MiB
+    writes) against 0.24-0.33 s in 64-512 KiB writes, and an SFTP download into staging 2.1-2.3 s in
+    256 KiB writes against 0.7-1.0 s in 64 KiB writes (asyncssh's own ``get``: 0.6 s). Bytes, order
+    and the file are unchanged.
+    """
+    if len(data) <= WRITE_BLOCK:
+        dst.write(data)
+        return
+    view = memoryview(data)
+    for start in range(0, len(view), WRITE_BLOCK):
+        dst.write(view[start : start + WRITE_BLOCK])
 
 
 def copy_with_md5(src: IO[bytes], dst: IO[bytes]) -> tuple[int, str]:

@@ -6,7 +6,8 @@ import io
 
 import pytest
 
-from airflow_batchtasks.formats.transcode import copy_counting_lines, reformat_delimited, reformat_text
+from airflow_batchtasks.formats.transcode import copy_bytes, copy_counting_lines, reformat_delimited, reformat_text
+from airflow_batchtasks.storage.records import WRITE_BLOCK
 
 
 @pytest.mark.parametrize(
@@ -32,3 +33,29 @@ def test_text_reformat_rewrites_line_endings() -> None:
     output = {"line_terminator": "\n", "line_suffix": "|"}
     rows = reformat_text(io.BytesIO(b"h\r\n1\r\n2"), out, {"header": True}, output)
     assert out.getvalue() == "h|\n1|\n2|\n" and rows == 2
+
+
+class _RecordingFile(io.BytesIO):
+    """A file that remembers the size of every write it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.sizes.append(len(data))
+        return super().write(data)
+
+
+@pytest.mark.parametrize("copy", ["bytes", "lines"])
+def test_kept_bytes_are_written_in_blocks_of_at_most_64_kib(copy: str) -> None:
+    # 1 MiB reads, 64 KiB writes: a large write costs the kernel a large page-cache folio (storage.records)
+    data = bytes(range(256)) * (10 * 1024 + 3) + b"\n"
+    out = _RecordingFile()
+    if copy == "bytes":
+        assert copy_bytes(io.BytesIO(data), out) == len(data)
+    else:
+        assert copy_counting_lines(io.BytesIO(data), out, header=False) == data.count(b"\n")
+    assert out.getvalue() == data
+    assert max(out.sizes) == WRITE_BLOCK
+    assert len(out.sizes) == -(-len(data) // WRITE_BLOCK)
