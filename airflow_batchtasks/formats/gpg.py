@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_batchtasks.compat import AirflowFailException
-from airflow_batchtasks.storage.records import CHUNK
+from airflow_batchtasks.storage.records import WRITE_BLOCK
 
 GPG_SUFFIX = ".gpg"
 DEFAULT_COMPRESS_LEVEL = 1
@@ -183,7 +183,7 @@ class Encryptor:
                 )
             if local is None:
                 with open(out, "rb") as src, target.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, CHUNK)
+                    shutil.copyfileobj(src, dst, WRITE_BLOCK)
 
 
 def _local_path(path: Any) -> str | None:

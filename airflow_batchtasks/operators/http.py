@@ -42,6 +42,7 @@ from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.operators.partial import mark_partial
 from airflow_batchtasks.operators.step_failure import permanent_client_error
 from airflow_batchtasks.storage.paths import check_file_name
+from airflow_batchtasks.storage.records import write_blocks
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -178,7 +179,7 @@ class HttpCallOperator(HttpLineage, BatchStepOperator):
         size, head = 0, bytearray()
         with target.open("wb") as fh:
             for chunk in response.iter_content(CHUNK):
-                fh.write(chunk)
+                write_blocks(fh, chunk)
                 size += len(chunk)
                 if len(head) <= PARTIAL_SCAN_LIMIT:
                     head += chunk

@@ -19,7 +19,7 @@ from airflow_batchtasks.formats.gpg import GPG_SUFFIX, GpgSpec, encryptor
 from airflow_batchtasks.lineage.steps import PackageLineage
 from airflow_batchtasks.operators.base import BatchStepOperator
 from airflow_batchtasks.storage.paths import check_file_name, storage_path
-from airflow_batchtasks.storage.records import CHUNK, md5_of
+from airflow_batchtasks.storage.records import WRITE_BLOCK, md5_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -94,7 +94,7 @@ class PackageOperator(PackageLineage, BatchStepOperator):
                 source = storage_path(item["url"])
                 member.file_size = source.stat().st_size  # lets zipfile switch to zip64 above 2 GiB by itself
                 with source.open("rb") as src, archive.open(member, "w") as dst:
-                    shutil.copyfileobj(src, dst, CHUNK)
+                    shutil.copyfileobj(src, dst, WRITE_BLOCK)
         self.log.info("Zipped %d file(s) into %s", len(files), name)
         return {"name": name, "url": str(target), "rows": rows, "encrypted": any(f.get("encrypted") for f in files)}
 

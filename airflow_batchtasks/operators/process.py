@@ -53,7 +53,7 @@ from airflow_batchtasks.scripts.log_lines import LineLogger, Redactor
 from airflow_batchtasks.scripts.source import ScriptSourceError, materialize
 from airflow_batchtasks.scripts.venvs import ensure_venv
 from airflow_batchtasks.storage.paths import check_file_name, storage_path
-from airflow_batchtasks.storage.records import CHUNK, md5_of
+from airflow_batchtasks.storage.records import WRITE_BLOCK, md5_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -171,7 +171,7 @@ class ProcessOperator(ProcessLineage, BatchStepOperator):
         name = check_file_name(item["name"])
         local = work / name
         with storage_path(item["url"]).open("rb") as src, open(local, "wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
+            shutil.copyfileobj(src, dst, WRITE_BLOCK)
         return {**item, "local": local, "md5_before": md5_of(local)[1]}
 
     def _run(
@@ -247,7 +247,7 @@ class ProcessOperator(ProcessLineage, BatchStepOperator):
         target = self.staging(context, "process") / name
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "rb") as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
+            shutil.copyfileobj(src, dst, WRITE_BLOCK)
         size, md5 = md5_of(target)
         # rows: kept for an input the script left as it was; 0 for an empty file; else unknown.
         rows = out.get("rows") if out.get("md5_before") == md5 else (0 if size == 0 else None)

@@ -45,6 +45,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from airflow_batchtasks.formats.arrow_csv import CsvRules, csv_rules
+from airflow_batchtasks.storage.records import write_blocks
 
 CHUNK_BYTES = 1 << 20
 
@@ -232,7 +233,7 @@ class _ChunkWriter:
         chunk = self.buffer.getvalue()
         if self.requote_cr and b"\r" in chunk:
             chunk = self._rewritten(chunk)
-        self.out.write(chunk)
+        write_blocks(self.out, chunk)
         self.buffer.seek(0)
         self.buffer.truncate()
         self.size = 0

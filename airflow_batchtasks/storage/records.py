@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
 CHUNK = 1024 * 1024
-#: The largest single write to a local file (see :func:`write_blocks`).
+#: The largest single write to a local file (see :func:`write_blocks`), and the buffer of local-to-local copies
+#: (``shutil.copyfileobj``: 64 KiB is also its own default on Linux).
 WRITE_BLOCK = 64 * 1024
 RECORD_SUFFIX = ".record.json"
 
@@ -85,7 +86,7 @@ def copy_with_md5(src: IO[bytes], dst: IO[bytes]) -> tuple[int, str]:
     size = 0
     while chunk := src.read(CHUNK):
         digest.update(chunk)
-        dst.write(chunk)
+        write_blocks(dst, chunk)
         size += len(chunk)
     return size, digest.hexdigest()
 
@@ -104,4 +105,4 @@ def md5_of(path: ObjectStoragePath) -> tuple[int, str]:
 def copy_file(src: ObjectStoragePath, dst: ObjectStoragePath) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     with src.open("rb") as s, dst.open("wb") as d:
-        shutil.copyfileobj(s, d, CHUNK)
+        shutil.copyfileobj(s, d, WRITE_BLOCK)

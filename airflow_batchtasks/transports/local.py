@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO
 
 from airflow_batchtasks.storage.local_roots import check_local_path
-from airflow_batchtasks.storage.records import CHUNK
+from airflow_batchtasks.storage.records import WRITE_BLOCK
 from airflow_batchtasks.transports.base import DestinationExists, is_leftover_part, log_removed_leftovers, temp_name
 
 
@@ -31,7 +31,7 @@ class LocalDestination:
         tmp = self.folder / temp_name(name)
         try:
             with open(tmp, "wb") as out:
-                shutil.copyfileobj(src, out, CHUNK)
+                shutil.copyfileobj(src, out, WRITE_BLOCK)
                 out.flush()
                 os.fsync(out.fileno())
             if overwrite:
