@@ -153,9 +153,9 @@ def cron(args: argparse.Namespace) -> None:
 
 
 #: ``init`` without ``--shards`` writes one loader file up to this many definitions, shards above it.
-AUTO_SHARD_ABOVE = 500
+AUTO_SHARD_ABOVE = 350
 #: Definitions per shard ``init`` aims at when it picks the number of shards itself.
-DEFINITIONS_PER_SHARD = 500
+DEFINITIONS_PER_SHARD = 350
 SHARD_GLOB = "batchtasks_dags_shard_*.py"
 
 
@@ -185,7 +185,8 @@ def _is_ours(path: Path) -> bool:
 
 
 def _auto_shards() -> int:
-    """1 (one loader file) for a small folder; else one shard per ~500 definitions."""
+    """1 (one loader file) for a small folder; else one shard per ~350 definitions (a parser then holds about as
+    many DAGs as a few plain DAG files, which keeps its peak memory near theirs)."""
     from airflow_batchtasks import config
     from airflow_batchtasks.definitions.catalog import iter_files
     from airflow_batchtasks.definitions.catalog_index import load_index
@@ -243,7 +244,7 @@ ARG_DAGS = Arg(("--dags-folder",), help="DAGs folder (default: [core] dags_folde
 ARG_FORCE = Arg(("--force",), action="store_true", help="Replace an existing loader file")
 ARG_SHARDS = Arg(("--shards",), type=int, default=None,
                  help="Number of loader files, each parsing a stable part of the definitions in its own process "
-                      "(default: 1 up to 500 definitions, else one per 500)")
+                      "(default: 1 up to 350 definitions, else one per 350)")
 
 
 def get_cli_commands() -> list[GroupCommand]:

@@ -51,6 +51,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from airflow_batchtasks.plugins.data.all_runs import MAX_SUSPECTS  # noqa: E402
 from airflow_batchtasks.storage.paths import safe_segment  # noqa: E402
 from airflow_batchtasks.storage.records import FileRecord  # noqa: E402
 from dev.airflow_runner import AirflowInstance, airflow_executable  # noqa: E402
@@ -210,12 +211,13 @@ def start_api_server(instance: AirflowInstance, log: Path) -> subprocess.Popen[b
 Check = Callable[[Any, int], "str | None"]
 
 
-def measure(client: httpx.Client, label: str, paths: list[str], check: Check | None = None) -> None:
+def measure(client: httpx.Client, label: str, paths: list[str], check: Check | None = None,
+            status: int = 200) -> None:
     """Call each path (timed by the server's access log); a wrong status or payload fails the benchmark."""
     for i, path in enumerate(paths):
         sep = "&" if "?" in path else "?"
         resp = client.get(f"{path}{sep}_bench={label}.{i}")
-        if resp.status_code != 200:
+        if resp.status_code != status:
             raise SystemExit(f"{label}: {path} -> {resp.status_code} {resp.text[:300]}")
         wrong = check(resp.json(), i) if check is not None else None
         if wrong:
@@ -260,8 +262,15 @@ def measure_all_runs(client: httpx.Client, names: list[str], runs: int, n: int) 
                                            for i in range(n)], page_of(runs))
     measure(client, "all_runs_args", [f"{API}/runs?args={REGIONS[i % len(REGIONS)]}&limit=50" for i in range(n)],
             page_of(every // len(REGIONS)))
-    # every match of `pw-` lies inside a masked password: none may be found (and each is checked masked)
-    measure(client, "all_runs_args_secret", [f"{API}/runs?args=pw-&limit=50"] * n, page_of(0))
+    # every match of `pw-` lies inside a masked password: none may be found (and each is checked masked);
+    # within one project, and over every run, where past MAX_SUSPECTS hidden matches the answer is a 422
+    measure(client, "all_runs_args_secret", [f"{API}/runs?args=pw-&project=project_{i % PROJECTS}&limit=50"
+                                             for i in range(n)], page_of(0))
+    if len(range(0, every, 50)) > MAX_SUSPECTS:
+        measure(client, "all_runs_args_secret_all", [f"{API}/runs?args=pw-&limit=50"] * n,
+                lambda body, _i: None if "narrow the search" in body["detail"] else body["detail"], status=422)
+    else:
+        measure(client, "all_runs_args_secret_all", [f"{API}/runs?args=pw-&limit=50"] * n, page_of(0))
     measure(client, "all_runs_args_none", [f"{API}/runs?args=nowhere{i}&limit=50" for i in range(n)], page_of(0))
     measure(client, "all_runs_created", [f"{API}/runs?created_from={day(i)}&created_to={day(i + 1)}&limit=50"
                                          for i in range(n)])
@@ -394,7 +403,9 @@ def main() -> None:
         ("GET /runs?task=… (name contains)", "all_runs_task"),
         ("GET /runs?task_name=… (one task)", "all_runs_task_name"),
         ("GET /runs?args=… (a region: many matches)", "all_runs_args"),
-        ("GET /runs?args=pw- (2,000 matches, all inside masked passwords: none found)", "all_runs_args_secret"),
+        ("GET /runs?args=pw-&project=… (every match inside a masked password: none found)", "all_runs_args_secret"),
+        ("GET /runs?args=pw- over every run (none found; a 422 past 10,000 hidden matches)",
+         "all_runs_args_secret_all"),
         ("GET /runs?args=… (no match)", "all_runs_args_none"),
         ("GET /runs?created_from=…&created_to=… (one day)", "all_runs_created"),
         ("GET /runs?updated_from=…&updated_to=… (one day)", "all_runs_updated"),

@@ -69,7 +69,7 @@ for step in "${steps[@]}"; do
     copy) bench copy "${py[@]}" benchmarks/extract_and_deliver.py --sizes 2000000 --sftp-mib 0 --maria-sizes \
         --repeat 5 --only psql ours_pg copy_floor imports ;;
     copy20m) bench copy20m "${py[@]}" benchmarks/extract_and_deliver.py --sizes 200000 20000000 --sftp-mib 0 \
-        --maria-sizes --repeat 1 --only psql ours_pg imports ;;
+        --maria-sizes --repeat 5 --only psql ours_pg ours_odbc imports ;;
     gpg) bench gpg "${py[@]}" benchmarks/gpg_package.py ;;
     *)
         echo "unknown step: $step" >&2

@@ -323,8 +323,8 @@ def test_init_picks_shards_for_a_large_folder(tmp_path: Path, defs: Path, monkey
 
     cli.init(ns(dags_folder=str(tmp_path / "dags"), force=False))
 
-    assert len(list((tmp_path / "dags").glob(cli.SHARD_GLOB))) == 3  # 1,200 definitions, ~500 per shard
-    assert "Loaders written: 3 shards" in capsys.readouterr().out
+    assert len(list((tmp_path / "dags").glob(cli.SHARD_GLOB))) == 4  # 1,200 definitions, ~350 per shard
+    assert "Loaders written: 4 shards" in capsys.readouterr().out
 
 
 def test_init_keeps_a_foreign_file_that_looks_like_a_shard(tmp_path: Path, capsys) -> None:

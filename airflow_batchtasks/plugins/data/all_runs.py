@@ -42,6 +42,7 @@ from airflow_batchtasks.definitions import masking
 from airflow_batchtasks.naming import project_of, project_tag
 from airflow_batchtasks.plugins.data import files, runs
 from airflow_batchtasks.plugins.data.errors import Invalid
+from airflow_batchtasks.plugins.data.gc_pauses import without_gc_pauses
 from airflow_batchtasks.plugins.data.models import RunPage, RunRow
 from airflow_batchtasks.plugins.data.status import skipped_expr, split_statuses, task_status_expr
 from airflow_batchtasks.plugins.data.tasks import contains, is_batch_task
@@ -319,6 +320,7 @@ def _narrowed(session: Session, readable: set[str] | None) -> set[str] | None:
     return None if tasks <= readable else tasks & readable
 
 
+@without_gc_pauses
 def list_runs(
     session: Session, f: RunFilter, readable: set[str] | None, limit: int = 50, offset: int = 0,
     *, with_files: bool = True,
