@@ -152,9 +152,9 @@ def cron(args: argparse.Namespace) -> None:
         print(f"  {when}")
 
 
-#: ``init`` without ``--shards`` writes one loader file up to this many definitions, shards above it.
-AUTO_SHARD_ABOVE = 350
-#: Definitions per shard ``init`` aims at when it picks the number of shards itself.
+#: Definitions per loader file ``init`` aims at when it picks the number of shards itself: one loader file
+#: up to this many, one shard per this many above. A parser then holds about as many DAGs as a few plain
+#: DAG files, which keeps its peak memory near theirs (measured in docs/performance.md).
 DEFINITIONS_PER_SHARD = 350
 SHARD_GLOB = "batchtasks_dags_shard_*.py"
 
@@ -184,9 +184,13 @@ def _is_ours(path: Path) -> bool:
         "load_shard(globals()" in text)
 
 
+def shards_for(defined: int) -> int:
+    """Loader files for ``defined`` definitions: 1 up to :data:`DEFINITIONS_PER_SHARD`, else one per that many."""
+    return max(1, -(-defined // DEFINITIONS_PER_SHARD))
+
+
 def _auto_shards() -> int:
-    """1 (one loader file) for a small folder; else one shard per ~350 definitions (a parser then holds about as
-    many DAGs as a few plain DAG files, which keeps its peak memory near theirs)."""
+    """:func:`shards_for` the definitions folder (1 when it does not exist)."""
     from airflow_batchtasks import config
     from airflow_batchtasks.definitions.catalog import iter_files
     from airflow_batchtasks.definitions.catalog_index import load_index
@@ -196,7 +200,7 @@ def _auto_shards() -> int:
         return 1
     with load_index(root, iter_files(root)) as index:
         defined = index.definition_count()
-    return 1 if defined <= AUTO_SHARD_ABOVE else -(-defined // DEFINITIONS_PER_SHARD)
+    return shards_for(defined)
 
 
 def init(args: argparse.Namespace) -> None:

@@ -101,11 +101,15 @@ def last_run_state(index: int) -> tuple[str, tuple[str | None, ...]]:
     return cycle[index % len(cycle)]
 
 
+#: one seeded run in this many has a ``db_password`` of the form ``pw-…`` (what the `pw-` search must not find)
+PASSWORD_EVERY = 50
+
+
 def run_arguments(n: int, region: str) -> dict[str, str]:
     """The arguments of the ``n``-th seeded run: a region, and in one run in 50 a password, in one in 97 a URL
     with a password in it (3,000 of 100,000 runs whose arguments ``GET /runs?args=`` must check masked)."""
     conf = {"region": region}
-    if n % 50 == 0:
+    if n % PASSWORD_EVERY == 0:
         conf["db_password"] = f"pw-{n}-{region}"
     if n % 97 == 0:
         conf["source"] = f"sftp://loader:pw{n}@files.example/{region}/in"
@@ -266,7 +270,7 @@ def measure_all_runs(client: httpx.Client, names: list[str], runs: int, n: int) 
     # within one project, and over every run, where past MAX_SUSPECTS hidden matches the answer is a 422
     measure(client, "all_runs_args_secret", [f"{API}/runs?args=pw-&project=project_{i % PROJECTS}&limit=50"
                                              for i in range(n)], page_of(0))
-    if len(range(0, every, 50)) > MAX_SUSPECTS:
+    if len(range(0, every, PASSWORD_EVERY)) > MAX_SUSPECTS:
         measure(client, "all_runs_args_secret_all", [f"{API}/runs?args=pw-&limit=50"] * n,
                 lambda body, _i: None if "narrow the search" in body["detail"] else body["detail"], status=422)
     else:

@@ -343,9 +343,9 @@ def write_ours_sharded(root: Path, defs: Path, shards: int) -> Path:
 
 def default_shards(tasks: int) -> int:
     """What ``airflow batchtasks init`` picks for this many definitions."""
-    from airflow_batchtasks.cli import AUTO_SHARD_ABOVE, DEFINITIONS_PER_SHARD
+    from airflow_batchtasks.cli import shards_for
 
-    return 1 if tasks <= AUTO_SHARD_ABOVE else -(-tasks // DEFINITIONS_PER_SHARD)
+    return shards_for(tasks)
 
 
 class _Dumper(yaml.SafeDumper):

@@ -327,6 +327,11 @@ def test_init_picks_shards_for_a_large_folder(tmp_path: Path, defs: Path, monkey
     assert "Loaders written: 4 shards" in capsys.readouterr().out
 
 
+def test_one_loader_file_up_to_a_shard_s_worth_of_definitions_then_one_shard_per_that_many() -> None:
+    per = cli.DEFINITIONS_PER_SHARD
+    assert [cli.shards_for(n) for n in (0, 1, per, per + 1, 2 * per, 2 * per + 1)] == [1, 1, 1, 2, 2, 3]
+
+
 def test_init_keeps_a_foreign_file_that_looks_like_a_shard(tmp_path: Path, capsys) -> None:
     dags = tmp_path / "dags"
     dags.mkdir()

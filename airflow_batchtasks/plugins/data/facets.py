@@ -67,8 +67,8 @@ def _tags_of(session: Session, names: Container[str]) -> tuple[dict[str, set[str
     """Project and owner tags of the tasks ``names``.
 
     Every project/owner tag is read and the others dropped here: naming the tasks in SQL (``IN`` the
-    status pass's subquery) made the database compute every task's status a second time, which at
-    10,000 tasks was most of a status-filtered page.
+    status pass's subquery) made the database compute every task's status a second time (about 20 of
+    240 ms of a status-filtered page at 10,000 tasks).
     """
     projects: dict[str, set[str]] = defaultdict(set)
     owners: dict[str, set[str]] = defaultdict(set)
