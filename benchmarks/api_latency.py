@@ -249,6 +249,14 @@ def files_of_run(files: int) -> Callable[[dict[str, Any]], str | None]:
     return lambda run: None if len(run["files"]) == files else f"{run['run_id']}: {len(run['files'])} files"
 
 
+def airflow_page_of(total: int | None, offset: Callable[[int], int] = lambda i: 0) -> Check:
+    """:func:`page_of` for Airflow's run list (``total_entries``, ``dag_runs``, newest ``run_after`` first)."""
+    def check(body: Any, i: int) -> str | None:
+        return page_of(total, offset=offset)(
+            {"total": body["total_entries"], "runs": [{"created": r["run_after"]} for r in body["dag_runs"]]}, i)
+    return check
+
+
 def measure_all_runs(client: httpx.Client, names: list[str], runs: int, n: int) -> None:
     """``GET /runs`` unfiltered, with each filter, deep in the pages, and the Runs page (plain and filtered)."""
     statuses = ("Failed", "Processing", "Retry", "Finished", "New", "Skipped")
@@ -277,14 +285,23 @@ def measure_all_runs(client: httpx.Client, names: list[str], runs: int, n: int) 
         measure(client, "all_runs_args_secret_all", [f"{API}/runs?args=pw-&limit=50"] * n, page_of(0))
     measure(client, "all_runs_args_none", [f"{API}/runs?args=nowhere{i}&limit=50" for i in range(n)], page_of(0))
     measure(client, "all_runs_created", [f"{API}/runs?created_from={day(i)}&created_to={day(i + 1)}&limit=50"
-                                         for i in range(n)])
+                                         for i in range(n)], page_of(None))
     measure(client, "all_runs_updated", [f"{API}/runs?updated_from={day(i)}&updated_to={day(i + 1)}&limit=50"
-                                         for i in range(n)])
+                                         for i in range(n)], page_of(None))
     measure(client, "all_runs_combined", [f"{API}/runs?project=project_{i % PROJECTS}&status=Failed&args=US"
                                           f"&created_from=20260101&limit=50" for i in range(n)])
     deep = lambda i: (i + 1) * every // (n + 1)  # noqa: E731 - offsets spread over every page, the last included
     measure(client, "all_runs_deep", [f"{API}/runs?limit=50&offset={deep(i)}" for i in range(n)],
             page_of(every, offset=deep))
+    # Airflow's own run list on the same pages and days, for reference (it counts every match too)
+    iso = lambda i: (mid + timedelta(days=i % 7)).isoformat().replace("+00:00", "Z")  # noqa: E731
+    dag_runs = "/api/v2/dags/~/dagRuns?limit=50&order_by=-run_after"
+    measure(client, "airflow_dagruns_deep", [f"{dag_runs}&offset={deep(i)}" for i in range(n)],
+            airflow_page_of(every, offset=deep))
+    measure(client, "airflow_dagruns_created", [f"{dag_runs}&run_after_gte={iso(i)}&run_after_lt={iso(i + 1)}"
+                                                for i in range(n)], airflow_page_of(None))
+    measure(client, "airflow_dagruns_updated", [f"{dag_runs}&updated_at_gte={iso(i)}&updated_at_lt={iso(i + 1)}"
+                                                for i in range(n)], airflow_page_of(None))
     if client.get("/batchtasks/ui/runs").status_code == 200:  # the page, when this version has it
         measure(client, "page_runs", ["/batchtasks/ui/runs"] * n)
         measure(client, "page_runs_filtered", [f"/batchtasks/ui/runs?status={statuses[i % 6]}&project=project_"
@@ -419,6 +436,9 @@ def main() -> None:
         ("Runs page, filtered (status, project, args)", "page_runs_filtered"),
         ("Airflow GET /api/v2/dags/~/dagRuns?limit=50", "airflow_dagruns_all"),
         ("Airflow GET /api/v2/dags/{name}/dagRuns?limit=100", "airflow_dagruns_dag"),
+        ("Airflow GET /api/v2/dags/~/dagRuns, the same deep pages", "airflow_dagruns_deep"),
+        ("Airflow GET /api/v2/dags/~/dagRuns?run_after_gte=…&run_after_lt=… (one day)", "airflow_dagruns_created"),
+        ("Airflow GET /api/v2/dags/~/dagRuns?updated_at_gte=…&updated_at_lt=… (one day)", "airflow_dagruns_updated"),
     ]
     print(f"\n{args.tasks} tasks x {args.runs} runs x {args.files} files "
           f"({counts['dag_runs']} runs, {counts['task_instances']} task instances, {counts['files']} files); "

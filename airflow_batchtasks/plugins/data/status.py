@@ -8,17 +8,21 @@ its detail.
 - task status: no run / run queued / run whose steps have not started -> New;
   a step up for retry -> Retry; any step started -> Processing; success ->
   Finished; failed with every step skipped (a user skipped it before it ran)
-  -> Skipped; other failed -> Failed.
+  -> Skipped; other failed -> Failed. A failed run with no step at all is Failed: Airflow creates a
+  run's steps with the run, so only a DAG without tasks has one, and nothing was skipped.
 - runs-API status: queued/running -> IN_PROGRESS, success -> SUCCEEDED,
   failed -> FAILED (``skipped: true`` when it was skipped).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.models.taskinstance import TaskInstance as TI
-from sqlalchemy import and_, case, exists, literal, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select, tuple_
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 TASK_STATUSES = ("New", "Processing", "Retry", "Finished", "Failed", "Skipped")
 RUN_STATUSES = ("IN_PROGRESS", "SUCCEEDED", "FAILED")
@@ -43,6 +47,8 @@ def split_statuses(value: Any, what: str = "task") -> Any:
 NOT_STARTED_TI_STATES = ("scheduled", "removed")
 #: Step states left by a skip (Airflow marks unfinished steps skipped when a run is set failed).
 SKIPPED_TI_STATES = ("skipped", "removed")
+#: Most skipped steps for which :func:`skipped_run_ids` starts from them (about 9 us each in SQLite).
+MAX_SKIPPED_STEPS = 20_000
 
 RUN_STATES_BY_STATUS: dict[str, tuple[str, ...]] = {
     "IN_PROGRESS": ("queued", "running"),
@@ -70,9 +76,30 @@ def started_expr(run: Any) -> Any:
 
 
 def skipped_expr(run: Any) -> Any:
-    """A failed run none of whose steps ran: what a user's skip leaves behind."""
+    """A failed run none of whose steps ran (and which has steps): what a user's skip leaves behind."""
     not_skipped = _ti_exists(run, or_(TI.state.is_(None), TI.state.not_in(SKIPPED_TI_STATES)))
-    return and_(run.state == "failed", ~not_skipped)
+    return and_(run.state == "failed", ~not_skipped, _ti_exists(run, TI.state.in_(SKIPPED_TI_STATES)))
+
+
+def skipped_run_ids(session: Session) -> Any | None:
+    """SELECT of the ids of every skipped run, found from the skipped steps; None when there are too many.
+
+    Telling Skipped from Failed per failed run looks up the run's steps (4 us each in SQLite, 0.4 s over
+    the 100,000 failed runs of 10,000 tasks). Skipped steps are few (a user's skip; a notification with
+    nothing to send), so starting from them (Airflow's ``state`` index) finds the skipped runs in a few ms,
+    and a list filters by ``id IN``/``NOT IN`` that set (computed once per query). Past
+    :data:`MAX_SKIPPED_STEPS` the per-run test is cheaper: None, use :func:`skipped_expr`.
+    """
+    steps = session.scalar(select(func.count()).select_from(TI).where(TI.state.in_(SKIPPED_TI_STATES))) or 0
+    if steps > MAX_SKIPPED_STEPS:
+        return None
+    from airflow.models.dagrun import DagRun
+
+    skipped_steps = select(TI.dag_id, TI.run_id).where(TI.state.in_(SKIPPED_TI_STATES))
+    not_skipped = _ti_exists(DagRun, or_(TI.state.is_(None), TI.state.not_in(SKIPPED_TI_STATES)))
+    return select(DagRun.id).where(
+        DagRun.state == "failed", tuple_(DagRun.dag_id, DagRun.run_id).in_(skipped_steps), ~not_skipped
+    )
 
 
 def task_status_expr(run: Any) -> Any:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, insert
 from sqlalchemy.orm import Session
 
-from airflow_batchtasks.plugins.data import all_runs
+from airflow_batchtasks.plugins.data import all_runs, status
 from airflow_batchtasks.plugins.data.errors import Invalid
 from airflow_batchtasks.plugins.data.status import split_statuses
 from tests.unit.plugins.airflow_rows import fit
@@ -122,7 +122,12 @@ def test_each_run_shows_its_own_ui_status_project_and_update(session: Session) -
     ({"created_from": T0 + timedelta(hours=2), "created_to": T0 + timedelta(hours=4)}, ["a3", "a2"]),
     ({"updated_from": T0 + timedelta(hours=5, minutes=30)}, ["b3", "b2"]),
 ])
-def test_filters(session: Session, kw: dict, expected: list[str]) -> None:
+@pytest.mark.parametrize("skipped_by", ["skipped steps", "each run's steps"])
+def test_filters(session: Session, kw: dict, expected: list[str], skipped_by: str, monkeypatch: pytest.MonkeyPatch,
+                 ) -> None:
+    """Skipped/Failed are told apart from the set of skipped runs (few skipped steps) or per run (many)."""
+    if skipped_by == "each run's steps":
+        monkeypatch.setattr(status, "MAX_SKIPPED_STEPS", -1)
     assert ids(session, **kw) == expected
 
 
@@ -195,17 +200,24 @@ def test_a_secret_under_any_spelling_the_masker_hides_is_not_searchable(session:
     {"args": "sesame"}, {"updated_from": T0 + timedelta(hours=2, minutes=30)}, {"created_to": T0 + timedelta(hours=5)},
 ])
 @pytest.mark.parametrize("readable", [None, {"alpha", "beta", "project__p1", "orch", "plain"}, {"beta"}])
-def test_every_page_and_total_is_the_plain_sql_answer(session: Session, kw: dict, readable: set[str] | None) -> None:
-    """The page paths (one pass with a window count; the unfiltered walk of the run_after index) against the
-    plain answer: every matching key in order, sliced in Python, counted with len()."""
+@pytest.mark.parametrize("walk", [True, False])
+def test_every_page_and_total_is_the_plain_sql_answer(
+    session: Session, kw: dict, readable: set[str] | None, walk: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The page paths (a count, then the page by walking the run_after index or by sorting the matches; the
+    unfiltered walk) against the plain answer: every matching key in order (Skipped told per run), sliced in
+    Python, counted with len()."""
     from airflow.models.dagrun import DagRun
     from sqlalchemy import select
 
     f = all_runs.RunFilter(**kw)
-    plain = list(session.scalars(
-        select(DagRun.run_id).where(*all_runs.matching(session, f, readable))
-        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
-    ).all())
+    with monkeypatch.context() as per_run:
+        per_run.setattr(status, "MAX_SKIPPED_STEPS", -1)
+        plain = list(session.scalars(
+            select(DagRun.run_id).where(*all_runs.matching(session, f, readable))
+            .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        ).all())
+    monkeypatch.setattr(all_runs, "_walk_is_shorter", lambda *a: walk)
     for offset in range(len(plain) + 2):
         page = all_runs.list_runs(session, f, readable, limit=2, offset=offset, with_files=False)
         assert page.total == len(plain), (kw, offset)
@@ -281,11 +293,14 @@ def test_a_value_the_masker_learns_after_a_search_is_not_searchable_from_then_on
 def test_a_long_list_of_suspects_to_leave_out_is_narrowed_to_the_matches_first(
     session: Session, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Past :data:`MAX_EXCLUDED` suspects, a search leaves out only those its text and filters match: same answer."""
+    """Past :data:`MAX_EXCLUDED` suspects, a search leaves out only those its text and filters match: same answer,
+    whether those are looked up by key (up to ten times the limit; here one at a time) or read with the matches."""
     _suspects_known(session)
-    monkeypatch.setattr(all_runs, "MAX_EXCLUDED", 0)
-    assert ids(session, args="hunter2") == []
-    assert ids(session, args="hello") == ["b1"]
+    for limit in (1, 0):
+        monkeypatch.setattr(all_runs, "MAX_EXCLUDED", limit)
+        assert ids(session, args="hunter2") == [], limit
+        assert ids(session, args="hello") == ["b1"], limit
+        assert ids(session, args="hunter2", project="p2") == [], limit
     monkeypatch.setattr(all_runs, "MAX_SUSPECTS", 0)
     with pytest.raises(Invalid, match="runs with secret arguments match `hunter2`"):
         ids(session, args="hunter2")

@@ -53,15 +53,16 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
                     "conf": {"db_password": SECRET, "region": "EU"}, "clear_number": 0,
                 })
         s.execute(insert(DagRun.__table__), [fit(DagRun.__table__, r) for r in runs])
-        # run r1 of every DAG really ran (a step failed); r2 was skipped (no step left the not-started states)
+        # run r1 of every DAG really ran (a step failed); r2 was skipped (its step left skipped, as a skip does)
         s.execute(insert(TaskInstance.__table__), [fit(TaskInstance.__table__,
-            {"id": uuid.UUID(f"0190a0a0-0000-7000-8000-00000000000{i}"), "dag_id": d, "run_id": "r1",
-             "task_id": "extract", "map_index": -1, "state": "failed", "try_number": 1, "max_tries": 0,
+            {"id": uuid.UUID(f"0190a0a0-0000-7000-8000-0000000000{n}{i}"), "dag_id": d, "run_id": run_id,
+             "task_id": "extract", "map_index": -1, "state": state, "try_number": 1, "max_tries": 0,
              "pool": "default_pool",
              "pool_slots": 1, "priority_weight": 1, "dag_version_id": None, "span_status": "not_started",
              "custom_operator_name": "", "hostname": "", "unixname": "",
              "queue": "default", "weight_rule": "downstream"})
             for i, d in enumerate(("t0", "t1", "t2"))
+            for n, (run_id, state) in enumerate((("r1", "failed"), ("r2", "skipped")))
         ])
         entry = {"task_id": None, "map_index": None, "logical_date": None, "owner_display_name": None,
                  "try_number": None}

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, insert, select
 from sqlalchemy.orm import Session
 
 from airflow_batchtasks.plugins.data import history
-from airflow_batchtasks.plugins.data.status import SKIPPED_TI_STATES, skipped_expr, task_status_expr
+from airflow_batchtasks.plugins.data.status import SKIPPED_TI_STATES, skipped_expr, skipped_run_ids, task_status_expr
 from tests.unit.plugins.airflow_rows import fit
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -40,7 +40,8 @@ RUNS: dict[str, tuple[str, list[tuple[int, str | None]]]] = {
 
 
 def _plain_skipped(state: str, steps: list[tuple[int, str | None]]) -> bool:
-    return state == "failed" and all(s is not None and s in SKIPPED_TI_STATES for _, s in steps)
+    """Failed, with steps, every one skipped (a failed run without steps is Failed: nothing was skipped)."""
+    return state == "failed" and bool(steps) and all(s is not None and s in SKIPPED_TI_STATES for _, s in steps)
 
 
 @pytest.fixture(scope="module")
@@ -85,20 +86,40 @@ def test_each_run_status(session: Session) -> None:
 
     got = dict(session.execute(select(DagRun.run_id, task_status_expr(DagRun))).all())
     assert got == {
-        "ok": "Finished", "failed": "Failed", "skipped": "Skipped", "removed": "Skipped", "no_steps": "Skipped",
+        "ok": "Finished", "failed": "Failed", "skipped": "Skipped", "removed": "Skipped", "no_steps": "Failed",
         "null_step": "Failed", "mapped_ran": "Failed", "mapped_skipped": "Skipped", "running": "Processing",
         "retry": "Retry", "waiting": "New", "queued": "New",
     }
 
 
 @pytest.mark.parametrize(("action", "expected"), [
-    ("run_skipped", {"skipped", "removed", "no_steps", "mapped_skipped"}),
-    ("run_failed", {"failed", "null_step", "mapped_ran"}),
+    ("run_skipped", {"skipped", "removed", "mapped_skipped"}),
+    ("run_failed", {"failed", "null_step", "mapped_ran", "no_steps"}),
 ])
 def test_audit_run_ending_filters(session: Session, action: str, expected: set[str]) -> None:
     page = history.list_audit(session, history.AuditFilter(actions=(action,)), None, with_files=False)
     assert page.total == len(expected)
     assert {e.run_id for e in page.entries} == expected
+
+
+def test_the_skipped_runs_found_from_their_steps_are_the_plain_answer(session: Session) -> None:
+    """The Runs filter's set of skipped runs (from the skipped steps) agrees with the per-run test."""
+    from airflow.models.dagrun import DagRun
+
+    ids = skipped_run_ids(session)
+    assert ids is not None
+    got = set(session.scalars(select(DagRun.run_id).where(DagRun.id.in_(ids))).all())
+    assert got == {k for k, v in RUNS.items() if _plain_skipped(*v)}
+
+
+def test_too_many_skipped_steps_leave_the_per_run_test(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_batchtasks.plugins.data import status
+
+    skipped_steps = sum(s in SKIPPED_TI_STATES for _, steps in RUNS.values() for _, s in steps)
+    monkeypatch.setattr(status, "MAX_SKIPPED_STEPS", skipped_steps)
+    assert skipped_run_ids(session) is not None
+    monkeypatch.setattr(status, "MAX_SKIPPED_STEPS", skipped_steps - 1)
+    assert skipped_run_ids(session) is None
 
 
 def test_sqlite_reads_a_runs_own_steps_not_every_step_of_its_dag(session: Session) -> None:
