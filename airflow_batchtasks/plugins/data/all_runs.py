@@ -5,7 +5,8 @@ to plan with, the total is counted first and the page then found by whichever re
 walking the ``run_after`` index newest first until the page is full (dense matches: a status, a
 project) or sorting the matches (few: one task); other databases get one pass with a window count
 and plan it themselves (see :func:`list_runs`). At 10,000 tasks x 100 runs a filtered page stays
-within 300 ms except a text search of the arguments and an update date range, which read every run:
+within 300 ms except a text search of the arguments and an update date range, which read every run,
+and pages deep in a long list, which step over the runs before them:
 
 - which runs: runs of live batch-task DAGs (the SQL of :func:`tasks.batch_task_dag_ids`) the
   caller may read (``readable``); a filter never reaches another DAG; the filters on the task
@@ -145,7 +146,8 @@ def _task_ids(f: RunFilter, readable: set[str] | None) -> Any:
 
 def _dag_test(f: RunFilter, readable: set[str] | None, *, walk: bool = False) -> Any:
     """The run's DAG is one of :func:`_task_ids`; ``walk``: as an expression SQLite cannot look up by index,
-    so that it reads the runs newest first through the ``run_after`` index instead (see :func:`_walk`)."""
+    so that it reads the runs newest first through the ``run_after`` index instead (see
+    :func:`_walk_is_shorter`)."""
     return (DagRun.dag_id + "" if walk else DagRun.dag_id).in_(_task_ids(f, readable))
 
 
