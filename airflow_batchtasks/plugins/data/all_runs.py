@@ -391,45 +391,37 @@ def list_runs(
     if limit < 1 or offset < 0:
         raise Invalid("limit must be at least 1 and offset at least 0")
     narrowed = _narrowed(session, readable)
-    if narrowed is None and f == RunFilter() and session.get_bind().dialect.name == "sqlite":
-        # every run of every batch task, unfiltered (the Runs page as it opens, deep pages): nearly every run
-        # matches, so walking Airflow's run_after index newest first and stopping after offset + limit rows
-        # beats sorting all runs; SQLite would drive the query by the dag_id index and sort, so the dag_id
-        # test is made an expression it cannot look up (``dag_id || ''``). The count reads the dag_id index.
-        total = session.scalar(select(func.count(DagRun.id)).where(*_where(f, None))) or 0
+    where = _matching(session, f, narrowed)
+    newest_first = (DagRun.run_after.desc(), DagRun.id.desc())
+    if not _may_walk(session, f):
+        # the sort reads every matching run, so the same pass counts them (a window count): one pass, not two
+        page = session.execute(
+            select(DagRun.id, func.count().over().label("total")).where(*where).order_by(*newest_first)
+            .limit(limit).offset(offset)
+        ).all()
+        if not page:  # past the end: the window had no row to carry the total
+            total = session.scalar(select(func.count()).select_from(DagRun).where(*where)) or 0
+            return RunPage(total=total, limit=limit, offset=offset, runs=[])
+        total, ids = page[0].total, [r.id for r in page]
+    else:
+        count_where = [_dag_test(f, narrowed, walk=_count_by_date(f)), *where[1:]]
+        total = session.scalar(select(func.count()).select_from(DagRun).where(*count_where)) or 0
         if total <= offset:
             return RunPage(total=total, limit=limit, offset=offset, runs=[])
-        walk = select(DagRun.id).where((DagRun.dag_id + "").in_(batch_task_dag_ids()))
-        if offset > total // 2:
-            # a page in the older half: walk from the oldest end, which steps over fewer runs (the last page
-            # reads limit rows, not the whole index), then turn the page the right way round
-            end = min(offset + limit, total)
-            oldest_first = walk.order_by(DagRun.run_after, DagRun.id).limit(end - offset).offset(total - end)
+        end = min(offset + limit, total)
+        # a page in the older half is read from the oldest end, which steps over fewer runs (the last page
+        # reads its own rows, not the whole index), then turned the right way round
+        from_oldest = offset > total // 2
+        if _walk_is_shorter(session, total, total - offset if from_oldest else end):
+            where = [_dag_test(f, narrowed, walk=True), *where[1:]]
+        # the page's keys first, then its rows: the status expression (subqueries on task_instance) runs
+        # for the page's rows alone, not for every run stepped over
+        keys = select(DagRun.id).where(*where)
+        if from_oldest:
+            oldest_first = keys.order_by(DagRun.run_after, DagRun.id).limit(end - offset).offset(total - end)
             ids = list(reversed(session.scalars(oldest_first).all()))
         else:
-            ids = list(session.scalars(
-                walk.order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit).offset(offset)
-            ).all())
-    else:
-        where = _matching(session, f, narrowed)
-        keys = select(DagRun.id).order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit).offset(offset)
-        if not _may_walk(session, f):
-            # the sort reads every matching run, so the same pass counts them (a window count): one pass, not two
-            page = session.execute(keys.where(*where).add_columns(func.count().over().label("total"))).all()
-            if not page:  # past the end: the window had no row to carry the total
-                total = session.scalar(select(func.count()).select_from(DagRun).where(*where)) or 0
-                return RunPage(total=total, limit=limit, offset=offset, runs=[])
-            total, ids = page[0].total, [r.id for r in page]
-        else:
-            count_where = [_dag_test(f, narrowed, walk=_count_by_date(f)), *where[1:]]
-            total = session.scalar(select(func.count()).select_from(DagRun).where(*count_where)) or 0
-            if total <= offset:
-                return RunPage(total=total, limit=limit, offset=offset, runs=[])
-            if _walk_is_shorter(session, total, offset + limit):
-                where = [_dag_test(f, narrowed, walk=True), *where[1:]]
-            # the page's keys first, then its rows: the status expression (subqueries on task_instance) runs
-            # for the page's rows alone, not for every run stepped over
-            ids = list(session.scalars(keys.where(*where)).all())
+            ids = list(session.scalars(keys.order_by(*newest_first).limit(limit).offset(offset)).all())
     found = {
         r.DagRun.id: r for r in session.execute(
             select(DagRun, task_status_expr(DagRun).label("task_status"), skipped_expr(DagRun).label("skipped"))
@@ -455,8 +447,8 @@ def _count_by_date(f: RunFilter) -> bool:
 
 
 def _walk_is_shorter(session: Session, total: int, upto: int) -> bool:
-    """Whether reading the runs newest first (the ``run_after`` index), stopping after ``upto`` matches, steps
-    over fewer runs than sorting all ``total`` matches reads.
+    """Whether reading the runs in ``run_after`` order (its index, from the page's nearer end), stopping after
+    ``upto`` matches, steps over fewer runs than sorting all ``total`` matches reads.
 
     Matches spread over time, so the walk steps over about ``upto x runs / total`` runs: a status or a project
     finds 50 of 100,000 matches in 20 ms instead of sorting them in 400 ms; one task's 100 runs sort.

@@ -76,10 +76,14 @@ def started_expr(run: Any) -> Any:
     return _ti_exists(run, TI.state.is_not(None), TI.state.not_in(NOT_STARTED_TI_STATES))
 
 
+def _not_skipped_exists(run: Any) -> Any:
+    """Whether a step of ``run`` is in a state other than the skipped ones."""
+    return _ti_exists(run, or_(TI.state.is_(None), TI.state.not_in(SKIPPED_TI_STATES)))
+
+
 def skipped_expr(run: Any) -> Any:
     """A failed run none of whose steps ran (and which has steps): what a user's skip leaves behind."""
-    not_skipped = _ti_exists(run, or_(TI.state.is_(None), TI.state.not_in(SKIPPED_TI_STATES)))
-    return and_(run.state == "failed", ~not_skipped, _ti_exists(run, TI.state.in_(SKIPPED_TI_STATES)))
+    return and_(run.state == "failed", ~_not_skipped_exists(run), _ti_exists(run, TI.state.in_(SKIPPED_TI_STATES)))
 
 
 def skipped_run_ids(session: Session) -> Any | None:
@@ -96,9 +100,8 @@ def skipped_run_ids(session: Session) -> Any | None:
     if steps > MAX_SKIPPED_STEPS:
         return None
     skipped_steps = select(TI.dag_id, TI.run_id).where(TI.state.in_(SKIPPED_TI_STATES))
-    not_skipped = _ti_exists(DagRun, or_(TI.state.is_(None), TI.state.not_in(SKIPPED_TI_STATES)))
     return select(DagRun.id).where(
-        DagRun.state == "failed", tuple_(DagRun.dag_id, DagRun.run_id).in_(skipped_steps), ~not_skipped
+        DagRun.state == "failed", tuple_(DagRun.dag_id, DagRun.run_id).in_(skipped_steps), ~_not_skipped_exists(DagRun)
     )
 
 

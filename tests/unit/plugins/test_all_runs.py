@@ -204,9 +204,9 @@ def test_a_secret_under_any_spelling_the_masker_hides_is_not_searchable(session:
 def test_every_page_and_total_is_the_plain_sql_answer(
     session: Session, kw: dict, readable: set[str] | None, walk: bool, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The page paths (a count, then the page by walking the run_after index or by sorting the matches; the
-    unfiltered walk) against the plain answer: every matching key in order (Skipped told per run), sliced in
-    Python, counted with len()."""
+    """The page paths (a count, then the page by walking the run_after index or by sorting the matches, from
+    the newest end or, for a page in the older half, the oldest) against the plain answer: every matching key
+    in order (Skipped told per run), sliced in Python, counted with len()."""
     from airflow.models.dagrun import DagRun
     from sqlalchemy import select
 
